@@ -1,0 +1,290 @@
+"""Typed stack configuration: one pydantic model for everything under the `nfe:` namespace.
+
+The Pulumi program, the cost review and the policy check all read a stack through this model, so a
+bad value stops every one of them with the same message naming the key, e.g.
+`nfe:database.backupRetentionDays must be between 7 and 35, got 3`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+NAMESPACE = "nfe"
+
+# RDS for PostgreSQL majors we build and test against; minor versions come from RDS.
+SUPPORTED_ENGINE_MAJORS = ("16", "17")
+
+
+class ConfigError(ValueError):
+    """A stack configuration problem; the message lists every bad key, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class DatabaseConfig(_Model):
+    # A major version alone lets RDS pick its current minor and, with auto minor upgrades on,
+    # keeps the stack deployable after RDS retires an old minor.
+    engine_version: str = "16"
+    instance_class: Literal["db.t4g.micro", "db.t4g.small", "db.t4g.medium"] = "db.t4g.micro"
+    allocated_storage_gb: int = Field(20, ge=20, le=1000)
+    storage_type: Literal["gp3"] = "gp3"
+    multi_az: bool = False
+    backup_retention_days: int = Field(7, ge=7, le=35)
+    deletion_protection: bool = False
+    proxy: bool = False
+    # Set when deploying prod: TLS verification (verify-full) needs the RDS CA bundle in the package.
+    ca_bundle_path: str | None = None
+
+    @field_validator("engine_version")
+    @classmethod
+    def _supported_major(cls, value: str) -> str:
+        major = value.split(".")[0]
+        if major not in SUPPORTED_ENGINE_MAJORS or not all(p.isdigit() for p in value.split(".")):
+            raise ValueError(
+                f"must be a PostgreSQL {' or '.join(SUPPORTED_ENGINE_MAJORS)} version such as 16 or 16.8, got {value!r}"
+            )
+        return value
+
+
+class NetworkConfig(_Model):
+    vpc_cidr: str = "10.20.0.0/16"
+    availability_zones: list[str] = Field(default_factory=lambda: ["us-east-1a", "us-east-1b"])
+    # CIDRs allowed to reach the database port through the managed prefix list; empty = nobody.
+    admin_prefix_list_entries: list[str] = Field(default_factory=list)
+    # Endpoints cost per AZ-hour: dev keeps them in one AZ, prod in two.
+    endpoint_azs: int = Field(1, ge=1, le=2)
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        net = ipaddress.ip_network(value, strict=True)
+        if net.version != 4 or not 16 <= net.prefixlen <= 24:
+            raise ValueError(f"must be an IPv4 CIDR between /16 and /24, got {value!r}")
+        return value
+
+    @field_validator("admin_prefix_list_entries")
+    @classmethod
+    def _entries(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            net = ipaddress.ip_network(entry, strict=True)
+            if net.prefixlen == 0:
+                raise ValueError(f"must not contain an open range, got {entry!r}")
+        return value
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _two_azs(cls, value: list[str]) -> list[str]:
+        # RDS subnet groups need subnets in at least two AZs, even for a single-AZ instance.
+        if len(value) < 2 or len(set(value)) != len(value):
+            raise ValueError(f"must list at least two distinct availability zones, got {value!r}")
+        return value
+
+
+class LambdaConfig(_Model):
+    memory_mb: int = Field(512, ge=128, le=10240)
+    timeout_seconds: int = Field(30, ge=1, le=900)
+    # Consumers run shorter so the queue's 90 s visibility covers six times their timeout.
+    consumer_timeout_seconds: int = Field(15, ge=1, le=900)
+    reserved_concurrency: int = Field(10, ge=1, le=1000)
+    architecture: Literal["arm64"] = "arm64"
+    log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 180, 365] = 30
+
+
+class ApiConfig(_Model):
+    throttle_rate_limit: int = Field(100, ge=1, le=10000)
+    throttle_burst_limit: int = Field(200, ge=1, le=5000)
+    custom_domain: str | None = None
+    certificate_arn: str | None = None
+    # API Gateway's CloudWatch role is one setting per account and region: only one stack owns it.
+    manage_account_logging_role: bool = False
+
+    @model_validator(mode="after")
+    def _domain_needs_certificate(self) -> ApiConfig:
+        if self.custom_domain and not self.certificate_arn:
+            raise ValueError("customDomain needs certificateArn")
+        return self
+
+
+class FunctionUsage(_Model):
+    invocations: int = Field(ge=0)
+    avg_duration_ms: float = Field(gt=0)
+
+
+def _default_function_usage() -> dict[str, FunctionUsage]:
+    # The seed's volumes: 1M invocations per service, 500K publisher runs.
+    return {
+        "faturamento": FunctionUsage(invocations=1_000_000, avg_duration_ms=40),
+        "estoque": FunctionUsage(invocations=1_000_000, avg_duration_ms=40),
+        "publisher": FunctionUsage(invocations=500_000, avg_duration_ms=120),
+    }
+
+
+class UsageConfig(_Model):
+    """Monthly volumes for the cost review."""
+
+    api_requests: int = Field(1_000_000, ge=0)
+    functions: dict[str, FunctionUsage] = Field(default_factory=_default_function_usage)
+    events_published: int = Field(1_000_000, ge=0)
+    sqs_messages: int = Field(1_000_000, ge=0)
+    log_ingestion_gb: float = Field(2.0, ge=0)
+    data_transfer_out_gb: float = Field(5.0, ge=0)
+    endpoint_data_gb: float = Field(1.0, ge=0)
+
+
+class StackConfig(_Model):
+    environment: Literal["dev", "prod", "local"] = Field(...)
+    region: str = "us-east-1"
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    # `lambda` is a Python keyword, hence the field name.
+    lambda_: LambdaConfig = Field(default_factory=LambdaConfig, alias="lambda")
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    monthly_budget_usd: float = Field(gt=0)
+    usage: UsageConfig = Field(default_factory=UsageConfig)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> StackConfig:
+        if self.environment == "prod" and not self.database.multi_az:
+            raise ValueError("database.multiAz must be true for prod")
+        if self.environment == "prod" and not self.database.deletion_protection:
+            raise ValueError("database.deletionProtection must be true for prod")
+        for az in self.network.availability_zones:
+            if not az.startswith(self.region):
+                raise ValueError(f"network.availabilityZones: {az!r} is not in region {self.region}")
+        return self
+
+
+def _constraint_text(model: type[BaseModel], loc: tuple[Any, ...]) -> str | None:
+    """Describe a numeric field's allowed range from its declared constraints."""
+    current: Any = model
+    field = None
+    for part in loc:
+        fields = getattr(current, "model_fields", None)
+        if fields is None:
+            return None
+        field = next(
+            (f for name, f in fields.items() if part in (name, f.alias)),
+            None,
+        )
+        if field is None:
+            return None
+        current = field.annotation
+    if field is None:
+        return None
+    low = high = None
+    for meta in field.metadata:
+        if isinstance(meta, Ge):
+            low = meta.ge
+        elif isinstance(meta, Gt):
+            low = f"more than {meta.gt}"
+        elif isinstance(meta, Le):
+            high = meta.le
+        elif isinstance(meta, Lt):
+            high = f"less than {meta.lt}"
+    if low is not None and high is not None and not isinstance(low, str) and not isinstance(high, str):
+        return f"must be between {low} and {high}"
+    if low is not None:
+        return f"must be at least {low}" if not isinstance(low, str) else f"must be {low}"
+    if high is not None:
+        return f"must be at most {high}" if not isinstance(high, str) else f"must be {high}"
+    return None
+
+
+def _format_errors(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        top = str(loc[0]) if loc else ""
+        rest = ".".join(str(p) for p in loc[1:])
+        key = f"{NAMESPACE}:{top}" + (f".{rest}" if rest else "") if top != "region" else "aws:region"
+        kind = err["type"]
+        got = err.get("input")
+        if not loc:
+            problems.append(f"{NAMESPACE}: {err['msg'].removeprefix('Value error, ')}")
+            continue
+        if kind == "missing":
+            problems.append(f"{key} is required")
+        elif kind == "extra_forbidden":
+            problems.append(f"{key} is not a known setting")
+        elif kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
+            text = _constraint_text(StackConfig, loc) or err["msg"].lower()
+            problems.append(f"{key} {text}, got {got!r}")
+        elif kind == "literal_error":
+            allowed = err.get("ctx", {}).get("expected", "")
+            problems.append(f"{key} must be one of {allowed}, got {got!r}")
+        elif kind == "value_error":
+            problems.append(f"{key} {err['msg'].removeprefix('Value error, ')}")
+        else:
+            problems.append(f"{key}: {err['msg'].lower()}, got {got!r}")
+    return problems
+
+
+def parse(values: dict[str, Any], region: str | None = None) -> StackConfig:
+    """Validate `nfe:`-stripped values (already decoded from YAML or JSON)."""
+    data = dict(values)
+    if region is not None:
+        data["region"] = region
+    try:
+        return StackConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc)) from None
+
+
+def _split_namespaced(raw: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    values: dict[str, Any] = {}
+    region = None
+    for key, value in raw.items():
+        namespace, _, name = key.partition(":")
+        if namespace == NAMESPACE:
+            values[name] = value
+        elif key == "aws:region":
+            region = value
+    return values, region
+
+
+def load_stack_file(path: Path) -> StackConfig:
+    """Load and validate a `Pulumi.<stack>.yaml` file."""
+    document = yaml.safe_load(path.read_text()) or {}
+    raw = document.get("config") or {}
+    values, region = _split_namespaced(raw)
+    return parse(values, region)
+
+
+def stack_file_values(path: Path) -> dict[str, str]:
+    """A stack file's config as the engine hands it to a program: every value a string, objects as JSON."""
+    document = yaml.safe_load(path.read_text()) or {}
+    raw = document.get("config") or {}
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+
+
+def from_pulumi() -> StackConfig:
+    """Load the running Pulumi program's config (real engine or mocks)."""
+    from pulumi.runtime import config as runtime_config
+
+    raw: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    decoded: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, str):
+            try:
+                decoded[key] = json.loads(value) if value[:1] in "{[" else value
+            except json.JSONDecodeError:
+                decoded[key] = value
+        else:
+            decoded[key] = value
+        # Scalars arrive as strings; pydantic coerces "7" to 7 and "true" to True.
+    values, region = _split_namespaced(decoded)
+    return parse(values, region)

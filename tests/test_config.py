@@ -1,0 +1,89 @@
+"""Typed stack configuration: both stack files load; bad values stop with a message naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nfe.config import ConfigError, load_stack_file, parse
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def base(**overrides: object) -> dict[str, object]:
+    values: dict[str, object] = {"environment": "dev", "monthlyBudgetUsd": 60}
+    values.update(overrides)
+    return values
+
+
+def test_dev_stack_is_single_az_without_proxy() -> None:
+    config = load_stack_file(ROOT / "Pulumi.dev.yaml")
+    assert config.environment == "dev"
+    assert config.database.multi_az is False
+    assert config.database.proxy is False
+    assert config.database.instance_class == "db.t4g.micro"
+    assert config.database.allocated_storage_gb == 20
+    assert config.network.admin_prefix_list_entries == []
+    assert config.lambda_.memory_mb == 512
+    assert config.lambda_.reserved_concurrency == 10
+    assert config.api.throttle_rate_limit == 100 and config.api.throttle_burst_limit == 200
+    assert config.usage.functions["publisher"].invocations == 500_000
+
+
+def test_prod_stack_is_multi_az_with_proxy_and_deletion_protection() -> None:
+    config = load_stack_file(ROOT / "Pulumi.prod.yaml")
+    assert config.environment == "prod"
+    assert config.database.multi_az is True
+    assert config.database.deletion_protection is True
+    assert config.database.proxy is True
+    assert config.network.endpoint_azs == 2
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            base(database={"backupRetentionDays": 3}),
+            "nfe:database.backupRetentionDays must be between 7 and 35, got 3",
+        ),
+        (
+            base(database={"instanceClass": "db.r5.large"}),
+            "nfe:database.instanceClass must be one of 'db.t4g.micro', 'db.t4g.small' or 'db.t4g.medium'",
+        ),
+        (
+            base(database={"engineVersion": "13.4"}),
+            "nfe:database.engineVersion must be a PostgreSQL 16 or 17",
+        ),
+        (
+            base(network={"vpcCidr": "10.0.0.0/8"}),
+            "nfe:network.vpcCidr must be an IPv4 CIDR between /16 and /24",
+        ),
+        (base(network={"adminPrefixListEntries": ["0.0.0.0/0"]}), "must not contain an open range"),
+        (base(network={"availabilityZones": ["us-east-1a"]}), "at least two distinct availability zones"),
+        (base(**{"lambda": {"memoryMb": 64}}), "nfe:lambda.memoryMb must be between 128 and 10240, got 64"),
+        (base(api={"customDomain": "api.example.com"}), "customDomain needs certificateArn"),
+        (base(monthlyBudgetUsd=0), "nfe:monthlyBudgetUsd must be more than 0, got 0"),
+        (base(databse={}), "nfe:databse is not a known setting"),
+        ({"monthlyBudgetUsd": 10}, "nfe:environment is required"),
+        (base(environment="prod"), "database.multiAz must be true for prod"),
+        (base(usage={"apiRequests": -1}), "nfe:usage.apiRequests must be at least 0, got -1"),
+    ],
+)
+def test_bad_values_name_the_key(values: dict[str, object], message: str) -> None:
+    # Given a stack config with one bad value / When it is validated / Then the message names it
+    with pytest.raises(ConfigError) as error:
+        parse(values)
+    assert message in str(error.value)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse(base(database={"backupRetentionDays": 40, "allocatedStorageGb": 5}))
+    assert len(error.value.problems) == 2
+
+
+def test_scalar_strings_from_the_engine_are_coerced() -> None:
+    # The engine hands scalars to programs as strings.
+    config = parse({"environment": "dev", "monthlyBudgetUsd": "60"})
+    assert config.monthly_budget_usd == 60.0
