@@ -1,0 +1,172 @@
+"""One topology, two runtimes: the functions, routes, rules, queues and schedule of the saga.
+
+The Pulumi components (components/) and local mode (nfe/local/) both read this module, so the
+deployed system and the one on a laptop cannot drift apart. Names here are logical; the Pulumi
+program suffixes them with the environment (`estoque-reserva-dev`), local mode with `local`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from functions.shared.events import SOURCES, EventName, Source
+
+# Every queue redrives to its own DLQ after this many receives (seed: "DLQ after 3 retries").
+MAX_RECEIVE_COUNT = 3
+# Seed: 90 s; at least 6x the consumer timeout (AWS guidance for SQS event sources).
+QUEUE_VISIBILITY_TIMEOUT_SECONDS = 90
+SQS_BATCH_SIZE = 10
+PUBLISHER_SCHEDULE = "rate(1 minute)"
+PUBLISHER_INTERVAL_SECONDS = 60
+BUS_NAME_PREFIX = "nfe-events"
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    service: str  # "faturamento", "estoque" or "platform"
+    handler: str  # module path inside the zip, "package.module.attribute"
+    database_role: str | None  # the PostgreSQL login role the function connects as
+    kind: str  # "api", "consumer", "publisher", "migrator"
+    memory_mb: int | None = None  # None: the stack's Lambda default
+    timeout_seconds: int | None = None
+    publishes_events: bool = False
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # API Gateway path, `{id}` style parameters
+    function: str
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    consumer: str
+    event: EventName
+
+    @property
+    def dlq_name(self) -> str:
+        return f"{self.name}-dlq"
+
+    @property
+    def source(self) -> Source:
+        return SOURCES[self.event]
+
+    @property
+    def rule_name(self) -> str:
+        return f"{self.event.value}-to-{self.name}"
+
+
+FUNCTIONS: tuple[Function, ...] = (
+    Function(
+        "faturamento-api",
+        "faturamento",
+        "functions.faturamento.handlers.api.handler",
+        "faturamento_app",
+        "api",
+        publishes_events=True,
+    ),
+    Function(
+        "faturamento-consumer",
+        "faturamento",
+        "functions.faturamento.handlers.consumer.handler",
+        "faturamento_app",
+        "consumer",
+    ),
+    Function(
+        "estoque-api",
+        "estoque",
+        "functions.estoque.handlers.api.handler",
+        "estoque_app",
+        "api",
+    ),
+    Function(
+        "estoque-consumer",
+        "estoque",
+        "functions.estoque.handlers.consumer.handler",
+        "estoque_app",
+        "consumer",
+        publishes_events=True,
+    ),
+    Function(
+        "outbox-publisher",
+        "platform",
+        "functions.publisher.handler.handler",
+        "outbox_publisher",
+        "publisher",
+        memory_mb=256,
+        timeout_seconds=60,
+        publishes_events=True,
+    ),
+    Function(
+        "db-migrator",
+        "platform",
+        "functions.migrator.handler.handler",
+        None,  # connects as the RDS master user through the managed secret
+        "migrator",
+        memory_mb=256,
+        timeout_seconds=300,
+    ),
+)
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/health", "faturamento-api"),
+    Route("POST", "/api/v1/notas", "faturamento-api"),
+    Route("GET", "/api/v1/notas", "faturamento-api"),
+    Route("GET", "/api/v1/notas/{id}", "faturamento-api"),
+    Route("POST", "/api/v1/notas/{id}/cancelamento", "faturamento-api"),
+    Route("POST", "/api/v1/produtos", "estoque-api"),
+    Route("GET", "/api/v1/produtos", "estoque-api"),
+    Route("GET", "/api/v1/produtos/{id}", "estoque-api"),
+    Route("POST", "/api/v1/produtos/{id}/entradas", "estoque-api"),
+)
+
+QUEUES: tuple[Queue, ...] = (
+    Queue("estoque-reserva", "estoque-consumer", EventName.NOTA_FISCAL_CRIADA),
+    Queue("estoque-cancelamento", "estoque-consumer", EventName.NOTA_FISCAL_CANCELADA),
+    Queue("faturamento-confirmacao", "faturamento-consumer", EventName.RESERVA_CONFIRMADA),
+    Queue("faturamento-compensacao", "faturamento-consumer", EventName.RESERVA_FALHOU),
+    Queue("faturamento-cancelamento", "faturamento-consumer", EventName.RESERVA_LIBERADA),
+)
+
+
+def function(name: str) -> Function:
+    for fn in FUNCTIONS:
+        if fn.name == name:
+            return fn
+    raise KeyError(name)
+
+
+def queues_for(consumer: str) -> tuple[Queue, ...]:
+    return tuple(q for q in QUEUES if q.consumer == consumer)
+
+
+def routes_for(function_name: str) -> tuple[Route, ...]:
+    return tuple(r for r in ROUTES if r.function == function_name)
+
+
+def event_pattern(queue: Queue) -> dict[str, list[str]]:
+    """The EventBridge rule pattern routing the queue's event to it (seed section 3)."""
+    return {"source": [queue.source.value], "detail-type": [queue.event.value]}
+
+
+def bus_name(environment: str) -> str:
+    return f"{BUS_NAME_PREFIX}-{environment}"
+
+
+# Environment variables every function reads (pydantic-settings in functions/shared/settings.py).
+ENV_DB_HOST = "DB_HOST"
+ENV_DB_PORT = "DB_PORT"
+ENV_DB_NAME = "DB_NAME"
+ENV_DB_USER = "DB_USER"
+ENV_DB_IAM_AUTH = "DB_IAM_AUTH"  # "true" on AWS: connect with an RDS IAM token
+ENV_DB_SSLMODE = "DB_SSLMODE"  # "verify-full" on AWS
+ENV_DB_SSLROOTCERT = "DB_SSLROOTCERT"  # path of the RDS CA bundle inside the package
+ENV_DB_PROXY = "DB_PROXY"  # "true" behind RDS Proxy: disables server-side prepared statements
+ENV_EVENT_BUS_NAME = "EVENT_BUS_NAME"
+ENV_EAGER_PUBLISH = "EAGER_PUBLISH"
+# The migrator only: ARN of the RDS-managed master secret (a name, not a secret value).
+ENV_DB_SECRET_ARN = "DB_SECRET_ARN"  # noqa: S105
+DATABASE_NAME = "nfe"
