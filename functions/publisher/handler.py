@@ -1,0 +1,47 @@
+"""Outbox publisher Lambda: runs every minute (the safety net behind eager publishing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.publisher.logic import drain
+from functions.publisher.settings import PublisherSettings
+from functions.shared.db import Database
+from functions.shared.observability import logger, metrics, tracer
+from functions.shared.outbox import OutboxRelay, oldest_pending_age_seconds
+from functions.shared.settings import load
+
+# Metric the stack alarms on when the outbox stops draining (components/ reads the same name).
+OUTBOX_LAG_METRIC = "OutboxOldestUnpublishedAgeSeconds"
+
+settings = load(PublisherSettings)
+db = Database(settings, application_name="outbox-publisher")
+relay = OutboxRelay(boto3.client("events"), settings.event_bus_name)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    conn = db.connection()
+    try:
+        result = drain(conn, relay, lambda: context.get_remaining_time_in_millis() > settings.publisher_reserve_ms)
+        lag = oldest_pending_age_seconds(conn)
+    except Exception:
+        db.discard()
+        raise
+    metrics.add_metric(name="OutboxEventsPublished", unit=MetricUnit.Count, value=result.published)
+    metrics.add_metric(name="OutboxEventsRetried", unit=MetricUnit.Count, value=result.retried)
+    metrics.add_metric(name="OutboxEventsParked", unit=MetricUnit.Count, value=result.parked)
+    metrics.add_metric(name=OUTBOX_LAG_METRIC, unit=MetricUnit.Seconds, value=lag)
+    if result.parked:
+        logger.error("outbox rows parked: the bus refused them for good", extra={"errors": result.errors})
+    logger.info(
+        "outbox drained",
+        extra={"published": result.published, "retried": result.retried, "parked": result.parked, "lagSeconds": lag},
+    )
+    return {"published": result.published, "retried": result.retried, "parked": result.parked}

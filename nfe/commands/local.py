@@ -1,0 +1,78 @@
+"""`nfe local`: run the whole saga on this machine until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import types
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("local", help="run the whole saga locally (PostgreSQL + AWS emulator)")
+    parser.add_argument("--port", type=int, default=3000, help="HTTP port of the local API (default 3000)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="PostgreSQL owner URL (default $DATABASE_URL, else a throwaway server removed on exit)",
+    )
+    parser.add_argument(
+        "--outbox-interval",
+        type=float,
+        default=60.0,
+        help="seconds between scheduled publisher runs (default 60, as deployed)",
+    )
+    parser.add_argument(
+        "--no-eager-publish",
+        dest="eager_publish",
+        action="store_false",
+        help="publish only on the schedule, as if eager publishing failed every time",
+    )
+    parser.add_argument(
+        "--visibility-timeout",
+        type=int,
+        default=90,
+        help="SQS visibility timeout in seconds (default 90, as deployed; lower it to see DLQ redrive sooner)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from nfe.local.system import LocalOptions, LocalSystem
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: types.FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    def progress(message: str) -> None:
+        print(f"nfe local: {message}", flush=True)
+
+    system = LocalSystem(
+        LocalOptions(
+            port=args.port,
+            database_url=args.database_url,
+            outbox_interval_seconds=args.outbox_interval,
+            eager_publish=args.eager_publish,
+            visibility_timeout_seconds=args.visibility_timeout,
+            log=progress,
+        )
+    )
+    try:
+        system.start()
+    except Exception as exc:
+        print(f"nfe local: failed to start: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return 1
+    print(f"nfe local ready: {system.url}", flush=True)
+    try:
+        stop.wait()
+    finally:
+        progress("stopping")
+        system.stop()
+        progress("stopped")
+    return 0

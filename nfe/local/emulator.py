@@ -1,0 +1,113 @@
+"""The AWS side of local mode: a moto server on loopback holding the topology's bus, rules and queues.
+
+Everything is declared from nfe/topology.py, the module the Pulumi components read, so the local
+bus routes exactly the events the deployed one does, to queues with the same DLQ redrive.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from nfe import topology
+
+LOCAL_REGION = "us-east-1"
+# moto accepts any credentials; these only keep boto3 from looking for real ones.
+LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+
+
+@dataclass
+class QueueInfo:
+    name: str
+    url: str
+    arn: str
+    dlq_url: str
+    dlq_arn: str
+    consumer: str
+
+
+@dataclass
+class LocalAws:
+    """A running moto server and the resources declared on it."""
+
+    endpoint_url: str
+    bus_name: str
+    queues: dict[str, QueueInfo] = field(default_factory=dict)
+    _server: Any = None
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=LOCAL_REGION, **LOCAL_CREDENTIALS)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def environment(self) -> dict[str, str]:
+        """Variables that point ordinary boto3 clients (the handlers' own) at the emulator."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
+            "AWS_DEFAULT_REGION": LOCAL_REGION,
+            "AWS_REGION": LOCAL_REGION,
+            "EVENT_BUS_NAME": self.bus_name,
+        }
+
+
+def start_moto_server() -> tuple[Any, str]:
+    from moto.server import ThreadedMotoServer
+
+    # moto's werkzeug server logs every request; local mode prints its own progress instead.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return server, f"http://{host}:{port}"
+
+
+def provision(
+    endpoint_url: str,
+    environment: str = "local",
+    visibility_timeout_seconds: int = topology.QUEUE_VISIBILITY_TIMEOUT_SECONDS,
+) -> LocalAws:
+    """Create the bus, every queue with its DLQ, and the rules routing events to them."""
+    aws = LocalAws(endpoint_url=endpoint_url, bus_name=topology.bus_name(environment))
+    events = aws.client("events")
+    sqs = aws.client("sqs")
+    events.create_event_bus(Name=aws.bus_name)
+    for queue in topology.QUEUES:
+        dlq_url = sqs.create_queue(QueueName=f"{queue.dlq_name}-{environment}")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        url = sqs.create_queue(
+            QueueName=f"{queue.name}-{environment}",
+            Attributes={
+                "VisibilityTimeout": str(visibility_timeout_seconds),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": topology.MAX_RECEIVE_COUNT}
+                ),
+            },
+        )["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        rule = f"{queue.rule_name}-{environment}"
+        events.put_rule(Name=rule, EventBusName=aws.bus_name, EventPattern=json.dumps(topology.event_pattern(queue)))
+        events.put_targets(Rule=rule, EventBusName=aws.bus_name, Targets=[{"Id": queue.name, "Arn": arn}])
+        aws.queues[queue.name] = QueueInfo(queue.name, url, arn, dlq_url, dlq_arn, queue.consumer)
+    return aws
+
+
+def start(
+    environment: str = "local", visibility_timeout_seconds: int = topology.QUEUE_VISIBILITY_TIMEOUT_SECONDS
+) -> LocalAws:
+    server, url = start_moto_server()
+    try:
+        aws = provision(url, environment, visibility_timeout_seconds)
+    except Exception:
+        server.stop()
+        raise
+    aws._server = server
+    return aws

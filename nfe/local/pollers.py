@@ -1,0 +1,128 @@
+"""SQS event source mappings and the publisher schedule, as Lambda runs them.
+
+A poller long-polls its queue, hands the consumer a real SQS batch event (up to 10 records),
+deletes the records that succeeded and leaves those named in `batchItemFailures` to reappear
+after the visibility timeout, so a poison message reaches the DLQ after `maxReceiveCount`
+receives exactly as on AWS. It never sleeps while messages are waiting: it polls again at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from nfe import topology
+from nfe.local.emulator import LOCAL_REGION, QueueInfo
+
+Invoke = Callable[[str, dict[str, Any]], Any]
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source mapping delivers for a batch of received messages."""
+    records = []
+    for message in messages:
+        attributes = message.get("Attributes", {})
+        records.append(
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": {
+                    "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
+                    "SentTimestamp": attributes.get("SentTimestamp", str(int(time.time() * 1000))),
+                    "SenderId": attributes.get("SenderId", "local"),
+                    "ApproximateFirstReceiveTimestamp": attributes.get(
+                        "ApproximateFirstReceiveTimestamp", str(int(time.time() * 1000))
+                    ),
+                },
+                "messageAttributes": message.get("MessageAttributes", {}),
+                "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),  # noqa: S324
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": LOCAL_REGION,
+            }
+        )
+    return {"Records": records}
+
+
+class QueuePoller(threading.Thread):
+    def __init__(self, sqs: Any, queue: QueueInfo, invoke: Invoke, stop: threading.Event) -> None:
+        super().__init__(name=f"poller-{queue.name}", daemon=True)
+        self.sqs = sqs
+        self.queue = queue
+        self.invoke = invoke
+        self.stop_event = stop
+        self.batches = 0
+        self.errors = 0
+
+    def poll_once(self, wait_seconds: int = 1) -> int:
+        response = self.sqs.receive_message(
+            QueueUrl=self.queue.url,
+            MaxNumberOfMessages=topology.SQS_BATCH_SIZE,
+            WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages = response.get("Messages", [])
+        if not messages:
+            return 0
+        try:
+            result = self.invoke(self.queue.consumer, sqs_event(messages, self.queue.arn)) or {}
+            failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+        except Exception:
+            # A handler that raises fails the whole batch, as on Lambda: everything comes back later.
+            self.errors += 1
+            failed = {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue.url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+        self.batches += 1
+        return len(messages)
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                if self.stop_event.is_set():
+                    return
+                self.errors += 1
+                time.sleep(0.5)
+
+
+class Schedule(threading.Thread):
+    """`rate(N seconds)` for the publisher: invoke with a scheduled event every interval."""
+
+    def __init__(self, function: str, interval_seconds: float, invoke: Invoke, stop: threading.Event) -> None:
+        super().__init__(name=f"schedule-{function}", daemon=True)
+        self.function = function
+        self.interval = interval_seconds
+        self.invoke = invoke
+        self.stop_event = stop
+        self.runs = 0
+        self.errors = 0
+
+    def run(self) -> None:
+        while not self.stop_event.wait(self.interval):
+            event = {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "region": LOCAL_REGION,
+                "resources": [],
+                "detail": {},
+            }
+            try:
+                self.invoke(self.function, event)
+            except Exception:  # a failed run is retried by the next tick, as on AWS
+                self.errors += 1
+            self.runs += 1

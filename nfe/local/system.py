@@ -1,0 +1,150 @@
+"""Local mode: the whole saga on one machine, with the same handlers that run on Lambda.
+
+PostgreSQL (given, or a throwaway server), the AWS emulator with the topology's bus and queues, the
+API gateway, the SQS pollers and the publisher schedule. Handlers read their settings from the
+process environment exactly as on Lambda; only the endpoints differ.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nfe import topology
+from nfe.local import emulator
+from nfe.local.gateway import make_server, serve_in_thread
+from nfe.local.lambda_runtime import Container
+from nfe.local.pollers import QueuePoller, Schedule
+
+ENVIRONMENT = "local"
+# The functions local mode runs: everything but the migrator, which `migrate` replaces here.
+LOCAL_FUNCTIONS = tuple(fn for fn in topology.FUNCTIONS if fn.kind != "migrator")
+
+
+@dataclass
+class LocalOptions:
+    port: int = 3000
+    database_url: str | None = None
+    outbox_interval_seconds: float = topology.PUBLISHER_INTERVAL_SECONDS
+    eager_publish: bool = True
+    visibility_timeout_seconds: int = topology.QUEUE_VISIBILITY_TIMEOUT_SECONDS
+    host: str = "127.0.0.1"
+    log: Callable[[str], None] = print
+
+
+@dataclass
+class LocalSystem:
+    options: LocalOptions
+    database_url: str = ""
+    aws: emulator.LocalAws | None = None
+    containers: dict[str, Container] = field(default_factory=dict)
+    pollers: list[QueuePoller] = field(default_factory=list)
+    schedule: Schedule | None = None
+    _pg: Any = None
+    _server: Any = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def invoke(self, function: str, event: dict[str, Any]) -> Any:
+        return self.containers[function].invoke(event)
+
+    def _handler_environment(self, database_url: str) -> dict[str, str]:
+        assert self.aws is not None
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        # Handlers log in as their own roles (DB_USER defaults per function), so the URL they get
+        # carries no user or password: least privilege holds locally too.
+        params = {k: str(v) for k, v in conninfo_to_dict(database_url).items() if v is not None}
+        params.pop("user", None)
+        params.pop("password", None)
+        return {
+            **self.aws.environment(),
+            "DATABASE_URL": make_conninfo("", **params),
+            "EAGER_PUBLISH": "true" if self.options.eager_publish else "false",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            "POWERTOOLS_SERVICE_NAME": "nfe-local",
+        }
+
+    def start(self) -> LocalSystem:
+        log = self.options.log
+        try:
+            if self.options.database_url:
+                self.database_url = self.options.database_url
+                log("postgres: using the given database")
+            else:
+                from nfe.pgserver import PostgresServer
+
+                log("postgres: starting a throwaway server")
+                self._pg = PostgresServer().start()
+                self.database_url = self._pg.url
+            log(f"postgres: {self.database_url}")
+            from functions.migrator.runner import migrate
+
+            applied = migrate(self.database_url)
+            log(f"postgres: migrations applied ({len(applied)} new)")
+
+            self.aws = emulator.start(ENVIRONMENT, self.options.visibility_timeout_seconds)
+            log(
+                f"aws emulator: {self.aws.endpoint_url} (bus {self.aws.bus_name}, {len(self.aws.queues)} queues + DLQs)"
+            )
+            os.environ.update(self._handler_environment(self.database_url))
+
+            for fn in LOCAL_FUNCTIONS:
+                self.containers[fn.name] = Container(fn)
+            for container in self.containers.values():
+                container.warm()
+            log(f"functions: {', '.join(self.containers)} loaded")
+
+            sqs = self.aws.client("sqs")
+            for queue in self.aws.queues.values():
+                poller = QueuePoller(sqs, queue, self.invoke, self._stop)
+                poller.start()
+                self.pollers.append(poller)
+            publisher = next(fn.name for fn in LOCAL_FUNCTIONS if fn.kind == "publisher")
+            self.schedule = Schedule(publisher, self.options.outbox_interval_seconds, self.invoke, self._stop)
+            self.schedule.start()
+            log(
+                f"pollers: {len(self.pollers)} queues; publisher every {self.options.outbox_interval_seconds:g} s; "
+                f"eager publish {'on' if self.options.eager_publish else 'off'}"
+            )
+            self._server = make_server(self.options.port, self.invoke, self.options.host)
+            serve_in_thread(self._server)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        for poller in self.pollers:
+            poller.join(timeout=5)
+        if self.schedule is not None:
+            self.schedule.join(timeout=5)
+        for container in self.containers.values():
+            container.shutdown()
+        if self.aws is not None:
+            self.aws.stop()
+            self.aws = None
+        if self._pg is not None:
+            self._pg.stop()
+            self._pg = None
+
+    def __enter__(self) -> LocalSystem:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
