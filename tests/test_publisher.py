@@ -84,7 +84,7 @@ def outbox_rows(url: str, schema: str) -> list[dict[str, Any]]:
 
 def drain_queue(aws: emulator.LocalAws, queue: str) -> list[dict[str, Any]]:
     sqs = aws.client("sqs")
-    bodies = []
+    bodies: list[dict[str, Any]] = []
     while True:
         response = sqs.receive_message(QueueUrl=aws.queues[queue].url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
         messages = response.get("Messages", [])
