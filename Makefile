@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 
-.PHONY: setup test lint typecheck pytest
+.PHONY: setup test lint typecheck pytest local demo
 
 $(BIN)/nfe: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,3 +25,11 @@ pytest: setup
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
+
+# Runs the whole saga on this machine: PostgreSQL, AWS emulator, API on :3000. Ctrl-C stops it.
+local: setup
+	$(BIN)/nfe local
+
+# Three sagas end to end through local mode, with a timeline; exits non-zero if any goes wrong.
+demo: setup
+	$(BIN)/nfe demo

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = [
     "nfe.commands.migrate",
     "nfe.commands.local",
+    "nfe.commands.demo",
 ]
 
 

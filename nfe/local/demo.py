@@ -1,0 +1,146 @@
+"""`nfe demo`: three sagas through local mode, with a timeline of what happened when.
+
+It talks to the local API over HTTP like any client, then reads the timestamps each step left in
+PostgreSQL (outbox rows, reservas, nota transitions) to show where the time went.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+TERMINAL = {"CONFIRMADA", "ERRO_ESTOQUE", "CANCELADA"}
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+@dataclass
+class HttpClient:
+    base_url: str
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(  # noqa: S310 (loopback URL built by us)
+            self.base_url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def expect(self, status: int, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        got, payload = self.call(method, path, body)
+        if got != status:
+            raise DemoError(f"{method} {path}: expected {status}, got {got}: {payload}")
+        return payload
+
+    def wait_for_status(self, nota_id: str, wanted: set[str], timeout: float = 10.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            nota = self.expect(200, "GET", f"/api/v1/notas/{nota_id}")
+            if nota["status"] in wanted or time.monotonic() > deadline:
+                return dict(nota)
+            time.sleep(0.005)
+
+
+def timeline(database_url: str, nota_id: str, started: datetime) -> list[tuple[float, str]]:
+    """Every step the saga left a timestamp for, in milliseconds since the request was sent."""
+    steps: list[tuple[datetime, str]] = []
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        nota = conn.execute("SELECT * FROM faturamento.notas_fiscais WHERE id = %s", (nota_id,)).fetchone()
+        if nota is None:
+            return []
+        steps.append((nota["criada_em"], "nota PENDING committed with its NotaFiscalCriada outbox row"))
+        for schema in ("faturamento", "estoque"):
+            for row in conn.execute(
+                f"SELECT tipo, criado_em, publicado_em FROM {schema}.eventos_outbox WHERE agregado_id = %s",
+                (nota_id,),
+            ):
+                if schema == "estoque":
+                    steps.append((row["criado_em"], f"estoque consumer committed {row['tipo']}"))
+                if row["publicado_em"]:
+                    steps.append((row["publicado_em"], f"{row['tipo']} published to the bus"))
+        for row in conn.execute(
+            "SELECT processada_em, tipo FROM faturamento.mensagens_processadas m "
+            "WHERE EXISTS (SELECT 1 FROM estoque.eventos_outbox o WHERE o.id = m.evento_id AND o.agregado_id = %s)",
+            (nota_id,),
+        ):
+            steps.append((row["processada_em"], f"faturamento consumer applied {row['tipo']}"))
+        for column, label in (
+            ("confirmada_em", "nota CONFIRMADA"),
+            ("erro_timestamp", "nota ERRO_ESTOQUE"),
+            ("cancelada_em", "nota CANCELADA"),
+        ):
+            if nota.get(column):
+                steps.append((nota[column], label))
+    return sorted(((ts - started).total_seconds() * 1000, label) for ts, label in steps)
+
+
+def run_demo(base_url: str, database_url: str, out: Callable[[str], None] = print) -> bool:
+    api = HttpClient(base_url)
+    suffix = str(int(time.time() * 1000))[-6:]
+    parafuso = api.expect(
+        201, "POST", "/api/v1/produtos", {"sku": f"PAR-{suffix}", "nome": "Parafuso 6mm", "quantidade": 10}
+    )
+    porca = api.expect(201, "POST", "/api/v1/produtos", {"sku": f"POR-{suffix}", "nome": "Porca M6", "quantidade": 1})
+    out(f"produtos: {parafuso['sku']} (10 un.), {porca['sku']} (1 un.)")
+    destinatario = {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"}
+    results: list[tuple[str, str, str]] = []
+
+    def saga(title: str, item: dict[str, Any], wanted: str) -> dict[str, Any]:
+        out(f"\n== {title}")
+        started = datetime.now().astimezone()
+        t0 = time.monotonic()
+        nota = api.expect(201, "POST", "/api/v1/notas", {"destinatario": destinatario, "items": [item]})
+        out(f"  {(time.monotonic() - t0) * 1000:7.1f} ms  POST /api/v1/notas -> 201 {nota['status']}")
+        final = api.wait_for_status(nota["id"], TERMINAL)
+        out(f"  {(time.monotonic() - t0) * 1000:7.1f} ms  client saw {final['status']}")
+        for ms, label in timeline(database_url, nota["id"], started):
+            out(f"  {ms:7.1f} ms  {label}")
+        results.append((title, final["status"], wanted))
+        return final
+
+    confirmed = saga(
+        "saga 1: stock available -> CONFIRMADA",
+        {"produtoId": parafuso["id"], "quantidade": 2, "valorUnitario": "10.50"},
+        "CONFIRMADA",
+    )
+    saga(
+        "saga 2: not enough stock -> ERRO_ESTOQUE (compensation)",
+        {"produtoId": porca["id"], "quantidade": 5, "valorUnitario": "3.20"},
+        "ERRO_ESTOQUE",
+    )
+
+    out("\n== saga 3: cancel the confirmed nota -> CANCELADA, stock released")
+    started = datetime.now().astimezone()
+    t0 = time.monotonic()
+    api.expect(202, "POST", f"/api/v1/notas/{confirmed['id']}/cancelamento")
+    out(f"  {(time.monotonic() - t0) * 1000:7.1f} ms  POST /cancelamento -> 202")
+    cancelled = api.wait_for_status(confirmed["id"], {"CANCELADA"})
+    out(f"  {(time.monotonic() - t0) * 1000:7.1f} ms  client saw {cancelled['status']}")
+    for ms, label in timeline(database_url, confirmed["id"], started):
+        if ms >= 0:
+            out(f"  {ms:7.1f} ms  {label}")
+    results.append(("saga 3: cancelation", cancelled["status"], "CANCELADA"))
+
+    out("\n== final state")
+    stock = {p["sku"]: api.expect(200, "GET", f"/api/v1/produtos/{p['id']}")["quantidade"] for p in (parafuso, porca)}
+    for title, status, wanted in results:
+        out(f"  {'ok ' if status == wanted else 'BAD'} {title}: {status} (expected {wanted})")
+    expected_stock = {parafuso["sku"]: 10, porca["sku"]: 1}
+    for sku, quantidade in stock.items():
+        mark = "ok " if quantidade == expected_stock[sku] else "BAD"
+        out(f"  {mark} produto {sku}: quantidade {quantidade} (expected {expected_stock[sku]})")
+    return all(status == wanted for _, status, wanted in results) and stock == expected_stock
