@@ -85,7 +85,7 @@ class LocalSystem:
                 from nfe.pgserver import PostgresServer
 
                 log("postgres: starting a throwaway server")
-                self._pg = PostgresServer().start()
+                self._pg = PostgresServer(log=log).start()
                 self.database_url = self._pg.url
             log(f"postgres: {self.database_url}")
             from functions.migrator.runner import migrate
