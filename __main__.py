@@ -1,0 +1,165 @@
+"""The nfe stack: the NF-e saga on Lambda, EventBridge, SQS and a private RDS PostgreSQL.
+
+`pulumi up -s dev|prod` runs this with the stack's config; `nfe plan` runs it under mocks with
+NFE_OFFLINE_PLAN=1, which builds nothing and does not read the CA bundle (see nfe/build.py).
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from components.database import SecureDatabase, SecureDatabaseArgs
+from components.event_bus import EventBus, EventBusArgs
+from components.lambdas import LambdaRuntime
+from components.publisher import OutboxPublisher, OutboxPublisherArgs
+from components.rest_api import RestApi, RestApiArgs
+from components.saga_service import SagaService, SagaServiceArgs
+from functions.migrator.runner import checksum_of_tree
+from nfe import build, topology
+from nfe.config import ConfigError, StackConfig, from_pulumi
+
+SERVICES = ("faturamento", "estoque")
+
+
+def load_config() -> StackConfig:
+    try:
+        return from_pulumi()
+    except ConfigError as exc:
+        # RunError prints its message without a traceback: the message names every bad key.
+        raise pulumi.RunError(f"invalid stack configuration:\n{exc}") from None
+
+
+def package(config: StackConfig) -> tuple[build.TlsSettings, build.Artifacts]:
+    offline = build.is_offline()
+    try:
+        tls = build.tls_settings(config.environment, config.database.ca_bundle_path, offline)
+        artifacts = build.artifact_paths() if offline else build.build_all(tls.bundle)
+    except build.BuildError as exc:
+        raise pulumi.RunError(str(exc)) from None
+    if tls.notice:
+        pulumi.log.warn(tls.notice) if tls.sslmode != "verify-full" else pulumi.log.info(tls.notice)
+    return tls, artifacts
+
+
+def main() -> None:
+    config = load_config()
+    env = config.environment
+    tls, artifacts = package(config)
+    lam = config.lambda_
+
+    layer = aws.lambda_.LayerVersion(
+        "deps-layer",
+        layer_name=f"nfe-deps-{env}",
+        description="psycopg[binary], pydantic, pydantic-settings, aws-lambda-powertools[tracer] for arm64 cp313",
+        code=pulumi.FileArchive(str(artifacts.layer)),
+        compatible_runtimes=["python3.13"],
+        compatible_architectures=["arm64"],
+    )
+    runtime = LambdaRuntime(
+        environment=env,
+        code_paths={name: str(path) for name, path in artifacts.functions.items()},
+        layer_arns=[layer.arn],
+        memory_mb=lam.memory_mb,
+        timeout_seconds=lam.timeout_seconds,
+        consumer_timeout_seconds=lam.consumer_timeout_seconds,
+        reserved_concurrency=lam.reserved_concurrency,
+        log_retention_days=lam.log_retention_days,
+        db_sslmode=tls.sslmode,
+        db_sslrootcert=tls.sslrootcert,
+    )
+    # Not KMS-encrypted: CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key,
+    # and the notifications carry alarm names and metric values only.
+    alarms = aws.sns.Topic("alarms", name=f"nfe-alarms-{env}")
+
+    bus = EventBus(
+        "events",
+        EventBusArgs(environment=env, log_retention_days=lam.log_retention_days, alarm_topic_arn=alarms.arn),
+    )
+    db = config.database
+    net = config.network
+    database = SecureDatabase(
+        "database",
+        SecureDatabaseArgs(
+            environment=env,
+            region=config.region,
+            engine_version=db.engine_version,
+            instance_class=db.instance_class,
+            allocated_storage_gb=db.allocated_storage_gb,
+            storage_type=db.storage_type,
+            multi_az=db.multi_az,
+            backup_retention_days=db.backup_retention_days,
+            deletion_protection=db.deletion_protection,
+            final_snapshot=env == "prod",
+            proxy=db.proxy,
+            vpc_cidr=net.vpc_cidr,
+            availability_zones=net.availability_zones,
+            endpoint_azs=net.endpoint_azs,
+            admin_prefix_list_entries=net.admin_prefix_list_entries,
+            log_retention_days=lam.log_retention_days,
+            runtime=runtime,
+            sql_checksum=checksum_of_tree(),
+            alarm_topic_arn=alarms.arn,
+        ),
+    )
+    OutboxPublisher(
+        "outbox-publisher",
+        OutboxPublisherArgs(
+            runtime=runtime,
+            network=database.function_network,
+            database=database.access,
+            bus_name=bus.bus_name,
+            bus_arn=bus.bus_arn,
+            alarm_topic_arn=alarms.arn,
+        ),
+    )
+    services = {
+        service: SagaService(
+            service,
+            SagaServiceArgs(
+                service=service,
+                runtime=runtime,
+                network=database.function_network,
+                database=database.access,
+                bus_name=bus.bus_name,
+                bus_arn=bus.bus_arn,
+                alarm_topic_arn=alarms.arn,
+            ),
+        )
+        for service in SERVICES
+    }
+    api_functions = {
+        fn_name: (resources.function.name, resources.function.invoke_arn)
+        for service in services.values()
+        for fn_name, resources in service.functions.items()
+    }
+    api = RestApi(
+        "api",
+        RestApiArgs(
+            environment=env,
+            functions=api_functions,
+            throttle_rate_limit=config.api.throttle_rate_limit,
+            throttle_burst_limit=config.api.throttle_burst_limit,
+            log_retention_days=lam.log_retention_days,
+            manage_account_logging_role=config.api.manage_account_logging_role,
+            alarm_topic_arn=alarms.arn,
+            custom_domain=config.api.custom_domain,
+            certificate_arn=config.api.certificate_arn,
+        ),
+    )
+
+    pulumi.export("apiUrl", api.url)
+    if config.api.custom_domain:
+        pulumi.export("customDomainTarget", api.domain.regional_domain_name)
+    pulumi.export("eventBusName", bus.bus_name)
+    pulumi.export(
+        "queueUrls",
+        {q.spec.name: q.queue.url for service in services.values() for q in service.queues},
+    )
+    pulumi.export("databaseEndpoint", database.instance.address)
+    pulumi.export("proxyEndpoint", database.proxy.endpoint if database.proxy else None)
+    pulumi.export("databaseName", topology.DATABASE_NAME)
+    pulumi.export("alarmTopicArn", alarms.arn)
+
+
+main()

@@ -1,0 +1,181 @@
+"""One Lambda function of the topology with its log group, role and least-privilege policy.
+
+Not a component of its own: the SagaService, OutboxPublisher and SecureDatabase components call
+`create_function` so each function's resources are children of the component that owns it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam
+from nfe import topology
+
+RUNTIME = "python3.13"
+ARCHITECTURE = "arm64"
+DB_PORT = 5432
+
+
+@dataclass(frozen=True)
+class LambdaRuntime:
+    """What every function of a stack shares: packaging, sizing defaults, logging and TLS settings."""
+
+    environment: str
+    code_paths: Mapping[str, str]  # topology function name -> zip path (built by nfe.build)
+    layer_arns: Sequence[pulumi.Input[str]]
+    memory_mb: int
+    timeout_seconds: int
+    consumer_timeout_seconds: int
+    reserved_concurrency: int
+    log_retention_days: int
+    db_sslmode: str  # verify-full with a CA bundle in the package; require only in dev without one
+    db_sslrootcert: str | None
+
+    def physical_name(self, function_name: str) -> str:
+        return f"{function_name}-{self.environment}"
+
+    def timeout_for(self, spec: topology.Function) -> int:
+        if spec.timeout_seconds is not None:
+            return spec.timeout_seconds
+        return self.consumer_timeout_seconds if spec.kind == "consumer" else self.timeout_seconds
+
+    def memory_for(self, spec: topology.Function) -> int:
+        return spec.memory_mb if spec.memory_mb is not None else self.memory_mb
+
+
+@dataclass(frozen=True)
+class Network:
+    subnet_ids: Sequence[pulumi.Input[str]]
+    security_group_ids: Sequence[pulumi.Input[str]]
+
+
+@dataclass(frozen=True)
+class DatabaseAccess:
+    """How application functions reach PostgreSQL: the proxy when there is one, else the instance."""
+
+    host: pulumi.Input[str]
+    via_proxy: bool
+    # `arn:aws:rds-db:<region>:<account>:dbuser:<db-... or prx-... resource id>/`; the role name follows.
+    connect_arn_prefix: pulumi.Input[str]
+
+    def connect_arn(self, role: str) -> pulumi.Output[str]:
+        return pulumi.Output.concat(self.connect_arn_prefix, role)
+
+
+@dataclass
+class FunctionResources:
+    function: aws.lambda_.Function
+    role: aws.iam.Role
+    policy: aws.iam.RolePolicy
+    log_group: aws.cloudwatch.LogGroup
+    spec: topology.Function
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def database_environment(
+    spec: topology.Function, runtime: LambdaRuntime, database: DatabaseAccess
+) -> dict[str, pulumi.Input[str]]:
+    env: dict[str, pulumi.Input[str]] = {
+        topology.ENV_DB_HOST: database.host,
+        topology.ENV_DB_PORT: str(DB_PORT),
+        topology.ENV_DB_NAME: topology.DATABASE_NAME,
+        topology.ENV_DB_IAM_AUTH: "true",
+        topology.ENV_DB_SSLMODE: runtime.db_sslmode,
+        topology.ENV_DB_PROXY: "true" if database.via_proxy else "false",
+    }
+    if spec.database_role:
+        env[topology.ENV_DB_USER] = spec.database_role
+    if runtime.db_sslrootcert:
+        env[topology.ENV_DB_SSLROOTCERT] = runtime.db_sslrootcert
+    return env
+
+
+def create_function(
+    parent: pulumi.Resource,
+    prefix: str,
+    spec: topology.Function,
+    runtime: LambdaRuntime,
+    network: Network,
+    *,
+    environment: Mapping[str, pulumi.Input[str]],
+    statements: Sequence[Mapping[str, Any]] = (),
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> FunctionResources:
+    """Create `spec`'s function, named `<spec.name>-<env>`, with its own log group and role.
+
+    The log group exists before the function (Lambda would otherwise create it on the first
+    invocation, without retention, and a later create of ours would collide), and the function
+    waits for its policy: Lambda checks the ENI permissions when a VPC function is created.
+    """
+    opts = pulumi.ResourceOptions(parent=parent)
+    physical = runtime.physical_name(spec.name)
+    log_group = aws.cloudwatch.LogGroup(
+        f"{prefix}-logs",
+        name=f"/aws/lambda/{physical}",
+        retention_in_days=runtime.log_retention_days,
+        opts=opts,
+    )
+    role = aws.iam.Role(
+        f"{prefix}-role",
+        assume_role_policy=iam.assume_role_policy("lambda.amazonaws.com"),
+        description=f"Execution role of {physical}",
+        opts=opts,
+    )
+    policy = aws.iam.RolePolicy(
+        f"{prefix}-policy",
+        role=role.id,
+        policy=iam.document([*iam.lambda_base_statements(log_group.arn, in_vpc=True), *statements]),
+        opts=opts,
+    )
+    variables: dict[str, pulumi.Input[str]] = {
+        "POWERTOOLS_SERVICE_NAME": spec.name,
+        "POWERTOOLS_METRICS_NAMESPACE": "nfe",
+        **environment,
+    }
+    function = aws.lambda_.Function(
+        f"{prefix}-fn",
+        name=physical,
+        description=f"{spec.service} {spec.kind} ({spec.handler})",
+        runtime=RUNTIME,
+        architectures=[ARCHITECTURE],
+        handler=spec.handler,
+        code=pulumi.FileArchive(runtime.code_paths[spec.name]),
+        layers=list(runtime.layer_arns),
+        role=role.arn,
+        memory_size=runtime.memory_for(spec),
+        timeout=runtime.timeout_for(spec),
+        reserved_concurrent_executions=runtime.reserved_concurrency,
+        tracing_config={"mode": "Active"},
+        logging_config={"log_format": "JSON", "log_group": log_group.name},
+        vpc_config={"subnet_ids": list(network.subnet_ids), "security_group_ids": list(network.security_group_ids)},
+        environment={"variables": variables},
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[policy, log_group, *depends_on]),
+    )
+    return FunctionResources(function=function, role=role, policy=policy, log_group=log_group, spec=spec)
+
+
+def errors_alarm(
+    parent: pulumi.Resource, prefix: str, resources: FunctionResources, alarm_topic_arn: pulumi.Input[str]
+) -> aws.cloudwatch.MetricAlarm:
+    """Any error of the function in a minute raises the alarm; consumers' retries show up here first."""
+    return aws.cloudwatch.MetricAlarm(
+        f"{prefix}-errors-alarm",
+        alarm_description=f"{resources.spec.name}: invocation errors",
+        namespace="AWS/Lambda",
+        metric_name="Errors",
+        dimensions={"FunctionName": resources.function.name},
+        statistic="Sum",
+        period=60,
+        evaluation_periods=1,
+        threshold=0,
+        comparison_operator="GreaterThanThreshold",
+        treat_missing_data="notBreaching",
+        alarm_actions=[alarm_topic_arn],
+        ok_actions=[alarm_topic_arn],
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

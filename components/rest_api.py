@@ -1,0 +1,363 @@
+"""RestApi: the topology's routes as Lambda proxy integrations, one stage per stack, logged and throttled."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam
+from nfe import topology
+
+CORS_ALLOW_ORIGIN = "'*'"
+CORS_ALLOW_HEADERS = "'Content-Type,Authorization,X-Amz-Date,X-Api-Key,X-Amz-Security-Token,Idempotency-Key'"
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "httpMethod": "$context.httpMethod",
+        "resourcePath": "$context.resourcePath",
+        "status": "$context.status",
+        "protocol": "$context.protocol",
+        "responseLength": "$context.responseLength",
+        "integrationLatency": "$context.integration.latency",
+        "xrayTraceId": "$context.xrayTraceId",
+    },
+    separators=(",", ":"),
+)
+
+
+@dataclass(frozen=True)
+class RestApiArgs:
+    environment: str
+    # Topology function name -> (function name, invoke ARN) of the deployed function.
+    functions: Mapping[str, tuple[pulumi.Input[str], pulumi.Input[str]]]
+    throttle_rate_limit: int
+    throttle_burst_limit: int
+    log_retention_days: int
+    manage_account_logging_role: bool
+    alarm_topic_arn: pulumi.Input[str]
+    custom_domain: str | None = None
+    certificate_arn: str | None = None
+
+
+def resource_paths() -> list[str]:
+    """Every path API Gateway needs a resource for, parents before children."""
+    paths: set[str] = set()
+    for route in topology.ROUTES:
+        parts = route.path.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            paths.add("/" + "/".join(parts[:i]))
+    return sorted(paths, key=lambda p: (p.count("/"), p))
+
+
+def source_arn_path(path: str) -> str:
+    """A route's path in an execute-api ARN: path parameters become `*` so any value matches."""
+    return "/".join("*" if part.startswith("{") else part for part in path.split("/"))
+
+
+def routes_digest() -> str:
+    """Redeploy the stage whenever a route or the CORS answer changes."""
+    routes = [(r.method, r.path, r.function) for r in topology.ROUTES]
+    text = json.dumps({"routes": routes, "cors": [CORS_ALLOW_ORIGIN, CORS_ALLOW_HEADERS]}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _slug(path: str) -> str:
+    return path.strip("/").replace("/", "-").replace("{", "").replace("}", "") or "root"
+
+
+class RestApi(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RestApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("nfe:index:RestApi", name, None, opts)
+        self.args = args
+        self._prefix = name
+        self.api = aws.apigateway.RestApi(
+            f"{name}-api",
+            name=f"nfe-api-{args.environment}",
+            description="NF-e saga: Faturamento and Estoque",
+            endpoint_configuration={"types": "REGIONAL"},
+            opts=self._opts(),
+        )
+        self.access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-access-logs",
+            name=f"/aws/apigateway/nfe-api-{args.environment}/access",
+            retention_in_days=args.log_retention_days,
+            opts=self._opts(),
+        )
+        account_setting = self._create_account_logging_role() if args.manage_account_logging_role else None
+        integrations = self._create_routes()
+        integrations += self._create_cors()
+        deployment = aws.apigateway.Deployment(
+            f"{name}-deployment",
+            rest_api=self.api.id,
+            description="nfe routes",
+            triggers={"routes": routes_digest()},
+            # A deployment taken before every method has its integration fails, or serves a partial API.
+            opts=self._opts(depends_on=integrations),
+        )
+        self.stage = self._create_stage(deployment, account_setting)
+        self.url = self.stage.invoke_url
+        self._create_permissions()
+        if args.custom_domain:
+            self._create_domain()
+        self._create_alarm()
+        self.register_outputs({"url": self.url, "restApiId": self.api.id})
+
+    def _opts(self, **kwargs: object) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kwargs)  # type: ignore[arg-type]
+
+    def _create_routes(self) -> list[pulumi.Resource]:
+        args, name = self.args, self._prefix
+        self.resources: dict[str, aws.apigateway.Resource] = {}
+        for path in resource_paths():
+            parent_path, _, part = path.rpartition("/")
+            parent_id = self.resources[parent_path].id if parent_path else self.api.root_resource_id
+            self.resources[path] = aws.apigateway.Resource(
+                f"{name}-resource-{_slug(path)}",
+                rest_api=self.api.id,
+                parent_id=parent_id,
+                path_part=part,
+                opts=self._opts(),
+            )
+        created: list[pulumi.Resource] = []
+        for route in topology.ROUTES:
+            resource = self.resources[route.path]
+            key = f"{route.method.lower()}-{_slug(route.path)}"
+            method = aws.apigateway.Method(
+                f"{name}-method-{key}",
+                rest_api=self.api.id,
+                resource_id=resource.id,
+                http_method=route.method,
+                authorization="NONE",
+                opts=self._opts(),
+            )
+            _function_name, invoke_arn = args.functions[route.function]
+            integration = aws.apigateway.Integration(
+                f"{name}-integration-{key}",
+                rest_api=self.api.id,
+                resource_id=resource.id,
+                http_method=method.http_method,
+                type="AWS_PROXY",
+                # Lambda is always invoked with POST, whatever the route's method.
+                integration_http_method="POST",
+                uri=invoke_arn,
+                opts=self._opts(),
+            )
+            created += [method, integration]
+        return created
+
+    def _create_cors(self) -> list[pulumi.Resource]:
+        """Preflight answered by API Gateway itself (MOCK), so no function runs for an OPTIONS request."""
+        name = self._prefix
+        methods_by_path: dict[str, set[str]] = {}
+        for route in topology.ROUTES:
+            methods_by_path.setdefault(route.path, set()).add(route.method)
+        created: list[pulumi.Resource] = []
+        for path, methods in sorted(methods_by_path.items()):
+            resource = self.resources[path]
+            slug = _slug(path)
+            allow_methods = "'" + ",".join(sorted(methods | {"OPTIONS"})) + "'"
+            headers = {
+                "method.response.header.Access-Control-Allow-Headers": True,
+                "method.response.header.Access-Control-Allow-Methods": True,
+                "method.response.header.Access-Control-Allow-Origin": True,
+            }
+            method = aws.apigateway.Method(
+                f"{name}-options-{slug}",
+                rest_api=self.api.id,
+                resource_id=resource.id,
+                http_method="OPTIONS",
+                authorization="NONE",
+                opts=self._opts(),
+            )
+            integration = aws.apigateway.Integration(
+                f"{name}-options-integration-{slug}",
+                rest_api=self.api.id,
+                resource_id=resource.id,
+                http_method=method.http_method,
+                type="MOCK",
+                request_templates={"application/json": '{"statusCode": 200}'},
+                opts=self._opts(),
+            )
+            method_response = aws.apigateway.MethodResponse(
+                f"{name}-options-response-{slug}",
+                rest_api=self.api.id,
+                resource_id=resource.id,
+                http_method=method.http_method,
+                status_code="200",
+                response_parameters=headers,
+                opts=self._opts(),
+            )
+            integration_response = aws.apigateway.IntegrationResponse(
+                f"{name}-options-integration-response-{slug}",
+                rest_api=self.api.id,
+                resource_id=resource.id,
+                http_method=method.http_method,
+                status_code=method_response.status_code,
+                response_parameters={
+                    "method.response.header.Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+                    "method.response.header.Access-Control-Allow-Methods": allow_methods,
+                    "method.response.header.Access-Control-Allow-Origin": CORS_ALLOW_ORIGIN,
+                },
+                # The integration response can only be put once the integration exists.
+                opts=self._opts(depends_on=[integration]),
+            )
+            created += [method, integration, method_response, integration_response]
+        # Errors API Gateway answers itself (throttling, unknown route) carry CORS headers too,
+        # so a browser can read them.
+        for response_type in ("DEFAULT_4XX", "DEFAULT_5XX"):
+            created.append(
+                aws.apigateway.Response(
+                    f"{name}-{response_type.lower().replace('_', '-')}",
+                    rest_api_id=self.api.id,
+                    response_type=response_type,
+                    response_parameters={
+                        "gatewayresponse.header.Access-Control-Allow-Origin": CORS_ALLOW_ORIGIN,
+                        "gatewayresponse.header.Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+                    },
+                    opts=self._opts(),
+                )
+            )
+        return created
+
+    def _create_account_logging_role(self) -> aws.apigateway.Account:
+        """API Gateway's CloudWatch role is one setting per account and region: only one stack owns it."""
+        name = self._prefix
+        # Every log group of this account and region: API Gateway writes execution logs of any API
+        # through this one role. Partition and account come from the access log group's ARN.
+        log_groups = self.access_logs.arn.apply(lambda arn: arn.split(":log-group:")[0] + ":log-group:*")
+        role = aws.iam.Role(
+            f"{name}-cloudwatch-role",
+            assume_role_policy=iam.assume_role_policy("apigateway.amazonaws.com"),
+            description="API Gateway account-wide logging to CloudWatch (one per account and region)",
+            opts=self._opts(),
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-cloudwatch-policy",
+            role=role.id,
+            policy=iam.document(
+                [
+                    iam.statement(
+                        [
+                            "logs:CreateLogGroup",
+                            "logs:CreateLogStream",
+                            "logs:DescribeLogGroups",
+                            "logs:DescribeLogStreams",
+                            "logs:PutLogEvents",
+                            "logs:GetLogEvents",
+                            "logs:FilterLogEvents",
+                        ],
+                        [log_groups, pulumi.Output.concat(log_groups, ":log-stream:*")],
+                        sid="ApiGatewayLogsInThisRegion",
+                    )
+                ]
+            ),
+            opts=self._opts(),
+        )
+        return aws.apigateway.Account(
+            f"{name}-account",
+            cloudwatch_role_arn=role.arn,
+            opts=self._opts(depends_on=[policy]),
+        )
+
+    def _create_stage(
+        self, deployment: aws.apigateway.Deployment, account_setting: aws.apigateway.Account | None
+    ) -> aws.apigateway.Stage:
+        args, name = self.args, self._prefix
+        needs_logging_role = [account_setting] if account_setting is not None else []
+        # API Gateway creates the execution log group on first use, without retention: create it first.
+        execution_logs = aws.cloudwatch.LogGroup(
+            f"{name}-execution-logs",
+            name=pulumi.Output.concat("API-Gateway-Execution-Logs_", self.api.id, "/", args.environment),
+            retention_in_days=args.log_retention_days,
+            opts=self._opts(),
+        )
+        stage = aws.apigateway.Stage(
+            f"{name}-stage",
+            rest_api=self.api.id,
+            deployment=deployment.id,
+            stage_name=args.environment,
+            xray_tracing_enabled=True,
+            access_log_settings={"destination_arn": self.access_logs.arn, "format": ACCESS_LOG_FORMAT},
+            opts=self._opts(depends_on=needs_logging_role),
+        )
+        aws.apigateway.MethodSettings(
+            f"{name}-method-settings",
+            rest_api=self.api.id,
+            stage_name=stage.stage_name,
+            method_path="*/*",
+            settings={
+                "throttling_rate_limit": args.throttle_rate_limit,
+                "throttling_burst_limit": args.throttle_burst_limit,
+                "logging_level": "INFO",
+                "metrics_enabled": True,
+                # Full request and response bodies would put notas fiscais in the logs.
+                "data_trace_enabled": False,
+            },
+            opts=self._opts(depends_on=[execution_logs, *needs_logging_role]),
+        )
+        return stage
+
+    def _create_permissions(self) -> None:
+        """Each function may be invoked by this API only, for exactly its own routes."""
+        args, name = self.args, self._prefix
+        for route in topology.ROUTES:
+            function_name, _invoke_arn = args.functions[route.function]
+            aws.lambda_.Permission(
+                f"{name}-permission-{route.method.lower()}-{_slug(route.path)}",
+                action="lambda:InvokeFunction",
+                function=function_name,
+                principal="apigateway.amazonaws.com",
+                source_arn=pulumi.Output.concat(
+                    self.api.execution_arn, "/*/", route.method, source_arn_path(route.path)
+                ),
+                opts=self._opts(),
+            )
+
+    def _create_domain(self) -> None:
+        args, name = self.args, self._prefix
+        domain = aws.apigateway.DomainName(
+            f"{name}-domain",
+            domain_name=args.custom_domain,
+            regional_certificate_arn=args.certificate_arn,
+            endpoint_configuration={"types": "REGIONAL"},
+            security_policy="TLS_1_2",
+            opts=self._opts(),
+        )
+        aws.apigateway.BasePathMapping(
+            f"{name}-base-path",
+            domain_name=domain.domain_name,
+            rest_api=self.api.id,
+            stage_name=self.stage.stage_name,
+            opts=self._opts(),
+        )
+        self.domain = domain
+
+    def _create_alarm(self) -> None:
+        args, name = self.args, self._prefix
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-5xx-alarm",
+            alarm_description="More than 5% of API requests answered 5xx for 3 of the last 5 minutes",
+            namespace="AWS/ApiGateway",
+            metric_name="5XXError",
+            dimensions={"ApiName": self.api.name, "Stage": self.stage.stage_name},
+            # 5XXError is 0 or 1 per request, so its average is the error rate.
+            statistic="Average",
+            period=60,
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
+            threshold=0.05,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=[args.alarm_topic_arn],
+            ok_actions=[args.alarm_topic_arn],
+            opts=self._opts(),
+        )

@@ -1,0 +1,156 @@
+"""SagaService: one service's API and consumer functions, its queues, rules, mappings and alarms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam
+from components.lambdas import (
+    DatabaseAccess,
+    FunctionResources,
+    LambdaRuntime,
+    Network,
+    create_function,
+    database_environment,
+    errors_alarm,
+)
+from components.queues import DLQ_RETENTION_SECONDS, RoutedQueue, create_routed_queue, dlq_depth_alarm
+from nfe import topology
+
+# Lambda's floor for an SQS event source's maximum concurrency.
+MIN_MAXIMUM_CONCURRENCY = 2
+
+
+@dataclass(frozen=True)
+class SagaServiceArgs:
+    service: str  # "faturamento" or "estoque"
+    runtime: LambdaRuntime
+    network: Network
+    database: DatabaseAccess
+    bus_name: pulumi.Input[str]
+    bus_arn: pulumi.Input[str]
+    alarm_topic_arn: pulumi.Input[str]
+
+
+def maximum_concurrency(reserved_concurrency: int, queue_count: int) -> int:
+    """Split the consumer's reserved concurrency between its queues' event source mappings.
+
+    Above the reserved concurrency the mappings would be throttled by Lambda and messages would
+    come back as failed receives, counting toward the DLQ; so each mapping gets a share and the
+    shares never exceed the reservation.
+    """
+    share = max(MIN_MAXIMUM_CONCURRENCY, reserved_concurrency // max(queue_count, 1))
+    if share > reserved_concurrency:
+        raise ValueError(
+            f"nfe:lambda.reservedConcurrency is {reserved_concurrency}: an SQS consumer needs at least "
+            f"{MIN_MAXIMUM_CONCURRENCY} (Lambda's minimum maximum concurrency for a queue)"
+        )
+    return share
+
+
+class SagaService(pulumi.ComponentResource):
+    functions: dict[str, FunctionResources]
+    queues: list[RoutedQueue]
+
+    def __init__(self, name: str, args: SagaServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("nfe:index:SagaService", name, None, opts)
+        self.args = args
+        specs = [f for f in topology.FUNCTIONS if f.service == args.service]
+        if not specs:
+            raise ValueError(f"topology has no functions for service {args.service!r}")
+        self.functions = {}
+        self.queues = []
+        for spec in specs:
+            if spec.kind == "api":
+                self.functions[spec.name] = self._create_function(name, spec, [])
+            elif spec.kind == "consumer":
+                self._create_consumer(name, spec)
+        self.register_outputs(
+            {
+                "functionNames": {n: f.function.name for n, f in self.functions.items()},
+                "queueUrls": {q.spec.name: q.queue.url for q in self.queues},
+            }
+        )
+
+    def _create_function(
+        self, name: str, spec: topology.Function, queue_arns: list[pulumi.Output[str]]
+    ) -> FunctionResources:
+        args = self.args
+        assert spec.database_role, f"{spec.name} must connect as its own database role"
+        statements = [
+            iam.statement(["rds-db:connect"], [args.database.connect_arn(spec.database_role)], sid="OwnDatabaseUser")
+        ]
+        if queue_arns:
+            statements.append(iam.statement(iam.SQS_CONSUME_ACTIONS, queue_arns, sid="OwnQueues"))
+        if spec.publishes_events:
+            statements.append(iam.statement(["events:PutEvents"], [args.bus_arn], sid="PublishToBus"))
+        environment = {
+            **database_environment(spec, args.runtime, args.database),
+            topology.ENV_EVENT_BUS_NAME: args.bus_name,
+        }
+        prefix = f"{name}-{spec.kind}"
+        resources = create_function(
+            self, prefix, spec, args.runtime, args.network, environment=environment, statements=statements
+        )
+        errors_alarm(self, prefix, resources, args.alarm_topic_arn)
+        return resources
+
+    def _create_consumer(self, name: str, spec: topology.Function) -> None:
+        args = self.args
+        child = pulumi.ResourceOptions(parent=self)
+        queue_specs = topology.queues_for(spec.name)
+        target_dlq = aws.sqs.Queue(
+            f"{name}-target-dlq",
+            name=f"{args.service}-events-target-dlq-{args.runtime.environment}",
+            sqs_managed_sse_enabled=True,
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            opts=child,
+        )
+        routed = [
+            create_routed_queue(
+                self,
+                f"{name}-{q.name}",
+                q,
+                args.runtime.environment,
+                args.runtime.timeout_for(spec),
+                args.bus_name,
+                target_dlq,
+            )
+            for q in queue_specs
+        ]
+        self.queues.extend(routed)
+        # Events EventBridge could not deliver to a queue land here; only this service's rules may write.
+        aws.sqs.QueuePolicy(
+            f"{name}-target-dlq-policy",
+            queue_url=target_dlq.url,
+            policy=iam.document(
+                [
+                    iam.statement(
+                        ["sqs:SendMessage"],
+                        [target_dlq.arn],
+                        sid="ItsRulesDeadLetters",
+                        principal={"Service": "events.amazonaws.com"},
+                        condition={"ArnEquals": {"aws:SourceArn": [r.rule.arn for r in routed]}},
+                    )
+                ]
+            ),
+            opts=child,
+        )
+        dlq_depth_alarm(self, f"{name}-target-dlq", target_dlq, args.alarm_topic_arn)
+        consumer = self._create_function(name, spec, [r.queue.arn for r in routed])
+        self.functions[spec.name] = consumer
+        share = maximum_concurrency(args.runtime.reserved_concurrency, len(routed))
+        for r in routed:
+            aws.lambda_.EventSourceMapping(
+                f"{name}-{r.spec.name}-mapping",
+                event_source_arn=r.queue.arn,
+                function_name=consumer.function.arn,
+                batch_size=topology.SQS_BATCH_SIZE,
+                function_response_types=["ReportBatchItemFailures"],
+                scaling_config={"maximum_concurrency": share},
+                opts=child,
+            )
+            dlq_depth_alarm(self, f"{name}-{r.spec.name}-dlq", r.dlq, args.alarm_topic_arn)
