@@ -33,3 +33,12 @@ local: setup
 # Three sagas end to end through local mode, with a timeline; exits non-zero if any goes wrong.
 demo: setup
 	$(BIN)/nfe demo
+
+# Offline plan of a stack (the program under mocks): make plan STACK=prod
+.PHONY: plan build
+plan: setup
+	$(BIN)/nfe plan --stack $(STACK)
+
+# Lambda zips and the arm64 dependency layer under build/
+build: setup
+	$(BIN)/nfe build

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 # One line per command module; order is the order of `nfe --help`.
 COMMAND_MODULES = [
     "nfe.commands.migrate",
+    "nfe.commands.build",
+    "nfe.commands.plan",
     "nfe.commands.local",
     "nfe.commands.demo",
 ]
