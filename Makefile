@@ -34,6 +34,11 @@ local: setup
 demo: setup
 	$(BIN)/nfe demo
 
+# Monthly cost of a stack from its offline plan, beside the seed's ECS baseline: make cost STACK=prod
+.PHONY: cost
+cost: setup
+	$(BIN)/nfe cost --stack $(STACK)
+
 # Offline plan of a stack (the program under mocks): make plan STACK=prod
 .PHONY: plan build
 plan: setup

@@ -1,0 +1,135 @@
+"""`nfe cost --stack dev|prod`: the stack's monthly cost from its offline plan or a real preview.
+
+Exit codes: 0 estimate printed; 2 the program, the stack config, the preview document, the price
+table or the --diff file could not be used (the message says which and why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+FORMATS = ("table", "markdown", "json")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "cost",
+        help="monthly cost review of a stack, beside the seed's ECS baseline",
+        description=(
+            "Price every resource of a stack from its offline plan (or a `pulumi preview --json"
+            " --show-sames` document), the stack's nfe:usage block and the versioned price tables."
+        ),
+    )
+    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml (dev, prod)")
+    parser.add_argument(
+        "--preview-json",
+        type=Path,
+        metavar="FILE",
+        help="price the resources of this `pulumi preview --json --show-sames` output instead of the offline plan",
+    )
+    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    parser.add_argument(
+        "--diff",
+        type=Path,
+        metavar="OTHER.json",
+        help="compare with an earlier `--format json` estimate, line by line (OTHER is the 'before')",
+    )
+    parser.add_argument(
+        "--free-tier", action="store_true", help="subtract the account's free-tier allowances (off by default)"
+    )
+    parser.add_argument(
+        "--project-dir", type=Path, default=None, help="folder with Pulumi.yaml (default: nearest above cwd)"
+    )
+    parser.set_defaults(func=run)
+
+
+def find_project(start: Path) -> Path:
+    for folder in (start, *start.parents):
+        if (folder / "Pulumi.yaml").exists():
+            return folder
+    return Path(__file__).resolve().parents[2]
+
+
+class CostCommandError(Exception):
+    pass
+
+
+def _fail(message: str) -> int:
+    print(f"nfe cost: {message}", file=sys.stderr)
+    return 2
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except OSError as exc:
+        raise CostCommandError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise CostCommandError(f"{what} {path} is not JSON: {exc}") from None
+
+
+def _resources(args: argparse.Namespace, project: Path, region: str) -> list[Any]:
+    from nfe.cost.preview import PreviewError, parse_preview, stack_of
+
+    if args.preview_json is not None:
+        document = _read_json(args.preview_json, "preview document")
+        try:
+            resources, config = parse_preview(document)
+        except PreviewError as exc:
+            raise CostCommandError(f"{args.preview_json}: {exc}") from None
+        preview_region = config.get("aws:region")
+        if preview_region and preview_region != region:
+            raise CostCommandError(
+                f"{args.preview_json} was previewed in {preview_region}, but Pulumi.{args.stack}.yaml says {region}"
+            )
+        preview_stack = stack_of(resources)
+        if preview_stack and preview_stack != args.stack:
+            raise CostCommandError(f"{args.preview_json} is a preview of stack {preview_stack!r}, not {args.stack!r}")
+        return list(resources)
+
+    from nfe.mockrun import ProgramError
+    from nfe.plan import plan
+
+    if not (project / "__main__.py").exists():
+        raise CostCommandError(f"no Pulumi program in {project} (__main__.py); pass --preview-json FILE instead")
+    try:
+        return list(plan(args.stack, project).resources)
+    except ProgramError as exc:
+        raise CostCommandError(f"the Pulumi program failed for stack {args.stack}: {exc}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from nfe.config import ConfigError, load_stack_file
+    from nfe.cost import PriceTableError, estimate
+    from nfe.cost.diff import DIFF_RENDERERS, DiffError, diff_estimates
+    from nfe.cost.render import RENDERERS
+
+    project = (args.project_dir or find_project(Path.cwd())).resolve()
+    stack_file = project / f"Pulumi.{args.stack}.yaml"
+    if not stack_file.exists():
+        return _fail(f"no stack file {stack_file}")
+    try:
+        config = load_stack_file(stack_file)
+    except ConfigError as exc:
+        return _fail(f"{stack_file.name} is not valid:\n" + "\n".join(f"  {p}" for p in exc.problems))
+    try:
+        resources = _resources(args, project, config.region)
+        result = estimate(resources, config, free_tier=args.free_tier)
+        if args.diff is not None:
+            before = _read_json(args.diff, "--diff file")
+            try:
+                comparison = diff_estimates(before, result.to_json())
+            except DiffError as exc:
+                raise CostCommandError(f"{args.diff}: {exc}") from None
+            sys.stdout.write(DIFF_RENDERERS[args.format](comparison))
+            return 0
+    except CostCommandError as exc:
+        return _fail(str(exc))
+    except PriceTableError as exc:
+        return _fail(f"price table: {exc}")
+    sys.stdout.write(RENDERERS[args.format](result))
+    return 0

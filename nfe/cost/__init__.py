@@ -1,0 +1,27 @@
+"""Cost review of a stack: `estimate(resources, config)` prices what the Pulumi program creates.
+
+Resources come from the offline plan (`nfe.mockrun.run_program`) or a `pulumi preview --json`
+document (`nfe.cost.preview.parse_preview`); usage from the stack's `nfe:usage` block; unit prices
+from the versioned per-region tables in `nfe/cost/prices/`. The policy pack's
+`monthly-cost-budget` and `nfe cost` both call `estimate`.
+"""
+
+from nfe.cost.estimator import estimate
+from nfe.cost.model import Baseline, BaselineLine, CostEstimate, LineItem, UnpricedResource
+from nfe.cost.preview import PreviewError, PreviewResource, parse_preview
+from nfe.cost.prices import PriceTable, PriceTableError, load_table
+
+__all__ = [
+    "Baseline",
+    "BaselineLine",
+    "CostEstimate",
+    "LineItem",
+    "PreviewError",
+    "PreviewResource",
+    "PriceTable",
+    "PriceTableError",
+    "UnpricedResource",
+    "estimate",
+    "load_table",
+    "parse_preview",
+]
