@@ -1,0 +1,67 @@
+"""`pulumi preview --json` documents: the hand-written fixture following
+shared/reference/pulumi-preview-json.md, priced by hand, and documents the parser must refuse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nfe.config import StackConfig, parse
+from nfe.cost import PreviewError, estimate, parse_preview
+
+MINIMAL = Path(__file__).resolve().parent / "fixtures" / "preview-minimal.json"
+
+
+def _seed_usage_config() -> StackConfig:
+    return parse(
+        {
+            "environment": "dev",
+            "monthlyBudgetUsd": 60,
+            "usage": {
+                "apiRequests": 1_000_000,
+                "eventsPublished": 1_000_000,
+                "sqsMessages": 1_000_000,
+                "functions": {"publisher": {"invocations": 500_000, "avgDurationMs": 120}},
+            },
+        }
+    )
+
+
+def test_hand_written_minimal_preview_is_priced_by_hand() -> None:
+    # Given the hand-written document following shared/reference/pulumi-preview-json.md
+    resources, config = parse_preview(json.loads(MINIMAL.read_text()))
+    # When it is priced with the seed's volumes
+    result = estimate(resources, _seed_usage_config())
+    # Then: key $1.00; db 730 h x $0.016 + 20 GB x $0.115 + managed secret $0.40; publisher 500K x $0.20/1M
+    # + 500K x 0.12 s x 0.25 GB x $0.0000133334; queue 3M requests x $0.40/1M
+    expected = 1.00 + (11.68 + 2.30 + 0.40) + (0.10 + 15_000 * 0.0000133334) + 1.20
+    assert result.monthly_total == pytest.approx(expected, abs=1e-4)
+    assert config["aws:region"] == "us-east-1"
+    # And the deleted NAT gateway costs nothing, the SNS topic is unpriced, the RDS lines are the database's
+    assert "old-nat" not in {i.resource for i in result.items}
+    assert [u.type for u in result.unpriced] == ["aws:sns/topic:Topic"]
+    assert {i.component for i in result.items if i.resource == "database-instance"} == {"database"}
+    # And the unknown kmsKeyId, the secret username and the code archive did not get in the way
+    assert {i.dimension for i in result.items if i.resource == "database-instance"} >= {"instance", "storage"}
+
+
+def test_a_preview_without_show_sames_is_refused() -> None:
+    # Given a digest whose changeSummary counts unchanged resources that are not listed
+    document = json.loads(MINIMAL.read_text())
+    document["changeSummary"]["same"] = 40
+    # Then parsing refuses it and says how to get a complete one
+    with pytest.raises(PreviewError, match="--show-sames"):
+        parse_preview(document)
+
+
+def test_a_failed_preview_is_refused() -> None:
+    # Given a digest carrying an error diagnostic
+    document = json.loads(MINIMAL.read_text())
+    document["diagnostics"] = [{"urn": "", "message": "boom\n", "severity": "error"}]
+    # Then parsing refuses it with the message
+    with pytest.raises(PreviewError, match="boom"):
+        parse_preview(document)
+    with pytest.raises(PreviewError, match="steps"):
+        parse_preview({"resources": []})
