@@ -24,7 +24,7 @@ typecheck: setup
 pytest: setup
 	$(BIN)/pytest -q
 
-test: lint typecheck pytest
+test: lint typecheck pytest policy
 
 # Runs the whole saga on this machine: PostgreSQL, AWS emulator, API on :3000. Ctrl-C stops it.
 local: setup
@@ -47,3 +47,9 @@ plan: setup
 # Lambda zips and the arm64 dependency layer under build/
 build: setup
 	$(BIN)/nfe build
+
+# The policy pack, offline, on both stacks (exit 1 on a mandatory violation): nfe policy --stack <s>
+.PHONY: policy
+policy: setup
+	$(BIN)/nfe policy --stack dev
+	$(BIN)/nfe policy --stack prod

@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "nfe.commands.local",
     "nfe.commands.demo",
     "nfe.commands.cost",
+    "nfe.commands.policy",
 ]
 
 

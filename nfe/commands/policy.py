@@ -1,0 +1,64 @@
+"""`nfe policy --stack dev|prod [--program DIR] [--json]`: the CrossGuard pack, offline.
+
+Exit status: 0 when no mandatory policy is violated, 1 when one is, 2 when the check could not be
+made (the program failed, the policy config is invalid, or a policy crashed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_CLEAN, EXIT_VIOLATIONS, EXIT_CANNOT_CHECK = 0, 1, 2
+COLUMNS = ("policy", "level", "resource", "message")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "policy", help="check a stack against the policy pack in policies/, offline (Pulumi mocks)"
+    )
+    parser.add_argument("--stack", required=True, help="stack name: dev or prod (reads Pulumi.<stack>.yaml)")
+    parser.add_argument("--program", type=Path, default=None, help="Pulumi program folder (default: this project)")
+    parser.add_argument("--json", action="store_true", help='print {"stack": ..., "violations": [...]} only')
+    parser.set_defaults(func=run)
+
+
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from nfe.mockrun import ProgramError
+    from nfe.policy_runner import PROJECT_DIR, PolicyConfigError, PolicyRunError, check_program
+
+    program = args.program or PROJECT_DIR
+    try:
+        report = check_program(program, args.stack)
+    except (ProgramError, PolicyConfigError, PolicyRunError) as exc:
+        print(f"nfe policy: {args.stack}: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_CHECK
+    for warning in report.warnings:
+        print(f"nfe policy: warning: {warning}", file=sys.stderr)
+
+    # Mandatory first, then by policy and resource, so the blocking ones head the table.
+    violations = sorted(report.violations, key=lambda v: (v.level != "mandatory", v.policy, v.resource))
+    if args.json:
+        print(json.dumps({**report.as_json(), "violations": [v.as_json() for v in violations]}, indent=2))
+    else:
+        if violations:
+            rows = [COLUMNS, *((v.policy, v.level, v.resource, v.message) for v in violations)]
+            print(_table(rows))
+        mandatory = len(report.mandatory)
+        print(
+            f"stack {report.stack}: {report.resources} resources, {report.policies} policies: "
+            f"{mandatory} mandatory and {len(violations) - mandatory} advisory violation(s)"
+        )
+    return EXIT_VIOLATIONS if report.mandatory else EXIT_CLEAN
