@@ -12,8 +12,8 @@ import pytest
 from nfe.config import StackConfig, parse
 from nfe.cost import CostEstimate, PreviewResource, estimate, load_table
 from nfe.cost.preview import UNKNOWN
+from nfe.cost.pricers import PRICERS
 from nfe.cost.prices import PRICES_DIR, UNITS, Quantity, parse_table
-from nfe.cost.pricing import PRICERS
 from nfe.cost.types import FREE_TYPES
 
 STACK = "urn:pulumi:dev::nfe::"

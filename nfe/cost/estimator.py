@@ -14,9 +14,9 @@ from decimal import Decimal
 from nfe.config import StackConfig
 from nfe.cost.baseline import seed_baseline
 from nfe.cost.model import CostEstimate, LineItem, UnpricedResource
+from nfe.cost.pricers import PRICERS
 from nfe.cost.prices import PriceTable, load_table
 from nfe.cost.pricing import (
-    PRICERS,
     Charge,
     PricingContext,
     Resource,

@@ -1,0 +1,386 @@
+"""What each priced resource type consumes in a month: quantities and the price lines they bill on.
+
+Each pricer reads one resource's camelCase inputs and the stack's usage and returns `Charge`s, or
+raises `Unpriceable` when an input it needs is missing, unknown at preview, or names something
+the price table has no line for. Assumptions are module constants, quoted in docs/cost.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from nfe.cost.preview import is_unknown
+from nfe.cost.pricing import (
+    DB_INSTANCE,
+    EVENT_BUS,
+    LAMBDA,
+    LOG_GROUP,
+    PROXY_TARGET,
+    QUEUE,
+    REST_API,
+    VPC_ENDPOINT,
+    Charge,
+    PricingContext,
+    Resource,
+    Unpriceable,
+    get,
+    num,
+    number,
+    resource_name,
+)
+
+# Each SQS message costs a SendMessage, a ReceiveMessage and a DeleteMessage (one 64 KB chunk each;
+# our events are far smaller). Lambda's idle long polling of empty queues is not modelled.
+SQS_REQUESTS_PER_MESSAGE = 3
+# Average size of one saga event on the bus, for the archive (our events are small JSON documents).
+AVG_EVENT_KB = 1.0
+# A log group or archive without retention keeps growing; it is priced as it stands after a year.
+UNBOUNDED_RETENTION_MONTHS = 12
+# One LCU is the reference's worked example and an upper bound at the seed's traffic.
+ALB_ASSUMED_LCUS = 1.0
+
+
+def price_lambda(resource: Resource, ctx: PricingContext) -> list[Charge]:
+    demand = ctx.demands.get(resource.urn)
+    if demand is None or isinstance(demand, str):
+        raise Unpriceable(demand or "no usage figure")
+    storage = resource.inputs.get("ephemeralStorage")
+    if isinstance(storage, Mapping) and float(storage.get("size", 512)) > 512:
+        raise Unpriceable("ephemeral storage above 512 MB has no price line")
+    memory_mb = number(resource, "memorySize", 128)
+    architectures = get(resource, "architectures", ["x86_64"])
+    arch = "arm64" if list(architectures) == ["arm64"] else "x86_64"
+    memory_gb = memory_mb / 1024
+    invocations = demand.invocations
+    gb_seconds = invocations * demand.duration_ms / 1000 * memory_gb
+    charges = [
+        Charge(
+            "requests",
+            invocations,
+            "lambda.requests",
+            derivation="",
+            note=demand.how,
+            free_pool="freeTier.lambda.requests",
+        ),
+        Charge(
+            "compute",
+            gb_seconds,
+            f"lambda.duration.{arch}",
+            derivation=f"{num(invocations)} x {num(demand.duration_ms)} ms x {num(memory_gb)} GB",
+            note=arch,
+            free_pool="freeTier.lambda.compute",
+        ),
+    ]
+    tracing = resource.inputs.get("tracingConfig")
+    if isinstance(tracing, Mapping) and tracing.get("mode") == "Active":
+        charges.append(
+            Charge(
+                "traces",
+                invocations,
+                "xray.traces.recorded",
+                note="X-Ray active tracing; upper bound: one trace per invocation",
+                free_pool="freeTier.xray.traces",
+            )
+        )
+    return charges
+
+
+# --- API Gateway, EventBridge, SQS --------------------------------------------------------------
+
+
+def price_rest_api(resource: Resource, ctx: PricingContext) -> list[Charge]:
+    usage = ctx.config.usage
+    requests, how = ctx.share(usage.api_requests, REST_API, "apiRequests", "REST APIs")
+    data_gb, data_how = ctx.share(usage.data_transfer_out_gb, REST_API, "dataTransferOutGb", "REST APIs")
+    return [
+        Charge(
+            "requests", requests, "apigateway.rest.requests", note=how, free_pool="freeTier.apigateway.rest.requests"
+        ),
+        Charge(
+            "data-out",
+            data_gb,
+            "datatransfer.out.internet",
+            note=f"{data_how}; responses to the internet",
+            free_pool="freeTier.datatransfer.out",
+        ),
+    ]
+
+
+def price_stage(resource: Resource, ctx: PricingContext) -> list[Charge]:
+    if resource.inputs.get("cacheClusterEnabled"):
+        raise Unpriceable("the API cache has no price line")
+    return []
+
+
+def _bus_events(ctx: PricingContext) -> tuple[float, str]:
+    return ctx.share(ctx.config.usage.events_published, EVENT_BUS, "eventsPublished", "buses")
+
+
+def price_event_bus(resource: Resource, ctx: PricingContext) -> list[Charge]:
+    events, how = _bus_events(ctx)
+    return [Charge("events", events, "eventbridge.events.custom", note=f"{how}; one 64 KB chunk each")]
+
+
+def _retained_months(days: float, what: str) -> tuple[float, str]:
+    if days <= 0:
+        return UNBOUNDED_RETENTION_MONTHS, f"{what} kept forever: shown after {UNBOUNDED_RETENTION_MONTHS} months"
+    days_per_month = 730 / 24
+    return days / days_per_month, f"{num(days)}-day retention = {num(days / days_per_month)} months of data"
+
+
+def price_event_archive(resource: Resource, ctx: PricingContext) -> list[Charge]:
+    events, how = _bus_events(ctx)
+    gb = events * AVG_EVENT_KB / (1024 * 1024)
+    months, retention = _retained_months(number(resource, "retentionDays", 0), "archive")
+    derivation = f"{num(events)} events x {num(AVG_EVENT_KB)} KB"
+    return [
+        Charge("archive-in", gb, "eventbridge.archive.processing", derivation=derivation, note=how),
+        Charge(
+            "archive-storage",
+            gb * months,
+            "eventbridge.archive.storage",
+            derivation=f"{num(gb)} GB x {num(months)}",
+            note=retention,
+        ),
+    ]
+
+
+def price_discoverer(resource: Resource, ctx: PricingContext) -> list[Charge]:
+    events, how = _bus_events(ctx)
+    return [Charge("discovery", events, "eventbridge.schema.discovery", note=f"{how}; one 8 KB chunk each")]
+
+
+def _is_dlq(resource: Resource) -> bool:
+    return any("dlq" in n.lower() for n in (resource.name, resource_name(resource)))
+
+
+def price_queue(resource: Resource, ctx: PricingContext) -> list[Charge]:
+    key = "sqs.requests.fifo" if resource.inputs.get("fifoQueue") is True else "sqs.requests.standard"
+    if _is_dlq(resource):
+        return [
+            Charge(
+                "requests",
+                0,
+                key,
+                note="dead-letter queue: no failed messages assumed",
+                free_pool="freeTier.sqs.requests",
+            )
+        ]
+    main = [q for q in ctx.of_type(QUEUE) if not _is_dlq(q)]
+    messages = ctx.config.usage.sqs_messages / len(main)
+    how = (
+        "usage.sqsMessages"
+        if len(main) == 1
+        else f"usage.sqsMessages {num(ctx.config.usage.sqs_messages)} / {len(main)} queues"
+    )
+    return [
+        Charge(
+            "requests",
+            messages * SQS_REQUESTS_PER_MESSAGE,
+            key,
+            derivation=f"{num(messages)} messages x {SQS_REQUESTS_PER_MESSAGE} (send, receive, delete)",
+            note=how,
+            free_pool="freeTier.sqs.requests",
+        )
+    ]
+
+
+# --- Database -----------------------------------------------------------------------------------
+
+
+def price_db_instance(resource: Resource, ctx: PricingContext) -> list[Charge]:
+    engine = get(resource, "engine")
+    if engine != "postgres":
+        raise Unpriceable(f"engine {engine!r} has no price lines (the table prices PostgreSQL)")
+    instance_class = get(resource, "instanceClass")
+    multi_az = bool(get(resource, "multiAz", False))
+    az_key, az_label = ("multi-az", "Multi-AZ") if multi_az else ("single-az", "Single-AZ")
+    # AWS defaults when the program leaves storageType out: gp2, or io1 when iops is set.
+    storage_type = get(resource, "storageType", None) or ("io1" if resource.inputs.get("iops") else "gp2")
+    if storage_type != "gp3":
+        raise Unpriceable(f"storage type {storage_type} has no price line (the table prices gp3)")
+    storage_gb = number(resource, "allocatedStorage")
+    charges = [
+        Charge("instance", ctx.hours, f"rds.postgres.{instance_class}.{az_key}", note=f"{instance_class}, {az_label}"),
+        Charge(
+            "storage",
+            storage_gb,
+            f"rds.storage.gp3.{az_key}",
+            note="gp3, Multi-AZ: twice the Single-AZ rate" if multi_az else "gp3, Single-AZ",
+        ),
+    ]
+    retention = number(resource, "backupRetentionPeriod", 0)
+    if retention > 0:
+        charges.append(
+            Charge(
+                "backup",
+                0,
+                "rds.backup.storage",
+                note=f"{num(retention)}-day backups assumed to fit the free {num(storage_gb)} GB, 100% of storage",
+            )
+        )
+    if get(resource, "manageMasterUserPassword", False) is True:
+        charges.append(
+            Charge(
+                "master-secret",
+                1,
+                "secretsmanager.secret",
+                note="RDS-managed master user secret, billed though not a Pulumi resource",
+            )
+        )
+    return charges
+
+
+def price_db_proxy(resource: Resource, ctx: PricingContext) -> list[Charge]:
+    instances = ctx.of_type(DB_INSTANCE)
+    targets = {
+        t.inputs.get("dbInstanceIdentifier")
+        for t in ctx.of_type(PROXY_TARGET)
+        if isinstance(t.inputs.get("dbInstanceIdentifier"), str)
+        and not is_unknown(t.inputs.get("dbInstanceIdentifier"))
+    }
+    fronted = [i for i in instances if i.inputs.get("identifier") in targets]
+    if not fronted and len(instances) == 1:
+        fronted = instances
+    if len(fronted) != 1:
+        raise Unpriceable("cannot tell which DB instance the proxy fronts; its price is per vCPU of that instance")
+    instance_class = get(fronted[0], "instanceClass")
+    vcpus = ctx.table.quantities.get(f"rds.vcpu.{instance_class}")
+    minimum = ctx.table.quantities.get("rds.proxy.minimumVcpu")
+    if vcpus is None or minimum is None:
+        raise Unpriceable(f"vCPU count of {instance_class} is not in the price table")
+    billed = max(vcpus.value, minimum.value)
+    return [
+        Charge(
+            "proxy",
+            billed * ctx.hours,
+            "rds.proxy.vcpu",
+            derivation=f"{num(billed)} vCPU x {ctx.hours} h",
+            note=f"{instance_class} has {num(vcpus.value)} vCPU; {num(minimum.value)}-vCPU minimum",
+        )
+    ]
+
+
+# --- Keys, secrets, network ---------------------------------------------------------------------
+
+
+def price_kms_key(resource: Resource, ctx: PricingContext) -> list[Charge]:
+    return [Charge("key", 1, "kms.key", note="customer managed key; requests not in usage")]
+
+
+def price_secret(resource: Resource, ctx: PricingContext) -> list[Charge]:
+    return [Charge("secret", 1, "secretsmanager.secret")]
+
+
+def price_vpc_endpoint(resource: Resource, ctx: PricingContext) -> list[Charge]:
+    kind = get(resource, "vpcEndpointType", "Gateway")
+    if kind == "Gateway":
+        return []
+    if kind != "Interface":
+        raise Unpriceable(f"{kind} endpoints have no price line")
+    subnets = get(resource, "subnetIds")
+    if not isinstance(subnets, list) or not subnets:
+        raise Unpriceable("an interface endpoint without subnetIds: its AZ count is unknown")
+    # An endpoint takes at most one subnet per AZ, so its subnets are its AZs.
+    azs = len(subnets)
+    interface_count = sum(1 for e in ctx.of_type(VPC_ENDPOINT) if e.inputs.get("vpcEndpointType") == "Interface")
+    total = ctx.config.usage.endpoint_data_gb
+    data_gb = total / max(1, interface_count)
+    how = (
+        "usage.endpointDataGb"
+        if interface_count <= 1
+        else f"usage.endpointDataGb {num(total)} / {interface_count} endpoints"
+    )
+    service = resource.inputs.get("serviceName")
+    label = service.rsplit(".", 1)[-1] if isinstance(service, str) and not is_unknown(service) else "interface"
+    return [
+        Charge(
+            "endpoint",
+            azs * ctx.hours,
+            "vpc.endpoint.interface.hour",
+            derivation=f"{azs} AZ x {ctx.hours} h",
+            note=label,
+        ),
+        Charge("endpoint-data", data_gb, "vpc.endpoint.interface.data", note=how),
+    ]
+
+
+def price_nat_gateway(resource: Resource, ctx: PricingContext) -> list[Charge]:
+    return [
+        Charge("gateway", ctx.hours, "nat.hour"),
+        Charge("nat-data", 0, "nat.data", note="data processed is not in usage: 0 GB assumed"),
+    ]
+
+
+def price_load_balancer(resource: Resource, ctx: PricingContext) -> list[Charge]:
+    kind = get(resource, "loadBalancerType", "application")
+    if kind != "application":
+        raise Unpriceable(f"{kind} load balancers have no price line")
+    return [
+        Charge("balancer", ctx.hours, "alb.hour"),
+        Charge(
+            "lcu",
+            ALB_ASSUMED_LCUS * ctx.hours,
+            "alb.lcu",
+            derivation=f"{num(ALB_ASSUMED_LCUS)} LCU x {ctx.hours} h",
+            note="assumed",
+        ),
+    ]
+
+
+def price_mq_broker(resource: Resource, ctx: PricingContext) -> list[Charge]:
+    engine = str(get(resource, "engineType")).lower()
+    instance = get(resource, "hostInstanceType")
+    mode = get(resource, "deploymentMode", "SINGLE_INSTANCE")
+    if engine != "rabbitmq" or mode != "SINGLE_INSTANCE":
+        raise Unpriceable(f"{engine} {mode} brokers have no price line")
+    return [Charge("broker", ctx.hours, f"mq.rabbitmq.{instance}.single-instance", note=instance)]
+
+
+# --- CloudWatch ---------------------------------------------------------------------------------
+
+
+def price_log_group(resource: Resource, ctx: PricingContext) -> list[Charge]:
+    gb, how = ctx.share(ctx.config.usage.log_ingestion_gb, LOG_GROUP, "logIngestionGb", "log groups")
+    months, retention = _retained_months(number(resource, "retentionInDays", 0), "logs")
+    return [
+        Charge("ingestion", gb, "logs.ingestion.standard", note=how),
+        Charge(
+            "log-storage",
+            gb * months,
+            "logs.storage",
+            derivation=f"{num(gb)} GB x {num(months)}",
+            note=f"{retention}; uncompressed, an upper bound",
+        ),
+    ]
+
+
+def price_metric_alarm(resource: Resource, ctx: PricingContext) -> list[Charge]:
+    period = resource.inputs.get("period")
+    if isinstance(period, int | float) and period < 60:
+        raise Unpriceable("high-resolution alarms have no price line")
+    queries = resource.inputs.get("metricQueries")
+    # A metric-math alarm is billed per metric it reads, not per expression.
+    metrics = sum(1 for q in queries if isinstance(q, Mapping) and q.get("metric")) if isinstance(queries, list) else 1
+    return [Charge("alarm", max(1, metrics), "cloudwatch.alarm.standard", note="standard resolution")]
+
+
+PRICERS: dict[str, Callable[[Resource, PricingContext], list[Charge]]] = {
+    LAMBDA: price_lambda,
+    REST_API: price_rest_api,
+    "aws:apigateway/stage:Stage": price_stage,
+    EVENT_BUS: price_event_bus,
+    "aws:cloudwatch/eventArchive:EventArchive": price_event_archive,
+    "aws:schemas/discoverer:Discoverer": price_discoverer,
+    QUEUE: price_queue,
+    DB_INSTANCE: price_db_instance,
+    "aws:rds/proxy:Proxy": price_db_proxy,
+    "aws:kms/key:Key": price_kms_key,
+    "aws:secretsmanager/secret:Secret": price_secret,
+    VPC_ENDPOINT: price_vpc_endpoint,
+    "aws:ec2/natGateway:NatGateway": price_nat_gateway,
+    "aws:lb/loadBalancer:LoadBalancer": price_load_balancer,
+    "aws:mq/broker:Broker": price_mq_broker,
+    LOG_GROUP: price_log_group,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": price_metric_alarm,
+}
