@@ -465,4 +465,6 @@ def check_program(
     config_values = stack_file_values(program_dir.resolve() / f"Pulumi.{stack_name}.yaml")
     with engine_config(config_values):
         violations = analyze(plan, config_values, pack, settings)
+    # Mandatory first, then by policy and resource, so the blocking ones head the report.
+    violations.sort(key=lambda v: (v.level != EnforcementLevel.MANDATORY.value, v.policy, v.resource))
     return PolicyReport(stack_name, len(plan.resources), len(pack.policies), violations, warnings)

@@ -48,17 +48,15 @@ def run(args: argparse.Namespace) -> int:
     for warning in report.warnings:
         print(f"nfe policy: warning: {warning}", file=sys.stderr)
 
-    # Mandatory first, then by policy and resource, so the blocking ones head the table.
-    violations = sorted(report.violations, key=lambda v: (v.level != "mandatory", v.policy, v.resource))
     if args.json:
-        print(json.dumps({**report.as_json(), "violations": [v.as_json() for v in violations]}, indent=2))
+        print(json.dumps(report.as_json(), indent=2))
     else:
-        if violations:
-            rows = [COLUMNS, *((v.policy, v.level, v.resource, v.message) for v in violations)]
+        if report.violations:
+            rows = [COLUMNS, *((v.policy, v.level, v.resource, v.message) for v in report.violations)]
             print(_table(rows))
         mandatory = len(report.mandatory)
         print(
             f"stack {report.stack}: {report.resources} resources, {report.policies} policies: "
-            f"{mandatory} mandatory and {len(violations) - mandatory} advisory violation(s)"
+            f"{mandatory} mandatory and {len(report.violations) - mandatory} advisory violation(s)"
         )
     return EXIT_VIOLATIONS if report.mandatory else EXIT_CLEAN

@@ -92,7 +92,3 @@ def json_document(value: Any) -> Any:
 
 def of_type(resources: Iterable[PolicyResource], *type_tokens: str) -> list[PolicyResource]:
     return [r for r in resources if r.resource_type in type_tokens]
-
-
-def prop(resource: PolicyResource, key: str) -> Any:
-    return resource.props.get(key)
