@@ -12,6 +12,10 @@ the same sources give byte-identical files and Pulumi sees an unchanged function
   at the versions pinned in pyproject.toml; their dependencies are constrained to the versions
   installed in this venv, so Lambda runs what the tests ran. Packages the Lambda runtime already
   ships (boto3, botocore, ...) are left out. Wheels are cached under build/cache/.
+
+Artifacts go to build/ (or $NFE_BUILD_DIR). The Pulumi program calls `build_all` on every real run
+(function zips are cheap to rebuild; the layer is built only when missing) and only computes the
+paths under mocks with NFE_OFFLINE_PLAN=1.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from nfe import topology
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = PROJECT_ROOT / "build"
+# Downloaded wheels stay here whatever the output folder, so a build elsewhere does not refetch.
+WHEEL_CACHE_DIR = BUILD_DIR / "cache"
 PYPROJECT = PROJECT_ROOT / "pyproject.toml"
 FUNCTIONS_DIR = PROJECT_ROOT / "functions"
 SQL_DIR = PROJECT_ROOT / "sql"
@@ -52,6 +58,8 @@ CA_BUNDLE_RUNTIME_PATH = f"/var/task/{CA_BUNDLE_ARCHIVE_PATH}"
 # Lambda's limit on a function's unzipped code plus all its layers.
 LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
 OFFLINE_ENV = "NFE_OFFLINE_PLAN"
+# Where `nfe build` and the program put the artifacts; default build/.
+BUILD_DIR_ENV = "NFE_BUILD_DIR"
 
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = 0o100644 << 16
@@ -71,6 +79,13 @@ class Artifacts:
 def is_offline() -> bool:
     """`NFE_OFFLINE_PLAN=1`: the program runs under mocks (nfe plan, policy, cost): build nothing."""
     return os.environ.get(OFFLINE_ENV, "") == "1"
+
+
+def output_dir(build_dir: Path | None = None) -> Path:
+    if build_dir is not None:
+        return build_dir
+    configured = os.environ.get(BUILD_DIR_ENV)
+    return Path(configured) if configured else BUILD_DIR
 
 
 def _normalize(name: str) -> str:
@@ -141,16 +156,17 @@ def layer_key(requirements: list[str], constraints: list[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def function_zip_path(name: str, build_dir: Path = BUILD_DIR) -> Path:
-    return build_dir / "functions" / f"{name}.zip"
+def function_zip_path(name: str, build_dir: Path | None = None) -> Path:
+    return output_dir(build_dir) / "functions" / f"{name}.zip"
 
 
-def layer_zip_path(build_dir: Path = BUILD_DIR) -> Path:
+def layer_zip_path(build_dir: Path | None = None) -> Path:
     requirements = pinned_requirements()
-    return build_dir / "layer" / f"deps-{layer_key(requirements, installed_constraints(requirements))}.zip"
+    key = layer_key(requirements, installed_constraints(requirements))
+    return output_dir(build_dir) / "layer" / f"deps-{key}.zip"
 
 
-def artifact_paths(build_dir: Path = BUILD_DIR) -> Artifacts:
+def artifact_paths(build_dir: Path | None = None) -> Artifacts:
     """Where the artifacts are (or will be); nothing is built."""
     return Artifacts(
         functions={f.name: function_zip_path(f.name, build_dir) for f in topology.FUNCTIONS},
@@ -224,7 +240,7 @@ def function_entries(
 def build_function(
     spec: topology.Function,
     ca_bundle: Path | None = None,
-    build_dir: Path = BUILD_DIR,
+    build_dir: Path | None = None,
     source_root: Path = PROJECT_ROOT,
 ) -> Path:
     return write_zip(function_entries(spec, ca_bundle, source_root), function_zip_path(spec.name, build_dir))
@@ -294,15 +310,15 @@ def layer_entries(wheels: Iterable[Path]) -> tuple[list[tuple[str, bytes]], set[
     return sorted(entries.items()), executables
 
 
-def build_layer(build_dir: Path = BUILD_DIR) -> Path:
+def build_layer(build_dir: Path | None = None, cache_dir: Path = WHEEL_CACHE_DIR) -> Path:
     """Download (once, cached) and pack the dependency layer; returns the zip, reused when present."""
     requirements = pinned_requirements()
     constraints = installed_constraints(requirements)
     key = layer_key(requirements, constraints)
-    destination = build_dir / "layer" / f"deps-{key}.zip"
+    destination = layer_zip_path(build_dir)
     if destination.exists():
         return destination
-    wheel_dir = build_dir / "cache" / f"wheels-{key}"
+    wheel_dir = cache_dir / f"wheels-{key}"
     complete = wheel_dir / ".complete"
     if not complete.exists():
         _pip_download(requirements, constraints, wheel_dir)
@@ -314,7 +330,7 @@ def build_layer(build_dir: Path = BUILD_DIR) -> Path:
 # -- both ----------------------------------------------------------------------------------------------
 
 
-def build_all(ca_bundle: Path | None = None, build_dir: Path = BUILD_DIR) -> Artifacts:
+def build_all(ca_bundle: Path | None = None, build_dir: Path | None = None) -> Artifacts:
     """Rebuild every function zip (cheap, byte-identical when unchanged) and the layer when missing."""
     functions = {spec.name: build_function(spec, ca_bundle, build_dir) for spec in topology.FUNCTIONS}
     return Artifacts(functions=functions, layer=build_layer(build_dir))
