@@ -1,0 +1,18 @@
+"""Settings of the Estoque functions, one class per function, built from the shared mixins."""
+
+from __future__ import annotations
+
+from functions.shared.settings import DatabaseSettings, EventBusSettings
+
+
+class EstoqueDatabaseSettings(DatabaseSettings):
+    # Every Estoque function logs in as the role confined to the estoque schema.
+    db_user: str = "estoque_app"
+
+
+class EstoqueApiSettings(EstoqueDatabaseSettings):
+    cors_allow_origin: str = "*"
+
+
+class EstoqueConsumerSettings(EstoqueDatabaseSettings, EventBusSettings):
+    pass

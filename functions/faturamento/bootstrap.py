@@ -1,0 +1,32 @@
+"""Wiring: settings (and, in tests, a given Database or events client) in, ready handlers out.
+
+The Lambda entry points call these once per container at import; tests call them per test with
+their own database, which is the only difference between the two.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+from functions.faturamento.logic import NotasService, SagaFaturamento
+from functions.faturamento.routes import build_app
+from functions.faturamento.settings import FaturamentoApiSettings, FaturamentoConsumerSettings
+from functions.shared.consumer import EventConsumer
+from functions.shared.db import Database
+from functions.shared.outbox import EagerPublisher
+
+
+def api(
+    settings: FaturamentoApiSettings, db: Database | None = None, events_client: Any = None
+) -> APIGatewayRestResolver:
+    db = db or Database(settings, application_name="faturamento-api")
+    publisher = EagerPublisher(db, settings.event_bus_name, settings.eager_publish, events_client)
+    service = NotasService(db, publisher, settings.idempotency_ttl_seconds)
+    return build_app(service, settings.cors_allow_origin)
+
+
+def consumer(settings: FaturamentoConsumerSettings, db: Database | None = None) -> EventConsumer:
+    db = db or Database(settings, application_name="faturamento-consumer")
+    return EventConsumer(SagaFaturamento(db).handlers())

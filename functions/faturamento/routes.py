@@ -1,0 +1,101 @@
+"""Faturamento's HTTP routes: each parses its input, calls one logic method, returns a model."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated
+from uuid import UUID
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+
+from functions.faturamento.logic import NotasService
+from functions.faturamento.models import NotaIn, NotaOut, PaginaNotas, Saude, StatusNota
+from functions.shared.api import IDEMPOTENCY_HEADER, error_responses, new_resolver
+from functions.shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+TAG = "notas"
+NotaId = Annotated[UUID, Path(description="The nota's id (a UUID)")]
+
+
+def build_app(service: NotasService, cors_allow_origin: str = "*") -> APIGatewayRestResolver:
+    app = new_resolver(cors_allow_origin)
+
+    @app.get(
+        "/health",
+        summary="Liveness and database reachability",
+        tags=["health"],
+        responses={
+            200: {"description": "Up, database answering"},
+            503: {
+                "description": "Database not answering",
+                "content": {content_types.APPLICATION_JSON: {"model": Saude}},
+            },
+        },
+    )
+    def health() -> Response[Saude]:
+        saude = service.saude()
+        status = HTTPStatus.OK if saude.database == "ok" else HTTPStatus.SERVICE_UNAVAILABLE
+        return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=saude)
+
+    @app.post(
+        "/api/v1/notas",
+        summary="Issue a nota fiscal (PENDING until Estoque reserves its items)",
+        tags=[TAG],
+        status_code=HTTPStatus.CREATED,
+        responses={
+            201: {"description": "Created; NotaFiscalCriada is on its way to Estoque"},
+            **error_responses(400, 409, 413, 415, 422, 503),
+        },
+    )
+    def criar_nota(
+        nota: Annotated[NotaIn, Body()],
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias=IDEMPOTENCY_HEADER,
+                min_length=1,
+                max_length=255,
+                description="Optional. Repeating a request with the same key and body returns the first "
+                "response and creates nothing; the same key with another body is a 422. Keys are kept 24 h.",
+            ),
+        ] = None,
+    ) -> NotaOut:
+        return service.criar(nota, idempotency_key, app.lambda_context)
+
+    @app.get(
+        "/api/v1/notas",
+        summary="List notas, newest first",
+        tags=[TAG],
+        responses={200: {"description": "One page of notas"}, **error_responses(422, 503)},
+    )
+    def listar_notas(
+        status: Annotated[StatusNota | None, Query(description="Only notas in this status")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, Query(max_length=200, description="`nextCursor` of the previous page")] = None,
+    ) -> PaginaNotas:
+        return service.listar(status, limit, cursor)
+
+    @app.get(
+        "/api/v1/notas/<id>",
+        summary="Read one nota",
+        tags=[TAG],
+        responses={200: {"description": "The nota"}, **error_responses(404, 422, 503)},
+    )
+    def obter_nota(id: NotaId) -> NotaOut:
+        return service.obter(id)
+
+    @app.post(
+        "/api/v1/notas/<id>/cancelamento",
+        summary="Cancel a CONFIRMADA nota (Estoque releases the stock, then the nota is CANCELADA)",
+        tags=[TAG],
+        status_code=HTTPStatus.ACCEPTED,
+        responses={
+            202: {"description": "Accepted; the nota stays CONFIRMADA until the stock is released"},
+            **error_responses(404, 409, 422, 503),
+        },
+    )
+    def cancelar_nota(id: NotaId) -> NotaOut:
+        return service.solicitar_cancelamento(id)
+
+    return app

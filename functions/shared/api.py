@@ -1,0 +1,200 @@
+"""What both HTTP APIs share: the resolver, the error body, and every exception -> HTTP mapping.
+
+All failures leave through the handlers registered here, so every route fails the same way:
+`{"message": "...", "errors": [{"field": "items[1].quantidade", "in": "body", "message": "...",
+"type": "..."}]}`. Bad input is 400 (unreadable JSON), 413 (body over 256 KB), 415 (not JSON) or
+422 (anything else); never a 500. The messages name fields and rules, never echo the input.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+import psycopg
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+    ResponseValidationError,
+)
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.shared.errors import ConflictError, InvalidInput, ResourceNotFound
+from functions.shared.observability import logger
+
+# The API contract: larger bodies are refused (413) before they are parsed. API Gateway's own
+# limit is 10 MB, far above anything a valid request needs (100 items is about 20 KB).
+MAX_BODY_BYTES = 256 * 1024
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_LOCATIONS = {"body", "path", "query", "header", "cookie"}
+
+
+class PayloadTooLarge(Exception):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not valid JSON", name, 0)
+
+
+def load_json_body(body: str) -> Any:
+    """The resolver's JSON body parser: size limit first, then strict JSON.
+
+    Everything that makes a body unreadable (NaN, integers beyond Python's digit limit, nesting
+    deeper than the recursion limit) becomes a JSONDecodeError, which Powertools turns into a
+    `json_invalid` validation error and we into a 400, rather than an unexpected 500.
+    """
+    size = len(body.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"request body is {size} bytes; the limit is {MAX_BODY_BYTES} bytes (256 KB)")
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except json.JSONDecodeError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise json.JSONDecodeError(type(exc).__name__, body[:0], 0) from exc
+
+
+class FieldError(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    field: str = Field(description="The offending field, as a path: items[1].quantidade")
+    location: str = Field(alias="in", description="Where the field is: body, path, query or header")
+    message: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    message: str
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+_DESCRIPTIONS = {
+    400: "Unreadable JSON body",
+    404: "No resource with this id",
+    409: "The resource's current state refuses the request",
+    413: "Body larger than 256 KB",
+    415: "Body is not application/json",
+    422: "Invalid input: every bad field is listed in `errors`",
+    503: "Database unavailable; retry later",
+}
+
+
+def error_responses(*codes: int) -> dict[int, OpenAPIResponse]:
+    """OpenAPI `responses` entries for the error answers a route can give, all with ErrorBody."""
+    return {
+        code: {"description": _DESCRIPTIONS[code], "content": {content_types.APPLICATION_JSON: {"model": ErrorBody}}}
+        for code in codes
+    }
+
+
+def _field_path(parts: Sequence[Any]) -> str:
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def field_errors(errors: Sequence[dict[str, Any]]) -> list[FieldError]:
+    result = []
+    for error in errors:
+        loc = tuple(error.get("loc", ()))
+        location = str(loc[0]) if loc and loc[0] in _LOCATIONS else "body"
+        rest = loc[1:] if loc and loc[0] in _LOCATIONS else loc
+        # Powertools adds the character offset of a JSON error to its location; it is not a field.
+        if error.get("type") == "json_invalid":
+            rest = ()
+        message = str(error.get("msg", "")).removeprefix("Value error, ")
+        ctx = error.get("ctx") or {}
+        if error.get("type") == "json_invalid" and ctx.get("error"):
+            message = f"{message}: {ctx['error']}"
+        result.append(
+            FieldError(field=_field_path(rest) or location, location=location, message=message, type=error["type"])
+        )
+    return result
+
+
+def error_response(status: int, message: str, errors: Sequence[FieldError] = (), **headers: str) -> Response[Any]:
+    body = ErrorBody(message=message, errors=list(errors)).model_dump(mode="json", by_alias=True)
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers={k.replace("_", "-"): v for k, v in headers.items()} or None,
+    )
+
+
+def register_error_handlers(app: APIGatewayRestResolver) -> None:
+    """Map every exception a route can raise to one answer (the STYLE.md "one place")."""
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response[Any]:
+        errors = field_errors(exc.errors())
+        if any(e.type == "json_invalid" for e in errors):
+            return error_response(HTTPStatus.BAD_REQUEST, "request body is not valid JSON", errors)
+        return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "request validation failed", errors)
+
+    @app.exception_handler(InvalidInput)
+    def _invalid_input(exc: InvalidInput) -> Response[Any]:
+        error = FieldError(field=exc.field, location=exc.location, message=exc.message, type="value_error")
+        return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "request validation failed", [error])
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported(exc: RequestUnsupportedContentType) -> Response[Any]:
+        return error_response(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "request body must be application/json", field_errors(exc.errors())
+        )
+
+    @app.exception_handler(PayloadTooLarge)
+    def _too_large(exc: PayloadTooLarge) -> Response[Any]:
+        return error_response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, str(exc))
+
+    @app.exception_handler([binascii.Error, UnicodeDecodeError])
+    def _undecodable(exc: Exception) -> Response[Any]:
+        # A base64 body that does not decode, or bytes that are not UTF-8.
+        return error_response(HTTPStatus.BAD_REQUEST, "request body is not valid UTF-8 JSON")
+
+    @app.exception_handler(ResourceNotFound)
+    def _not_found(exc: ResourceNotFound) -> Response[Any]:
+        return error_response(HTTPStatus.NOT_FOUND, exc.message)
+
+    @app.not_found
+    def _no_route(exc: NotFoundError) -> Response[Any]:
+        return error_response(HTTPStatus.NOT_FOUND, "no such route")
+
+    @app.exception_handler(ConflictError)
+    def _conflict(exc: ConflictError) -> Response[Any]:
+        return error_response(HTTPStatus.CONFLICT, exc.message)
+
+    @app.exception_handler([psycopg.OperationalError, psycopg.InterfaceError])
+    def _database_down(exc: Exception) -> Response[Any]:
+        logger.error("database unavailable", extra={"error": str(exc)})
+        return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "database unavailable, retry later", Retry_After="5")
+
+    @app.exception_handler(ResponseValidationError)
+    def _bad_response(exc: ResponseValidationError) -> Response[Any]:
+        # Our own bug, never the client's: a 500, not the 422 Powertools would otherwise send.
+        logger.error("response failed its own schema", extra={"errors": [e.get("loc") for e in exc.errors()]})
+        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response[Any]:
+        logger.exception("unhandled error")
+        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
+
+
+def new_resolver(cors_allow_origin: str = "*") -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(
+        enable_validation=True,
+        json_body_deserializer=load_json_body,
+        response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR,
+        cors=CORSConfig(allow_origin=cors_allow_origin, allow_headers=[IDEMPOTENCY_HEADER], max_age=300),
+    )
+    register_error_handlers(app)
+    return app

@@ -1,0 +1,124 @@
+"""SQS consumers of saga events: parse, dispatch to a plain handler mapping, report partial failures.
+
+Each SQS message body is the EventBridge event the rule delivered; only `detail-type` and `detail`
+are read (an emulator may omit `account` and friends). The detail must be an `EventDetail` of a
+known schema version whose payload validates against its event's model; anything else raises, so
+the record fails alone, returns to its queue and reaches the DLQ after MAX_RECEIVE_COUNT receives,
+with an error log line that says why.
+
+Idempotency lives with the effect: a handler inserts the event id into its schema's
+`mensagens_processadas` in the same transaction (`mark_processed`), and skips the effect when the
+id was already there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import BaseModel, ValidationError
+
+from functions.shared.events import SCHEMA_VERSION, EventDetail, EventName
+from functions.shared.observability import logger
+
+CONSUMER_SCHEMAS = ("faturamento", "estoque")
+
+EventHandler = Callable[[EventDetail, Any], None]
+
+
+class MalformedEvent(ValueError):
+    """A message no retry can fix; it fails until it reaches the DLQ."""
+
+
+def _summary(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors())
+
+
+def parse_body(body: str) -> tuple[EventDetail, BaseModel]:
+    """The detail and its typed payload from an SQS body holding an EventBridge event."""
+    try:
+        envelope = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise MalformedEvent(f"body is not JSON: {exc}") from exc
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("detail"), dict):
+        raise MalformedEvent("body is not an EventBridge event with an object `detail`")
+    detail = envelope["detail"]
+    version = detail.get("schemaVersion")
+    if version != SCHEMA_VERSION:
+        raise MalformedEvent(f"unsupported schemaVersion {version!r}; this consumer reads version {SCHEMA_VERSION}")
+    try:
+        parsed = EventDetail.model_validate(detail)
+    except ValidationError as exc:
+        raise MalformedEvent(f"detail is not a valid EventDetail: {_summary(exc)}") from exc
+    if envelope.get("detail-type") != parsed.event_type.value:
+        raise MalformedEvent(
+            f"detail-type {envelope.get('detail-type')!r} does not match detail.eventType {parsed.event_type.value!r}"
+        )
+    try:
+        payload = parsed.typed_payload()
+    except ValidationError as exc:
+        raise MalformedEvent(f"{parsed.event_type.value} payload is invalid: {_summary(exc)}") from exc
+    return parsed, payload
+
+
+def mark_processed(conn: psycopg.Connection[Any], schema: str, event_id: UUID, event_type: str) -> bool:
+    """Record the event as processed in the caller's transaction; False when it already was."""
+    if schema not in CONSUMER_SCHEMAS:
+        raise ValueError(f"unknown consumer schema {schema!r}")
+    row = conn.execute(
+        f"INSERT INTO {schema}.mensagens_processadas (evento_id, tipo) VALUES (%s, %s) "
+        "ON CONFLICT (evento_id) DO NOTHING RETURNING evento_id",
+        (event_id, event_type),
+    ).fetchone()
+    return row is not None
+
+
+class EventConsumer:
+    """One consumer Lambda: its event handlers, looked up by event name."""
+
+    def __init__(self, handlers: Mapping[EventName, EventHandler]) -> None:
+        self.handlers = dict(handlers)
+
+    def process_record(self, record: SQSRecord) -> None:
+        receive_count = record.attributes.approximate_receive_count
+        try:
+            detail, payload = parse_body(record.body)
+        except MalformedEvent as exc:
+            logger.error(
+                "malformed message rejected; it goes to the DLQ once its receives are used up",
+                extra={"message_id": record.message_id, "receive_count": receive_count, "reason": str(exc)},
+            )
+            raise
+        handler = self.handlers.get(detail.event_type)
+        logger.set_correlation_id(str(detail.correlation_id))
+        logger.append_keys(event_id=str(detail.event_id), event_type=detail.event_type.value)
+        if handler is None:
+            reason = f"this consumer does not handle {detail.event_type.value}"
+            logger.error(
+                "unexpected event rejected; check the queue's rule",
+                extra={"message_id": record.message_id, "reason": reason},
+            )
+            raise MalformedEvent(reason)
+        try:
+            handler(detail, payload)
+        except Exception:
+            logger.exception(
+                "event handling failed; the message will be retried",
+                extra={"message_id": record.message_id, "receive_count": receive_count},
+            )
+            raise
+        finally:
+            logger.remove_keys(["event_id", "event_type"])
+
+    def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        # A processor per invocation keeps its per-batch state out of module globals.
+        processor = BatchProcessor(event_type=EventType.SQS)
+        response = process_partial_response(
+            event=event, record_handler=self.process_record, processor=processor, context=context
+        )
+        return dict(response)

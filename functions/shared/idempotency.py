@@ -1,0 +1,129 @@
+"""A PostgreSQL persistence layer for Powertools idempotency (it ships only DynamoDB and Redis).
+
+Same semantics as the DynamoDB layer, in SQL:
+- `_put_record` inserts, or takes over a record that has expired or whose in-progress lease ran out
+  (`INSERT ... ON CONFLICT DO UPDATE ... WHERE expired`); otherwise it reads the existing record,
+  checks the payload hash (a different body under the same key is IdempotencyValidationError) and
+  raises IdempotencyItemAlreadyExistsError with it, so Powertools returns the stored response or
+  reports the call as still in progress.
+- Expiries are Unix epoch numbers computed by Powertools in Python; comparisons here use the same
+  clock, never the database's.
+Each operation is its own short transaction, committed at once, so a concurrent request with the
+same key sees the in-progress record immediately.
+
+Importing this module pulls in the Powertools idempotency package, which imports boto3 for its
+DynamoDB layer; callers import it lazily, only when a request carries an Idempotency-Key.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyItemAlreadyExistsError,
+    IdempotencyItemNotFoundError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
+
+from functions.shared.db import Database, UnitOfWork
+
+# Identifiers cannot be bound parameters; only these tables ever reach SQL text.
+IDEMPOTENCY_TABLES = frozenset({"faturamento.idempotencia"})
+# Expired records removed per insert: enough to keep the table bounded, cheap enough to be invisible.
+PURGE_BATCH = 10
+
+_COLUMNS = "chave, status, expira_em, em_andamento_expira_em, hash_payload, resposta"
+
+
+class PostgresPersistenceLayer(BasePersistenceLayer):
+    def __init__(self, db: Database, table: str = "faturamento.idempotencia") -> None:
+        super().__init__()
+        if table not in IDEMPOTENCY_TABLES:
+            raise ValueError(f"unknown idempotency table {table!r}")
+        self.db = db
+        self.table = table
+
+    @staticmethod
+    def _record(row: dict[str, Any]) -> DataRecord:
+        return DataRecord(
+            idempotency_key=row["chave"],
+            status=row["status"],
+            expiry_timestamp=row["expira_em"],
+            in_progress_expiry_timestamp=row["em_andamento_expira_em"],
+            response_data=row["resposta"] or "",
+            payload_hash=row["hash_payload"] or "",
+        )
+
+    def _get_record(self, idempotency_key: str) -> DataRecord:
+        with UnitOfWork(self.db) as uow:
+            row = uow.conn.execute(
+                f"SELECT {_COLUMNS} FROM {self.table} WHERE chave = %s", (idempotency_key,)
+            ).fetchone()
+        if row is None:
+            raise IdempotencyItemNotFoundError
+        return self._record(row)
+
+    def _put_record(self, data_record: DataRecord) -> None:
+        now = time.time()
+        with UnitOfWork(self.db) as uow:
+            uow.conn.execute(
+                f"DELETE FROM {self.table} WHERE chave IN (SELECT chave FROM {self.table} WHERE expira_em < %s "
+                "ORDER BY expira_em LIMIT %s FOR UPDATE SKIP LOCKED)",
+                (int(now), PURGE_BATCH),
+            )
+            inserted = uow.conn.execute(
+                f"INSERT INTO {self.table} AS r (chave, status, expira_em, em_andamento_expira_em, hash_payload) "
+                "VALUES (%(key)s, %(status)s, %(expiry)s, %(in_progress_expiry)s, %(hash)s) "
+                "ON CONFLICT (chave) DO UPDATE SET status = EXCLUDED.status, expira_em = EXCLUDED.expira_em, "
+                "em_andamento_expira_em = EXCLUDED.em_andamento_expira_em, hash_payload = EXCLUDED.hash_payload, "
+                "resposta = NULL, criada_em = now() "
+                "WHERE r.expira_em < %(now)s OR (r.status = %(in_progress)s "
+                "AND r.em_andamento_expira_em IS NOT NULL AND r.em_andamento_expira_em < %(now_ms)s) "
+                "RETURNING chave",
+                {
+                    "key": data_record.idempotency_key,
+                    "status": data_record.status,
+                    "expiry": data_record.expiry_timestamp,
+                    "in_progress_expiry": data_record.in_progress_expiry_timestamp,
+                    "hash": data_record.payload_hash or None,
+                    "now": int(now),
+                    "now_ms": int(now * 1000),
+                    "in_progress": STATUS_CONSTANTS["INPROGRESS"],
+                },
+            ).fetchone()
+            existing = None
+            if inserted is None:
+                existing = uow.conn.execute(
+                    f"SELECT {_COLUMNS} FROM {self.table} WHERE chave = %s", (data_record.idempotency_key,)
+                ).fetchone()
+            uow.commit()
+        if inserted is not None:
+            return
+        if existing is None:
+            # Deleted between our insert and our read: Powertools reads again and retries.
+            raise IdempotencyItemAlreadyExistsError
+        old = self._record(existing)
+        self._validate_payload(data_payload=data_record, stored_data_record=old)
+        raise IdempotencyItemAlreadyExistsError(old_data_record=old)
+
+    def _update_record(self, data_record: DataRecord) -> None:
+        with UnitOfWork(self.db) as uow:
+            uow.conn.execute(
+                f"UPDATE {self.table} SET status = %s, expira_em = %s, resposta = %s, "
+                "hash_payload = COALESCE(%s, hash_payload) WHERE chave = %s",
+                (
+                    data_record.status,
+                    data_record.expiry_timestamp,
+                    data_record.response_data,
+                    data_record.payload_hash or None,
+                    data_record.idempotency_key,
+                ),
+            )
+            uow.commit()
+
+    def _delete_record(self, data_record: DataRecord) -> None:
+        with UnitOfWork(self.db) as uow:
+            uow.conn.execute(f"DELETE FROM {self.table} WHERE chave = %s", (data_record.idempotency_key,))
+            uow.commit()

@@ -1,0 +1,1 @@
+"""Reusable builders for tests: real API Gateway REST proxy events, SQS batches, Lambda contexts."""

@@ -1,0 +1,94 @@
+"""Estoque's Lambda entry points as Lambda runs them: the module import builds everything from env."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from types import ModuleType
+
+import pytest
+
+from functions.shared.events import EventName, NotaFiscalCriada
+from functions.shared.settings import SettingsError
+from tests.helpers.api import ApiClient
+from tests.helpers.db import one, outbox
+from tests.helpers.events import FakeLambdaContext, saga_envelope, sqs_event
+
+
+@pytest.fixture
+def function_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> str:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.delenv("DB_USER", raising=False)
+    monkeypatch.setenv("EVENT_BUS_NAME", "nfe-events-test")
+    monkeypatch.setenv("EAGER_PUBLISH", "false")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "estoque")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    return database_url
+
+
+@pytest.fixture
+def load_module() -> Iterator[object]:
+    loaded: list[ModuleType] = []
+
+    def load(name: str) -> ModuleType:
+        sys.modules.pop(name, None)
+        module = importlib.import_module(name)
+        loaded.append(module)
+        return module
+
+    yield load
+    for module in loaded:
+        sys.modules.pop(module.__name__, None)
+        module.database.close()
+
+
+def test_api_and_consumer_modules_reserve_stock(function_env: str, load_module) -> None:  # type: ignore[no-untyped-def]
+    # Given both Estoque modules imported from the function environment
+    api = ApiClient(load_module("functions.estoque.handlers.api").handler)
+    consumer = load_module("functions.estoque.handlers.consumer")
+    produto_id = api.post("/api/v1/produtos", {"sku": "PAR-001", "nome": "Parafuso", "quantidade": 4}).body["id"]
+    payload = NotaFiscalCriada.model_validate(
+        {
+            "notaFiscalId": "0b7e5a0e-8d5e-4b59-9a43-3c1f6a1d2e3f",
+            "items": [{"produtoId": produto_id, "quantidade": 3}],
+            "valorTotal": "9.00",
+        }
+    )
+    # When the consumer's Lambda handler gets a NotaFiscalCriada batch
+    event = sqs_event([saga_envelope(EventName.NOTA_FISCAL_CRIADA, payload)])
+    assert consumer.handler(event, FakeLambdaContext()) == {"batchItemFailures": []}
+    # Then the stock is reserved, by the estoque_app role
+    assert api.get(f"/api/v1/produtos/{produto_id}").body["quantidade"] == 1
+    assert [e["tipo"] for e in outbox(function_env, "estoque")] == ["ReservaConfirmada"]
+    roles = one(
+        function_env,
+        "SELECT array_agg(DISTINCT usename) AS roles FROM pg_stat_activity "
+        "WHERE datname = current_database() AND application_name LIKE 'estoque-%%'",
+    )
+    assert roles["roles"] == ["estoque_app"]
+
+
+@pytest.mark.parametrize(
+    ("module", "unset", "named"),
+    [
+        ("functions.estoque.handlers.api", "DATABASE_URL", "DB_HOST"),
+        ("functions.estoque.handlers.consumer", "EVENT_BUS_NAME", "EVENT_BUS_NAME"),
+    ],
+)
+def test_missing_setting_fails_the_cold_start_naming_it(
+    function_env: str, monkeypatch: pytest.MonkeyPatch, module: str, unset: str, named: str
+) -> None:
+    monkeypatch.delenv(unset)
+    sys.modules.pop(module, None)
+    with pytest.raises(SettingsError, match=named):
+        importlib.import_module(module)
+    sys.modules.pop(module, None)
+
+
+def test_estoque_api_does_not_need_the_bus(function_env: str, monkeypatch: pytest.MonkeyPatch, load_module) -> None:  # type: ignore[no-untyped-def]
+    # Given no EVENT_BUS_NAME (estoque-api publishes nothing) / When imported / Then it serves
+    monkeypatch.delenv("EVENT_BUS_NAME")
+    api = ApiClient(load_module("functions.estoque.handlers.api").handler)
+    assert api.get("/api/v1/produtos").status == 200

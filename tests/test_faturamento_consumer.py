@@ -1,0 +1,256 @@
+"""faturamento-consumer driven with real SQS batch events against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+from functions.faturamento import bootstrap
+from functions.faturamento.settings import FaturamentoApiSettings, FaturamentoConsumerSettings
+from functions.shared.consumer import EventConsumer
+from functions.shared.db import Database
+from functions.shared.events import (
+    EventName,
+    NotaFiscalCriada,
+    ReservaConfirmada,
+    ReservaFalhou,
+    ReservaLiberada,
+)
+from functions.shared.settings import load
+from tests.helpers.api import ApiClient
+from tests.helpers.db import counts, one, rows
+from tests.helpers.events import failed_ids, saga_envelope, sqs_event
+
+
+@pytest.fixture
+def db(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[Database]:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("EVENT_BUS_NAME", "nfe-events-test")
+    monkeypatch.setenv("EAGER_PUBLISH", "false")
+    database = Database(load(FaturamentoConsumerSettings))
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def consumer(db: Database) -> EventConsumer:
+    return bootstrap.consumer(load(FaturamentoConsumerSettings), db)
+
+
+@pytest.fixture
+def api(db: Database) -> ApiClient:
+    return ApiClient(bootstrap.api(load(FaturamentoApiSettings), db).resolve)
+
+
+def new_nota(api: ApiClient) -> str:
+    body = {
+        "destinatario": {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"},
+        "items": [{"produtoId": str(uuid.uuid4()), "quantidade": 2, "valorUnitario": "10.50"}],
+    }
+    result = api.post("/api/v1/notas", body)
+    assert result.status == 201
+    return str(result.body["id"])
+
+
+def confirmada(nota_id: str) -> ReservaConfirmada:
+    return ReservaConfirmada.model_validate(
+        {
+            "notaFiscalId": nota_id,
+            "reservas": [{"reservaId": str(uuid.uuid4()), "produtoId": str(uuid.uuid4()), "quantidade": 2}],
+        }
+    )
+
+
+def falhou(nota_id: str) -> ReservaFalhou:
+    return ReservaFalhou.model_validate(
+        {
+            "notaFiscalId": nota_id,
+            "codigo": "ESTOQUE_INSUFICIENTE",
+            "mensagem": "insufficient stock: PAR-001: requested 2, available 1",
+            "produtosEmFalta": [{"produtoId": str(uuid.uuid4()), "solicitado": 2, "disponivel": 1}],
+        }
+    )
+
+
+def liberada(nota_id: str) -> ReservaLiberada:
+    return ReservaLiberada.model_validate({"notaFiscalId": nota_id, "reservas": []})
+
+
+def deliver(consumer: EventConsumer, *bodies: Any) -> list[str]:
+    """Deliver one SQS batch; return the message ids reported as failed."""
+    event = sqs_event(bodies)
+    failed = failed_ids(consumer.handle(event, None))
+    ids = [r["messageId"] for r in event["Records"]]
+    return [f"#{ids.index(m)}" for m in failed]
+
+
+def nota_row(url: str, nota_id: str) -> dict[str, Any]:
+    return one(url, "SELECT * FROM faturamento.notas_fiscais WHERE id = %s", (nota_id,))
+
+
+def test_reserva_confirmada_confirms_the_nota(api: ApiClient, consumer: EventConsumer, database_url: str) -> None:
+    # Given a PENDING nota
+    nota_id = new_nota(api)
+    # When Estoque confirms its reservation
+    assert deliver(consumer, saga_envelope(EventName.RESERVA_CONFIRMADA, confirmada(nota_id))) == []
+    # Then it is CONFIRMADA with confirmadaEm, as the API shows
+    nota = api.get(f"/api/v1/notas/{nota_id}").body
+    assert nota["status"] == "CONFIRMADA"
+    assert nota["confirmadaEm"] is not None
+
+
+def test_reserva_falhou_sets_erro_estoque_with_reason_and_time(
+    api: ApiClient, consumer: EventConsumer, database_url: str
+) -> None:
+    # Given a PENDING nota
+    nota_id = new_nota(api)
+    occurred = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+    # When Estoque reports a failed reservation
+    envelope = saga_envelope(EventName.RESERVA_FALHOU, falhou(nota_id), occurred_at=occurred)
+    assert deliver(consumer, envelope) == []
+    # Then it is ERRO_ESTOQUE with codigo, mensagem and the event's time
+    nota = api.get(f"/api/v1/notas/{nota_id}").body
+    assert nota["status"] == "ERRO_ESTOQUE"
+    assert nota["erro"]["codigo"] == "ESTOQUE_INSUFICIENTE"
+    assert "PAR-001" in nota["erro"]["mensagem"]
+    assert nota_row(database_url, nota_id)["erro_timestamp"] == occurred
+
+
+def test_reserva_liberada_cancels_a_nota_whose_cancelation_was_requested(
+    api: ApiClient, consumer: EventConsumer, database_url: str
+) -> None:
+    # Given a CONFIRMADA nota whose cancelation was accepted
+    nota_id = new_nota(api)
+    deliver(consumer, saga_envelope(EventName.RESERVA_CONFIRMADA, confirmada(nota_id)))
+    assert api.post(f"/api/v1/notas/{nota_id}/cancelamento").status == 202
+    # When Estoque reports the stock released
+    assert deliver(consumer, saga_envelope(EventName.RESERVA_LIBERADA, liberada(nota_id))) == []
+    # Then the nota is CANCELADA
+    nota = api.get(f"/api/v1/notas/{nota_id}").body
+    assert nota["status"] == "CANCELADA" and nota["canceladaEm"] is not None
+    # And cancelling again is refused
+    assert api.post(f"/api/v1/notas/{nota_id}/cancelamento").status == 409
+
+
+def test_redelivered_event_changes_nothing(api: ApiClient, consumer: EventConsumer, database_url: str) -> None:
+    # Given a ReservaConfirmada already applied
+    nota_id = new_nota(api)
+    envelope = saga_envelope(EventName.RESERVA_CONFIRMADA, confirmada(nota_id))
+    deliver(consumer, envelope)
+    before = nota_row(database_url, nota_id)
+    # When the very same event is delivered again (twice in one batch, as SQS may)
+    assert deliver(consumer, envelope, envelope) == []
+    # Then the nota is exactly as it was and the event is recorded once
+    assert nota_row(database_url, nota_id) == before
+    assert rows(database_url, "SELECT tipo FROM faturamento.mensagens_processadas") == [{"tipo": "ReservaConfirmada"}]
+
+
+@pytest.mark.parametrize(
+    ("setup", "late_event", "expected_status"),
+    [
+        ("falhou", EventName.RESERVA_CONFIRMADA, "ERRO_ESTOQUE"),
+        ("confirmada", EventName.RESERVA_FALHOU, "CONFIRMADA"),
+        ("pending", EventName.RESERVA_LIBERADA, "PENDING"),
+        ("confirmada", EventName.RESERVA_LIBERADA, "CONFIRMADA"),  # no cancelation was requested
+    ],
+)
+def test_event_that_does_not_fit_the_state_changes_nothing_but_is_recorded(
+    api: ApiClient,
+    consumer: EventConsumer,
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+    setup: str,
+    late_event: EventName,
+    expected_status: str,
+) -> None:
+    # Given a nota in some state
+    nota_id = new_nota(api)
+    if setup == "falhou":
+        deliver(consumer, saga_envelope(EventName.RESERVA_FALHOU, falhou(nota_id)))
+    elif setup == "confirmada":
+        deliver(consumer, saga_envelope(EventName.RESERVA_CONFIRMADA, confirmada(nota_id)))
+    before = nota_row(database_url, nota_id)
+    caplog.clear()
+    # When an event arrives that does not fit that state
+    payload = {
+        EventName.RESERVA_CONFIRMADA: confirmada,
+        EventName.RESERVA_FALHOU: falhou,
+        EventName.RESERVA_LIBERADA: liberada,
+    }[late_event](nota_id)
+    envelope = saga_envelope(late_event, payload)
+    # Then it succeeds (no retry could make it fit), changes nothing, is logged and recorded as processed
+    assert deliver(consumer, envelope) == []
+    after = nota_row(database_url, nota_id)
+    assert after == before and after["status"] == expected_status
+    assert any("does not fit the nota's state" in m for m in caplog.messages)
+    processed = rows(
+        database_url,
+        "SELECT 1 FROM faturamento.mensagens_processadas WHERE evento_id = %s",
+        (envelope["detail"]["eventId"],),
+    )
+    assert len(processed) == 1
+
+
+def test_event_for_unknown_nota_changes_nothing(consumer: EventConsumer, database_url: str) -> None:
+    # Given no nota / When a confirmation for an unknown id arrives / Then nothing but the processed mark
+    assert deliver(consumer, saga_envelope(EventName.RESERVA_CONFIRMADA, confirmada(str(uuid.uuid4())))) == []
+    stored = counts(database_url)
+    assert stored["faturamento.notas_fiscais"] == 0
+    assert stored["faturamento.mensagens_processadas"] == 1
+
+
+def test_malformed_messages_fail_alone_and_say_why(
+    api: ApiClient, consumer: EventConsumer, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a batch of one good message and five bad ones
+    nota_id = new_nota(api)
+    good = saga_envelope(EventName.RESERVA_CONFIRMADA, confirmada(nota_id))
+    future = saga_envelope(EventName.RESERVA_CONFIRMADA, confirmada(nota_id))
+    future["detail"]["schemaVersion"] = 2
+    bad_payload = saga_envelope(EventName.RESERVA_CONFIRMADA, confirmada(nota_id))
+    bad_payload["detail"]["payload"]["reservas"] = []
+    mismatched = saga_envelope(EventName.RESERVA_CONFIRMADA, confirmada(nota_id))
+    mismatched["detail-type"] = "ReservaFalhou"
+    not_ours = saga_envelope(
+        EventName.NOTA_FISCAL_CRIADA,
+        NotaFiscalCriada.model_validate(
+            {
+                "notaFiscalId": nota_id,
+                "items": [{"produtoId": str(uuid.uuid4()), "quantidade": 1}],
+                "valorTotal": "1.00",
+            }
+        ),
+    )
+    caplog.clear()
+    # When the batch is delivered
+    failed = deliver(consumer, "{not json", good, future, bad_payload, mismatched, not_ours)
+    # Then only the bad ones are reported failed, the good one is applied
+    assert failed == ["#0", "#2", "#3", "#4", "#5"]
+    assert nota_row(database_url, nota_id)["status"] == "CONFIRMADA"
+    # And each failure left a log line with its reason
+    reasons = [str(getattr(r, "reason", "")) for r in caplog.records if r.levelname == "ERROR"]
+    assert any("not JSON" in r for r in reasons)
+    assert any("unsupported schemaVersion 2" in r for r in reasons)
+    assert any("payload is invalid" in r and "reservas" in r for r in reasons)
+    assert any("does not match detail.eventType" in r for r in reasons)
+    assert any("does not handle NotaFiscalCriada" in r for r in reasons)
+
+
+def test_database_failure_fails_the_record_for_a_retry(consumer: EventConsumer, database_url: str) -> None:
+    # Given a consumer whose role lost its rights on the table (an operational fault, not bad data)
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("REVOKE UPDATE ON faturamento.notas_fiscais FROM faturamento_app")
+    # When an event arrives / Then the invocation fails as a whole (every record failed, so Powertools
+    # raises: SQS retries the batch and the function's error metric shows the fault)
+    envelope = saga_envelope(EventName.RESERVA_CONFIRMADA, confirmada(str(uuid.uuid4())))
+    with pytest.raises(BatchProcessingError, match="All records failed"):
+        consumer.handle(sqs_event([envelope]), None)
+    # And nothing is marked processed, so the retry will apply it
+    assert counts(database_url)["faturamento.mensagens_processadas"] == 0
