@@ -33,7 +33,9 @@ def load_config() -> StackConfig:
 def package(config: StackConfig) -> tuple[build.TlsSettings, build.Artifacts]:
     offline = build.is_offline()
     try:
-        tls = build.tls_settings(config.environment, config.database.ca_bundle_path, offline)
+        tls = build.tls_settings(
+            config.environment, config.database.ca_bundle_path, offline, via_proxy=config.database.proxy
+        )
         artifacts = build.artifact_paths() if offline else build.build_all(tls.bundle)
     except build.BuildError as exc:
         raise pulumi.RunError(str(exc)) from None

@@ -345,7 +345,8 @@ class SecureDatabase(pulumi.ComponentResource):
             policy=iam.document([iam.statement(["rds-db:connect"], instance_users, sid="ConnectAsAppUsers")]),
             opts=self._opts(),
         )
-        aws.cloudwatch.LogGroup(
+        # The proxy writes here from its first minute; created after it, ours would collide.
+        log_group = aws.cloudwatch.LogGroup(
             f"{name}-proxy-logs",
             name=f"/aws/rds/proxy/{proxy_name}",
             retention_in_days=args.log_retention_days,
@@ -362,7 +363,7 @@ class SecureDatabase(pulumi.ComponentResource):
             debug_logging=False,
             vpc_subnet_ids=self.subnet_ids,
             vpc_security_group_ids=[self.proxy_sg.id],
-            opts=self._opts(depends_on=[policy]),
+            opts=self._opts(depends_on=[policy, log_group]),
         )
         target_group = aws.rds.ProxyDefaultTargetGroup(
             f"{name}-proxy-target-group",

@@ -74,8 +74,9 @@ class EventBus(pulumi.ComponentResource):
             event_pattern=json.dumps(ALL_SAGA_EVENTS_PATTERN),
             opts=child,
         )
-        # EventBridge writes to CloudWatch Logs only through the log service's resource policy
-        # (an IAM role is not accepted for log targets), limited here to this rule.
+        # EventBridge writes to CloudWatch Logs only through the log service's resource policy (an
+        # IAM role is not accepted for log targets). It names this log group only; no source
+        # condition, since AWS documents none for these principals and a wrong one drops every event.
         policy = aws.cloudwatch.LogResourcePolicy(
             f"{name}-log-policy",
             policy_name=f"{bus_name}-to-logs",
@@ -86,7 +87,6 @@ class EventBus(pulumi.ComponentResource):
                         [pulumi.Output.concat(log_group.arn, ":*")],
                         sid="EventBridgeToLogGroup",
                         principal={"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
-                        condition={"ArnEquals": {"aws:SourceArn": rule.arn}},
                     )
                 ]
             ),

@@ -26,6 +26,7 @@ import io
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nfe import topology
 
@@ -343,10 +345,16 @@ def unzipped_size(path: Path) -> int:
 
 # -- TLS to the database -------------------------------------------------------------------------------
 
+RDS_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+AMAZON_ROOT_CA_URL = "https://www.amazontrust.com/repository/AmazonRootCA1.pem"
 FETCH_BUNDLE_HINT = (
-    "download the RDS global CA bundle from https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem "
-    "to that path (see README, 'Deploying for real')"
+    f"download the RDS global CA bundle ({RDS_BUNDLE_URL}) and, for stacks with an RDS Proxy, append "
+    f"Amazon Root CA 1 ({AMAZON_ROOT_CA_URL}) to that file (see README, 'Deploying for real')"
 )
+# Who signs what: RDS instances present certificates from the RDS CAs; RDS Proxy presents an ACM
+# certificate, which chains to Amazon Trust Services' roots, not to the RDS CAs.
+RDS_CA_PREFIX = "Amazon RDS"
+PROXY_CA_PREFIX = "Amazon Root CA"
 
 
 @dataclass(frozen=True)
@@ -357,10 +365,31 @@ class TlsSettings:
     notice: str | None = None  # what the program should log about its choice
 
 
-def tls_settings(environment: str, ca_bundle_path: str | None, offline: bool, root: Path = PROJECT_ROOT) -> TlsSettings:
+def bundle_authorities(path: Path) -> list[str]:
+    """Common names of the CA certificates in a PEM bundle; BuildError if it holds none."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_verify_locations(cafile=str(path))
+    except ssl.SSLError as exc:
+        raise BuildError(f"{path}: not a PEM certificate bundle ({exc.reason or exc})") from None
+    names = []
+    for cert in context.get_ca_certs():
+        # The subject is a tuple of relative names, each a tuple of (attribute, value) pairs.
+        pairs: Any = [pair for rdn in cert["subject"] for pair in rdn]
+        names += [str(value) for key, value in pairs if key == "commonName"]
+    if not names:
+        raise BuildError(f"{path}: no CA certificate in the bundle")
+    return names
+
+
+def tls_settings(
+    environment: str, ca_bundle_path: str | None, offline: bool, via_proxy: bool = False, root: Path = PROJECT_ROOT
+) -> TlsSettings:
     """Decide how functions verify the database: verify-full with the packaged bundle, or refuse.
 
-    Prod never deploys without the bundle. Dev without a configured bundle falls back to
+    Prod never deploys without the bundle, and a bundle that cannot verify the server the functions
+    connect to (the instance: an RDS CA; the proxy: Amazon Root CA) is refused at deploy time rather
+    than failing every connection at run time. Dev without a configured bundle falls back to
     `require` (encrypted, server not verified) and says so. An offline plan (mocks) does not read
     the file, so CI and the policy and cost tools run without the real bundle.
     """
@@ -386,6 +415,12 @@ def tls_settings(environment: str, ca_bundle_path: str | None, offline: bool, ro
         )
     if not path.is_file():
         raise BuildError(f"nfe:database.caBundlePath {ca_bundle_path}: no such file; {FETCH_BUNDLE_HINT}")
-    if b"-----BEGIN CERTIFICATE-----" not in path.read_bytes():
-        raise BuildError(f"nfe:database.caBundlePath {ca_bundle_path}: not a PEM certificate bundle")
+    authorities = bundle_authorities(path)
+    needed = [RDS_CA_PREFIX, PROXY_CA_PREFIX] if via_proxy else [RDS_CA_PREFIX]
+    missing = [prefix for prefix in needed if not any(name.startswith(prefix) for name in authorities)]
+    if missing:
+        raise BuildError(
+            f"nfe:database.caBundlePath {ca_bundle_path} has no {' or '.join(repr(m + ' ...') for m in missing)} "
+            f"certificate, so functions could not verify the database; {FETCH_BUNDLE_HINT}"
+        )
     return TlsSettings("verify-full", CA_BUNDLE_RUNTIME_PATH, path)

@@ -25,7 +25,10 @@ def run(args: argparse.Namespace) -> int:
     if args.stack:
         try:
             config = load_stack_file(build.PROJECT_ROOT / f"Pulumi.{args.stack}.yaml")
-            ca_bundle = build.tls_settings(config.environment, config.database.ca_bundle_path, offline=False).bundle
+            tls = build.tls_settings(
+                config.environment, config.database.ca_bundle_path, offline=False, via_proxy=config.database.proxy
+            )
+            ca_bundle = tls.bundle
         except (ConfigError, build.BuildError, OSError) as exc:
             print(f"nfe build: {exc}", file=sys.stderr)
             return 2

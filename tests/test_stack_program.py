@@ -1,0 +1,132 @@
+"""The program's edges: bad config stops it, prod refuses to deploy without the CA bundle, a real run
+packages the artifacts it deploys, optional config adds what it names, and `nfe plan` shows it all."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from nfe import build
+from nfe.cli import main
+from nfe.mockrun import ProgramError, run_program
+from nfe.plan import plan
+from tests.test_build import PROXY_TEST_CA, RDS_TEST_CA, write_test_ca_bundle
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def database_config(**overrides: object) -> dict[str, str]:
+    """Prod's `nfe:database` object with some keys replaced, as the engine hands it to the program."""
+    values: dict[str, object] = {
+        "engineVersion": "16",
+        "multiAz": True,
+        "deletionProtection": True,
+        "proxy": True,
+        **overrides,
+    }
+    return {"nfe:database": json.dumps({k: v for k, v in values.items() if v is not None})}
+
+
+def test_bad_config_stops_the_program_with_the_key_named() -> None:
+    # Given a stack whose backup retention is below the minimum
+    # When the program runs / Then it stops, naming the key and the allowed range
+    with pytest.raises(ProgramError, match=r"nfe:database\.backupRetentionDays must be between 7 and 35, got 3"):
+        plan("dev", config={"nfe:database": json.dumps({"backupRetentionDays": 3})})
+
+
+def test_plan_command_exits_2_with_the_message(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a stack that has no stack file / When `nfe plan` runs / Then it exits 2 and says why
+    assert main(["plan", "--stack", "nosuchstack"]) == 2
+    assert "no stack file" in capsys.readouterr().err
+
+
+def test_prod_refuses_to_deploy_without_the_bundle_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Given a real (not offline) run of prod whose configured CA bundle does not exist
+    monkeypatch.delenv(build.OFFLINE_ENV, raising=False)
+    monkeypatch.setenv(build.BUILD_DIR_ENV, str(tmp_path / "build"))
+    missing = tmp_path / "rds-global-bundle.pem"
+    # When the program runs / Then it refuses before packaging anything, saying where to get the file
+    with pytest.raises(ProgramError, match=r"caBundlePath .*rds-global-bundle\.pem: no such file; download"):
+        run_program(ROOT, "prod", database_config(caBundlePath=str(missing)))
+    assert not (tmp_path / "build").exists()
+
+
+def test_prod_refuses_a_bundle_that_cannot_verify_its_proxy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Given prod (behind RDS Proxy) with a bundle of RDS CAs only
+    monkeypatch.delenv(build.OFFLINE_ENV, raising=False)
+    monkeypatch.setenv(build.BUILD_DIR_ENV, str(tmp_path / "build"))
+    bundle = write_test_ca_bundle(tmp_path / "rds-only.pem", RDS_TEST_CA)
+    # When the program runs / Then it refuses: every connection through the proxy would fail verify-full
+    with pytest.raises(ProgramError, match=r"has no 'Amazon Root CA \.\.\.' certificate"):
+        run_program(ROOT, "prod", database_config(caBundlePath=str(bundle)))
+
+
+def test_prod_without_a_configured_bundle_is_refused_even_offline() -> None:
+    with pytest.raises(ProgramError, match=r"prod requires nfe:database\.caBundlePath"):
+        plan("prod", config=database_config(caBundlePath=None))
+
+
+def test_a_real_run_packages_what_it_deploys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Given prod with a generated test bundle, run as `pulumi up` would (not offline)
+    monkeypatch.delenv(build.OFFLINE_ENV, raising=False)
+    monkeypatch.setenv(build.BUILD_DIR_ENV, str(tmp_path / "build"))
+    bundle = write_test_ca_bundle(tmp_path / "test-ca-bundle.pem", RDS_TEST_CA, PROXY_TEST_CA)
+    # When the program runs
+    result = run_program(ROOT, "prod", database_config(caBundlePath=str(bundle)))
+    # Then every function's code is a zip it built, the migrator's with sql/ and the bundle inside
+    functions = {r.inputs["name"]: r.inputs for r in result.of_type("aws:lambda/function:Function")}
+    for inputs in functions.values():
+        path = Path(inputs["code"].path)
+        assert path.parent == tmp_path / "build" / "functions" and path.is_file()
+    migrator = Path(functions["db-migrator-prod"]["code"].path)
+    with zipfile.ZipFile(migrator) as archive:
+        assert archive.read(build.CA_BUNDLE_ARCHIVE_PATH) == bundle.read_bytes()
+        assert "sql/V001__schemas_and_tables.sql" in archive.namelist()
+    (layer_record,) = result.of_type("aws:lambda/layerVersion:LayerVersion")
+    layer = Path(layer_record.inputs["code"].path)
+    assert layer.parent == tmp_path / "build" / "layer" and layer.is_file()
+
+
+def test_custom_domain_and_admin_entries_when_configured() -> None:
+    # Given dev with a custom domain and two administrator CIDRs
+    api = {"customDomain": "api.nfe.example.com", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/x"}
+    network = {
+        "vpcCidr": "10.20.0.0/16",
+        "availabilityZones": ["us-east-1a", "us-east-1b"],
+        "adminPrefixListEntries": ["203.0.113.0/24", "198.51.100.7/32"],
+    }
+    # When the program runs
+    result = plan("dev", config={"nfe:api": json.dumps(api), "nfe:network": json.dumps(network)})
+    # Then the domain maps to the stage, and the prefix list holds exactly those entries
+    (domain,) = result.of_type("aws:apigateway/domainName:DomainName")
+    assert domain.inputs["domainName"] == "api.nfe.example.com"
+    assert domain.inputs["regionalCertificateArn"] == api["certificateArn"]
+    (mapping,) = result.of_type("aws:apigateway/basePathMapping:BasePathMapping")
+    assert mapping.inputs["stageName"] == "dev"
+    (prefix_list,) = result.of_type("aws:ec2/managedPrefixList:ManagedPrefixList")
+    assert [e["cidr"] for e in prefix_list.inputs["entries"]] == network["adminPrefixListEntries"]
+    assert prefix_list.inputs["maxEntries"] == 2
+    # This stack's config leaves the account-wide logging role to another stack.
+    assert result.of_type("aws:apigateway/account:Account") == []
+
+
+def test_plan_command_prints_a_tree_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    # When `nfe plan` runs for dev, as text and as JSON
+    assert main(["plan", "--stack", "dev"]) == 0
+    tree = capsys.readouterr().out
+    assert main(["plan", "--stack", "dev", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    # Then the JSON lists every resource with engine property names, and the tree counts the same
+    assert document["stack"] == "dev"
+    resources = document["resources"]
+    assert all(set(r) == {"urn", "type", "name", "parent", "inputs"} for r in resources)
+    function = next(r for r in resources if r["type"] == "aws:lambda/function:Function")
+    assert function["inputs"]["reservedConcurrentExecutions"] == 10
+    assert function["inputs"]["code"]["path"].endswith(".zip")
+    custom = [r for r in resources if not r["type"].startswith("nfe:index:")]
+    assert f"nfe-dev: {len(custom)} resources in 6 components" in tree
+    assert "nfe:index:SagaService faturamento" in tree and "nfe:index:SecureDatabase database" in tree
+    assert tree.strip().splitlines()[-1].split() == ["total", str(len(custom))]
