@@ -53,3 +53,9 @@ build: setup
 policy: setup
 	$(BIN)/nfe policy --stack dev
 	$(BIN)/nfe policy --stack prod
+
+# Regenerate the committed contracts: docs/openapi.json and events/schemas/*.json (tests fail when stale)
+.PHONY: contracts
+contracts: setup
+	$(BIN)/nfe openapi
+	$(BIN)/nfe schemas

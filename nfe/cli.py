@@ -21,6 +21,8 @@ COMMAND_MODULES = [
     "nfe.commands.demo",
     "nfe.commands.cost",
     "nfe.commands.policy",
+    "nfe.commands.schemas",
+    "nfe.commands.openapi",
 ]
 
 

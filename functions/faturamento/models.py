@@ -59,7 +59,9 @@ class ItemIn(ApiInput):
 
 class NotaIn(ApiInput):
     destinatario: DestinatarioIn
-    items: list[ItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
+    items: list[ItemIn] = Field(
+        min_length=1, max_length=MAX_ITEMS, description="1 to 100 lines; each produtoId at most once"
+    )
 
     @field_validator("items")
     @classmethod

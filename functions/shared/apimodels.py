@@ -6,7 +6,7 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, field_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -14,6 +14,19 @@ class ApiInput(BaseModel):
     """A request body: camelCase names only, and an unknown field is an error, not ignored."""
 
     model_config = ConfigDict(alias_generator=to_camel, extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        # JSON allows both, PostgreSQL text stores neither: refused here as bad input, not a 500 later.
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ValueError("must not contain NUL characters")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+        return value
 
 
 class ApiOutput(BaseModel):

@@ -87,7 +87,9 @@ def api_event(
         text = json.dumps(body)
         all_headers["Content-Type"] = "application/json"
     all_headers.update(headers or {})
+    # A real query string never has a name with zero values; drop such entries.
     multi_query = {k: (v if isinstance(v, list) else [v]) for k, v in (query or {}).items()}
+    multi_query = {k: v for k, v in multi_query.items() if v}
     resource, path_parameters = _resource_for(method, path)
     return {
         "resource": resource,
