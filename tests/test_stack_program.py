@@ -130,3 +130,51 @@ def test_plan_command_prints_a_tree_and_json(capsys: pytest.CaptureFixture[str])
     assert f"nfe-dev: {len(custom)} resources in 6 components" in tree
     assert "nfe:index:SagaService faturamento" in tree and "nfe:index:SecureDatabase database" in tree
     assert tree.strip().splitlines()[-1].split() == ["total", str(len(custom))]
+
+
+EXISTING_VPC_PROGRAM = """
+from components.database import SecureDatabase, SecureDatabaseArgs
+from components.lambdas import LambdaRuntime
+
+runtime = LambdaRuntime(
+    environment="test",
+    code_paths={"db-migrator": "migrator.zip"},
+    layer_arns=["arn:aws:lambda:us-east-1:123456789012:layer:deps:1"],
+    memory_mb=512,
+    timeout_seconds=30,
+    consumer_timeout_seconds=15,
+    reserved_concurrency=10,
+    log_retention_days=7,
+    db_sslmode="require",
+    db_sslrootcert=None,
+)
+SecureDatabase(
+    "database",
+    SecureDatabaseArgs(
+        environment="test", region="us-east-1", engine_version="17", instance_class="db.t4g.micro",
+        allocated_storage_gb=20, storage_type="gp3", multi_az=False, backup_retention_days=7,
+        deletion_protection=False, final_snapshot=False, proxy=False, vpc_cidr="10.9.0.0/16",
+        availability_zones=["us-east-1a", "us-east-1b"], endpoint_azs=1, admin_prefix_list_entries=[],
+        log_retention_days=7, runtime=runtime, sql_checksum="abc",
+        alarm_topic_arn="arn:aws:sns:us-east-1:123456789012:alarms",
+        vpc_id="vpc-0given", subnet_ids=["subnet-given-a", "subnet-given-b"],
+    ),
+)
+"""
+
+
+def test_secure_database_in_given_subnets_creates_no_network(tmp_path: Path) -> None:
+    # Given a program that hands SecureDatabase an existing VPC and two private subnets
+    (tmp_path / "Pulumi.yaml").write_text("name: existing-vpc\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(EXISTING_VPC_PROGRAM)
+    # When it runs under mocks
+    result = run_program(tmp_path, "test", {"aws:region": "us-east-1"})
+    # Then no VPC or subnet is created and everything lands in the given ones
+    types = {r.type for r in result.resources}
+    assert not types & {"aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"}
+    assert {g.inputs["vpcId"] for g in result.of_type("aws:ec2/securityGroup:SecurityGroup")} == {"vpc-0given"}
+    (subnet_group,) = result.of_type("aws:rds/subnetGroup:SubnetGroup")
+    assert subnet_group.inputs["subnetIds"] == ["subnet-given-a", "subnet-given-b"]
+    assert all(e.inputs["subnetIds"] == ["subnet-given-a"] for e in result.of_type("aws:ec2/vpcEndpoint:VpcEndpoint"))
+    (params,) = result.of_type("aws:rds/parameterGroup:ParameterGroup")
+    assert params.inputs["family"] == "postgres17"
