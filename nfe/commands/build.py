@@ -38,10 +38,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"nfe build: {exc}", file=sys.stderr)
         return 1
     layer_size = build.unzipped_size(artifacts.layer)
-    for _name, path in sorted(artifacts.functions.items()):
-        total = build.unzipped_size(path) + layer_size
-        print(f"{_relative(path)}  {path.stat().st_size:>10,} bytes  (with layer, unzipped: {total:,})")
-    print(f"{_relative(artifacts.layer)}  {artifacts.layer.stat().st_size:>10,} bytes  (unzipped: {layer_size:,})")
+    rows = [
+        (_relative(path), path.stat().st_size, f"with layer, unzipped: {build.unzipped_size(path) + layer_size:,}")
+        for _name, path in sorted(artifacts.functions.items())
+    ]
+    rows.append((_relative(artifacts.layer), artifacts.layer.stat().st_size, f"unzipped: {layer_size:,}"))
+    width = max(len(name) for name, _, _ in rows)
+    for name, size, note in rows:
+        print(f"{name:<{width}}  {size:>10,} bytes  ({note})")
     return 0
 
 
