@@ -163,7 +163,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["arn"] = f"arn:aws:sns:{self.region}:{ACCOUNT_ID}:{name}"
         return resource_id, state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         invoke = args.token
         if invoke == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
@@ -171,17 +171,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/mock",
                 "userId": "MOCK",
                 "id": ACCOUNT_ID,
-            }, None
+            }, []
         if invoke == "aws:index/getRegion:getRegion":
-            return {"name": self.region, "region": self.region, "id": self.region}, None
+            return {"name": self.region, "region": self.region, "id": self.region}, []
         if invoke == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         if invoke == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {
                 "names": [f"{self.region}a", f"{self.region}b"],
                 "zoneIds": ["use1-az1", "use1-az2"],
-            }, None
-        return {}, None
+            }, []
+        return {}, []
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -236,6 +236,9 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
+    if isinstance(value, pulumi.Archive | pulumi.Asset):
+        # Shown as `pulumi preview --json` shows an archive: by its path.
+        return {"path": getattr(value, "path", None)}
     # The engine's wire format has only doubles; show 90.0 as 90, as `pulumi preview --json` does.
     if isinstance(value, float) and value.is_integer():
         return int(value)
