@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from functions.faturamento import bootstrap
-from functions.faturamento.settings import FaturamentoApiSettings
+from functions.faturamento.settings import FaturamentoApiSettings, FaturamentoConsumerSettings
 from functions.shared.db import Database
 from functions.shared.events import EventName, ReservaConfirmada
 from functions.shared.settings import load
@@ -63,7 +63,7 @@ def item(**overrides: Any) -> dict[str, Any]:
 
 def confirm(database_url: str, db: Database, nota_id: str) -> None:
     """Move a nota to CONFIRMADA the way the saga does: a ReservaConfirmada through the consumer."""
-    consumer = bootstrap.consumer(load(bootstrap.FaturamentoConsumerSettings), db)
+    consumer = bootstrap.consumer(load(FaturamentoConsumerSettings), db)
     payload = ReservaConfirmada.model_validate(
         {
             "notaFiscalId": nota_id,

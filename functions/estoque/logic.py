@@ -17,7 +17,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.estoque import dal
 from functions.estoque.models import EntradaIn, PaginaProdutos, ProdutoIn, ProdutoOut
-from functions.shared.consumer import EventHandler, MalformedEvent, mark_processed
 from functions.shared.db import Database, UnitOfWork
 from functions.shared.errors import ConflictError, ResourceNotFound
 from functions.shared.events import (
@@ -31,6 +30,7 @@ from functions.shared.events import (
     ReservaFalhou,
     ReservaLiberada,
 )
+from functions.shared.inbox import EventHandler, MalformedEvent, mark_processed
 from functions.shared.observability import logger, metrics, tracer
 from functions.shared.outbox import EagerPublisher, add_event
 from functions.shared.pagination import decode_cursor, encode_cursor

@@ -6,21 +6,25 @@ their own database, which is the only difference between the two.
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from typing import TYPE_CHECKING, Any
 
 from functions.faturamento.logic import NotasService, SagaFaturamento
-from functions.faturamento.routes import build_app
 from functions.faturamento.settings import FaturamentoApiSettings, FaturamentoConsumerSettings
-from functions.shared.consumer import EventConsumer
 from functions.shared.db import Database
 from functions.shared.outbox import EagerPublisher
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+    from functions.shared.consumer import EventConsumer
 
 
 def api(
     settings: FaturamentoApiSettings, db: Database | None = None, events_client: Any = None
 ) -> APIGatewayRestResolver:
+    # Imported here, like the consumer below: each function loads only its own side.
+    from functions.faturamento.routes import build_app
+
     db = db or Database(settings, application_name="faturamento-api")
     publisher = EagerPublisher(db, settings.event_bus_name, settings.eager_publish, events_client)
     service = NotasService(db, publisher, settings.idempotency_ttl_seconds)
@@ -28,5 +32,8 @@ def api(
 
 
 def consumer(settings: FaturamentoConsumerSettings, db: Database | None = None) -> EventConsumer:
+    # Imported here: Powertools' batch utility is the consumer's cost, not the API's.
+    from functions.shared.consumer import EventConsumer
+
     db = db or Database(settings, application_name="faturamento-consumer")
     return EventConsumer(SagaFaturamento(db).handlers())

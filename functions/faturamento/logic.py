@@ -24,7 +24,6 @@ from functions.faturamento.models import (
     Saude,
     StatusNota,
 )
-from functions.shared.consumer import EventHandler, mark_processed
 from functions.shared.db import Database, UnitOfWork
 from functions.shared.errors import ConflictError, InvalidInput, ResourceNotFound
 from functions.shared.events import (
@@ -37,6 +36,7 @@ from functions.shared.events import (
     ReservaFalhou,
     ReservaLiberada,
 )
+from functions.shared.inbox import EventHandler, mark_processed
 from functions.shared.observability import logger, metrics, tracer
 from functions.shared.outbox import EagerPublisher, add_event
 from functions.shared.pagination import decode_cursor, encode_cursor

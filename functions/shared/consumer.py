@@ -7,32 +7,25 @@ the record fails alone, returns to its queue and reaches the DLQ after MAX_RECEI
 with an error log line that says why.
 
 Idempotency lives with the effect: a handler inserts the event id into its schema's
-`mensagens_processadas` in the same transaction (`mark_processed`), and skips the effect when the
-id was already there.
+`mensagens_processadas` in the same transaction (`functions.shared.inbox.mark_processed`), and
+skips the effect when the id was already there.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
-from uuid import UUID
 
-import psycopg
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ValidationError
 
 from functions.shared.events import SCHEMA_VERSION, EventDetail, EventName
+from functions.shared.inbox import EventHandler, MalformedEvent
 from functions.shared.observability import logger
 
-CONSUMER_SCHEMAS = ("faturamento", "estoque")
-
-EventHandler = Callable[[EventDetail, Any], None]
-
-
-class MalformedEvent(ValueError):
-    """A message no retry can fix; it fails until it reaches the DLQ."""
+__all__ = ["EventConsumer", "EventHandler", "MalformedEvent", "parse_body"]
 
 
 def _summary(exc: ValidationError) -> str:
@@ -64,18 +57,6 @@ def parse_body(body: str) -> tuple[EventDetail, BaseModel]:
     except ValidationError as exc:
         raise MalformedEvent(f"{parsed.event_type.value} payload is invalid: {_summary(exc)}") from exc
     return parsed, payload
-
-
-def mark_processed(conn: psycopg.Connection[Any], schema: str, event_id: UUID, event_type: str) -> bool:
-    """Record the event as processed in the caller's transaction; False when it already was."""
-    if schema not in CONSUMER_SCHEMAS:
-        raise ValueError(f"unknown consumer schema {schema!r}")
-    row = conn.execute(
-        f"INSERT INTO {schema}.mensagens_processadas (evento_id, tipo) VALUES (%s, %s) "
-        "ON CONFLICT (evento_id) DO NOTHING RETURNING evento_id",
-        (event_id, event_type),
-    ).fetchone()
-    return row is not None
 
 
 class EventConsumer:
