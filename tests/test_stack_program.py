@@ -79,14 +79,14 @@ def test_a_real_run_packages_what_it_deploys(monkeypatch: pytest.MonkeyPatch, tm
     # Then every function's code is a zip it built, the migrator's with sql/ and the bundle inside
     functions = {r.inputs["name"]: r.inputs for r in result.of_type("aws:lambda/function:Function")}
     for inputs in functions.values():
-        path = Path(inputs["code"].path)
+        path = Path(inputs["code"]["path"])
         assert path.parent == tmp_path / "build" / "functions" and path.is_file()
-    migrator = Path(functions["db-migrator-prod"]["code"].path)
+    migrator = Path(functions["db-migrator-prod"]["code"]["path"])
     with zipfile.ZipFile(migrator) as archive:
         assert archive.read(build.CA_BUNDLE_ARCHIVE_PATH) == bundle.read_bytes()
         assert "sql/V001__schemas_and_tables.sql" in archive.namelist()
     (layer_record,) = result.of_type("aws:lambda/layerVersion:LayerVersion")
-    layer = Path(layer_record.inputs["code"].path)
+    layer = Path(layer_record.inputs["code"]["path"])
     assert layer.parent == tmp_path / "build" / "layer" and layer.is_file()
 
 

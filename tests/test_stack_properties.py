@@ -452,7 +452,7 @@ def test_every_function_runtime_sizing_tracing_logs_and_environment(stack: Stack
         assert function["tracingConfig"] == {"mode": "Active"}
         assert function["handler"] == spec.handler
         assert function["layers"] == [layer.state["arn"]]
-        assert function["code"].path == str(build.function_zip_path(spec.name))
+        assert function["code"]["path"] == str(build.function_zip_path(spec.name))
         expected_timeout = spec.timeout_seconds or (
             lam.consumer_timeout_seconds if spec.kind == "consumer" else lam.timeout_seconds
         )
