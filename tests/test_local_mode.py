@@ -320,3 +320,19 @@ def test_stop_leaves_no_temporary_database_behind(tmp_path: Path) -> None:
         psycopg.connect(url_line.split("postgres: ", 1)[1].strip(), connect_timeout=2)
     for directory in data_dirs:
         assert not Path(directory).exists()
+
+
+def test_demo_runs_three_sagas_to_their_expected_states() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "nfe.cli", "demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all three sagas reached their expected final states" in result.stdout
+    assert result.stdout.count("  ok  ") == 5
+    assert "ms  nota CONFIRMADA" in result.stdout and "ms  nota CANCELADA" in result.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,6 +18,10 @@ def run(args: argparse.Namespace) -> int:
     from nfe.local.demo import DemoError, run_demo
     from nfe.local.system import LocalOptions, LocalSystem
     from nfe.pgserver import free_port
+
+    # The demo prints its own timeline; handler warnings (an expected ReservaFalhou) would interleave.
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
 
     def progress(message: str) -> None:
         print(f"nfe local: {message}", flush=True)

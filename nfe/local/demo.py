@@ -78,13 +78,10 @@ def timeline(database_url: str, nota_id: str, started: datetime) -> list[tuple[f
             (nota_id,),
         ):
             steps.append((row["processada_em"], f"faturamento consumer applied {row['tipo']}"))
-        for column, label in (
-            ("confirmada_em", "nota CONFIRMADA"),
-            ("erro_timestamp", "nota ERRO_ESTOQUE"),
-            ("cancelada_em", "nota CANCELADA"),
-        ):
-            if nota.get(column):
-                steps.append((nota[column], label))
+        if nota["status"] != "PENDING":
+            # atualizada_em is when the consumer's transition committed (erro_timestamp is when the
+            # reservation failed, earlier, in the estoque service).
+            steps.append((nota["atualizada_em"], f"nota {nota['status']}"))
     return sorted(((ts - started).total_seconds() * 1000, label) for ts, label in steps)
 
 
