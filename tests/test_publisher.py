@@ -259,3 +259,26 @@ def test_oldest_pending_age_is_the_outbox_lag(database_url: str, role_url: Any) 
     time.sleep(0.2)
     with psycopg.connect(role_url("outbox_publisher"), row_factory=dict_row) as conn:
         assert oldest_pending_age_seconds(conn) >= 0.2
+
+
+def test_tracer_loads_the_xray_sdk_only_where_traces_can_be_sent() -> None:
+    from aws_lambda_powertools import Tracer
+
+    from functions.shared.observability import NoopTracer, TracingSettings, build_tracer
+
+    # Given local mode / tests (no daemon address): the stand-in, decorators pass functions through
+    local = build_tracer(TracingSettings(aws_xray_daemon_address=None, lambda_task_root=None))
+    assert isinstance(local, NoopTracer)
+
+    def handler(event: dict[str, Any], context: Any) -> str:
+        return "ok"
+
+    assert local.capture_lambda_handler(handler) is handler
+    assert local.capture_method()(handler) is handler
+    # And on Lambda with active tracing: Powertools' real Tracer, unless explicitly disabled
+    on_lambda = TracingSettings(aws_xray_daemon_address="169.254.79.129:2000", lambda_task_root="/var/task")
+    assert on_lambda.enabled
+    assert isinstance(build_tracer(on_lambda), Tracer)
+    assert not TracingSettings(
+        aws_xray_daemon_address="169.254.79.129:2000", lambda_task_root="/var/task", powertools_trace_disabled=True
+    ).enabled
