@@ -85,7 +85,13 @@ class NotasService:
             return self._criar(nota)
         return self._criar_idempotente(idempotency_key, nota, lambda_context)
 
-    def _criar(self, nota: NotaIn) -> NotaOut:
+    def _criar(
+        self, nota: NotaIn, before_commit: Callable[[psycopg.Connection[Any], NotaOut], None] | None = None
+    ) -> NotaOut:
+        items = [
+            {"produto_id": i.produto_id, "quantidade": i.quantidade, "valor_unitario": i.valor_unitario}
+            for i in nota.items
+        ]
         with UnitOfWork(self.db) as uow:
             row = dal.inserir_nota(uow.conn, nota)
             evento = NotaFiscalCriada(
@@ -95,15 +101,14 @@ class NotasService:
             )
             event_id = add_event(uow.conn, SCHEMA, EventName.NOTA_FISCAL_CRIADA, evento)
             self.publisher.publish_after_commit(uow, SCHEMA, [event_id])
+            criada = _nota_out(row, items)
+            if before_commit is not None:
+                before_commit(uow.conn, criada)
             uow.commit()
         logger.set_correlation_id(str(row["id"]))
         logger.info("nota criada", extra={"nota_id": str(row["id"]), "items": len(nota.items)})
         metrics.add_metric(name="NotasCriadas", unit=MetricUnit.Count, value=1)
-        items = [
-            {"produto_id": i.produto_id, "quantidade": i.quantidade, "valor_unitario": i.valor_unitario}
-            for i in nota.items
-        ]
-        return _nota_out(row, items)
+        return criada
 
     def _criar_idempotente(self, key: str, nota: NotaIn, lambda_context: Any) -> NotaOut:
         # Imported here: the idempotency package imports boto3 for its DynamoDB layer, a cost only
@@ -127,8 +132,15 @@ class NotasService:
             lambda_context=lambda_context,
         )
 
+        store = self._idempotency_store
+
         def criar_uma_vez(pedido: dict[str, Any]) -> dict[str, Any]:
-            return self._criar(nota).model_dump(mode="json", by_alias=True)
+            def completar(conn: psycopg.Connection[Any], criada: NotaOut) -> None:
+                # The key's answer commits with the nota: a failure after the commit can't leave the
+                # key "in progress" for a retry to take over and create a second nota.
+                store.complete_in(conn, pedido, criada.model_dump(mode="json", by_alias=True))
+
+            return self._criar(nota, before_commit=completar).model_dump(mode="json", by_alias=True)
 
         once = idempotent_function(
             criar_uma_vez,

@@ -9,7 +9,9 @@ Same semantics as the DynamoDB layer, in SQL:
 - Expiries are Unix epoch numbers computed by Powertools in Python; comparisons here use the same
   clock, never the database's.
 Each operation is its own short transaction, committed at once, so a concurrent request with the
-same key sees the in-progress record immediately.
+same key sees the in-progress record immediately. The one exception is `complete_in`: the record is
+completed inside the transaction of the work it guards, so the work and its recorded answer commit
+together (see there why).
 
 Importing this module pulls in the Powertools idempotency package, which imports boto3 for its
 DynamoDB layer; callers import it lazily, only when a request carries an Idempotency-Key.
@@ -17,9 +19,12 @@ DynamoDB layer; callers import it lazily, only when a request carries an Idempot
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
+import psycopg
+from aws_lambda_powertools.shared.json_encoder import Encoder
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemAlreadyExistsError,
     IdempotencyItemNotFoundError,
@@ -110,18 +115,44 @@ class PostgresPersistenceLayer(BasePersistenceLayer):
 
     def _update_record(self, data_record: DataRecord) -> None:
         with UnitOfWork(self.db) as uow:
-            uow.conn.execute(
-                f"UPDATE {self.table} SET status = %s, expira_em = %s, resposta = %s, "
-                "hash_payload = COALESCE(%s, hash_payload) WHERE chave = %s",
-                (
-                    data_record.status,
-                    data_record.expiry_timestamp,
-                    data_record.response_data,
-                    data_record.payload_hash or None,
-                    data_record.idempotency_key,
-                ),
-            )
+            self._write(uow.conn, data_record)
             uow.commit()
+
+    def _write(self, conn: psycopg.Connection[Any], data_record: DataRecord) -> None:
+        conn.execute(
+            f"UPDATE {self.table} SET status = %s, expira_em = %s, resposta = %s, "
+            "hash_payload = COALESCE(%s, hash_payload) WHERE chave = %s",
+            (
+                data_record.status,
+                data_record.expiry_timestamp,
+                data_record.response_data,
+                data_record.payload_hash or None,
+                data_record.idempotency_key,
+            ),
+        )
+
+    def complete_in(self, conn: psycopg.Connection[Any], data: dict[str, Any], result: dict[str, Any]) -> None:
+        """Powertools' `save_success`, inside the caller's transaction (call it just before its commit).
+
+        Powertools completes the record in a transaction of its own after the function returns. If
+        the database fails between the two, the work is committed but its key still reads "in
+        progress"; once that lease runs out, the client's retry takes the key over and does the
+        work a second time. Completed here, the record commits with the work or not at all.
+        Powertools' own `save_success` afterwards writes the same answer again.
+        """
+        key = self._get_hashed_idempotency_key(data=data)
+        if key is None:
+            return
+        self._write(
+            conn,
+            DataRecord(
+                idempotency_key=key,
+                status=STATUS_CONSTANTS["COMPLETED"],
+                expiry_timestamp=self._get_expiry_timestamp(),
+                response_data=json.dumps(result, cls=Encoder, sort_keys=True),
+                payload_hash=self._get_hashed_payload(data=data),
+            ),
+        )
 
     def _delete_record(self, data_record: DataRecord) -> None:
         with UnitOfWork(self.db) as uow:

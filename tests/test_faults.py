@@ -1,0 +1,516 @@
+"""Fault injection in-process: the real handlers against a real PostgreSQL and the AWS emulator.
+
+Every fault here is one a deployed system meets: an event delivered more than once, a publisher or
+consumer process dying between two steps, a database connection cut in the middle of a
+transaction, an API answer lost after its commit. Each test states the promise and checks the whole
+database state afterwards, not just a status code.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from functions.estoque import bootstrap as estoque
+from functions.estoque.settings import EstoqueApiSettings, EstoqueConsumerSettings
+from functions.faturamento import bootstrap as faturamento
+from functions.faturamento.settings import FaturamentoApiSettings, FaturamentoConsumerSettings
+from functions.publisher.logic import drain
+from functions.shared.consumer import EventConsumer
+from functions.shared.db import Database
+from functions.shared.events import EventName
+from functions.shared.outbox import OutboxRelay
+from functions.shared.settings import load
+from nfe import topology
+from nfe.local import emulator
+from nfe.local.pollers import QueuePoller
+from tests.helpers.api import ApiClient
+from tests.helpers.db import envelope_of, rows
+from tests.helpers.events import FakeLambdaContext, api_event, failed_ids, sqs_event
+
+DESTINATARIO = {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"}
+TERMINAL = {"CONFIRMADA", "ERRO_ESTOQUE", "CANCELADA"}
+CONSUMER_OF = {queue.event: queue.consumer for queue in topology.QUEUES}
+
+
+@dataclass
+class Services:
+    """Both services wired as their Lambdas wire them, each function with its own connection."""
+
+    url: str
+    notas: ApiClient
+    produtos: ApiClient
+    consumers: dict[str, EventConsumer]
+    databases: dict[str, Database] = field(default_factory=dict)
+
+    def close(self) -> None:
+        for db in self.databases.values():
+            db.close()
+
+
+def wire(url: str, monkeypatch: pytest.MonkeyPatch, bus_name: str = "nfe-events-test") -> Services:
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.delenv("DB_USER", raising=False)
+    monkeypatch.setenv("EVENT_BUS_NAME", bus_name)
+    # Events travel only when a test moves them, so it decides how often each one arrives.
+    monkeypatch.setenv("EAGER_PUBLISH", "false")
+    dbs = {
+        name: Database(load(settings), application_name=name)
+        for name, settings in (
+            ("faturamento-api", FaturamentoApiSettings),
+            ("faturamento-consumer", FaturamentoConsumerSettings),
+            ("estoque-api", EstoqueApiSettings),
+            ("estoque-consumer", EstoqueConsumerSettings),
+        )
+    }
+    return Services(
+        url=url,
+        notas=ApiClient(faturamento.api(load(FaturamentoApiSettings), dbs["faturamento-api"]).resolve),
+        produtos=ApiClient(estoque.api(load(EstoqueApiSettings), dbs["estoque-api"]).resolve),
+        consumers={
+            "faturamento-consumer": faturamento.consumer(
+                load(FaturamentoConsumerSettings), dbs["faturamento-consumer"]
+            ),
+            "estoque-consumer": estoque.consumer(load(EstoqueConsumerSettings), dbs["estoque-consumer"]),
+        },
+        databases=dbs,
+    )
+
+
+@pytest.fixture
+def services(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
+    wired = wire(database_url, monkeypatch)
+    yield wired
+    wired.close()
+
+
+def new_produto(api: ApiClient, sku: str, quantidade: int) -> str:
+    result = api.post("/api/v1/produtos", {"sku": sku, "nome": f"Produto {sku}", "quantidade": quantidade})
+    assert result.status == 201, result.body
+    return str(result.body["id"])
+
+
+def new_nota(api: ApiClient, *items: tuple[str, int], headers: dict[str, str] | None = None) -> str:
+    body = {
+        "destinatario": DESTINATARIO,
+        "items": [{"produtoId": p, "quantidade": q, "valorUnitario": "10.50"} for p, q in items],
+    }
+    result = api.post("/api/v1/notas", body, headers=headers)
+    assert result.status == 201, result.body
+    return str(result.body["id"])
+
+
+def admin(url: str, sql: str, params: Any = None) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql, params)
+
+
+# --- every event delivered three times ------------------------------------------------------
+
+
+class HandDelivery:
+    """The bus and queues, by hand: every outbox row becomes an SQS record for its consumer.
+
+    `copies` deliveries of each event: the first and, right behind it in the same batch, a second
+    (the redelivery SQS makes when a batch times out); the last copies are kept back and delivered
+    at the very end, long after the saga moved on (EventBridge's at-least-once duplicates).
+    """
+
+    def __init__(self, services: Services, copies: int) -> None:
+        self.services = services
+        self.copies = copies
+        self.delivered: set[Any] = set()
+        self.late: list[dict[str, Any]] = []
+
+    def pending(self) -> list[dict[str, Any]]:
+        found = []
+        for schema in ("faturamento", "estoque"):
+            found += rows(
+                self.services.url,
+                f"SELECT id, tipo, payload, criado_em FROM {schema}.eventos_outbox ORDER BY criado_em",
+            )
+        return [r for r in sorted(found, key=lambda r: r["criado_em"]) if r["id"] not in self.delivered]
+
+    def deliver(self, envelopes: list[dict[str, Any]]) -> None:
+        by_consumer: dict[str, list[dict[str, Any]]] = {}
+        for envelope in envelopes:
+            by_consumer.setdefault(CONSUMER_OF[EventName(envelope["detail-type"])], []).append(envelope)
+        for consumer, batch in by_consumer.items():
+            for start in range(0, len(batch), topology.SQS_BATCH_SIZE):
+                event = sqs_event(batch[start : start + topology.SQS_BATCH_SIZE])
+                assert failed_ids(self.services.consumers[consumer].handle(event, FakeLambdaContext())) == []
+
+    def pump(self) -> None:
+        """Deliver until no outbox row is left undelivered (the saga has run as far as it can)."""
+        while pending := self.pending():
+            batch = []
+            for row in pending:
+                self.delivered.add(row["id"])
+                envelope = envelope_of(row)
+                batch += [envelope] * min(self.copies, 2)
+                self.late += [envelope] * max(self.copies - 2, 0)
+            self.deliver(batch)
+
+    def finish(self) -> None:
+        self.deliver(self.late)
+        self.late = []
+        self.pump()
+
+
+def run_scenario(services: Services, copies: int) -> list[str]:
+    """A fixed mix of sagas: confirmed, short of stock, unknown product, cancelled, stock reused."""
+    a = new_produto(services.produtos, "PAR-A", 10)
+    b = new_produto(services.produtos, "PAR-B", 3)
+    c = new_produto(services.produtos, "PAR-C", 1)
+    bus = HandDelivery(services, copies)
+    notas = [
+        new_nota(services.notas, (a, 3)),
+        new_nota(services.notas, (a, 2), (b, 2)),
+        new_nota(services.notas, (b, 2)),
+        new_nota(services.notas, (c, 1), (a, 1)),
+        new_nota(services.notas, (str(uuid.uuid4()), 1)),
+        new_nota(services.notas, (a, 5)),
+    ]
+    bus.pump()
+    for cancelled in (notas[0], notas[3]):
+        assert services.notas.post(f"/api/v1/notas/{cancelled}/cancelamento").status == 202
+    bus.pump()
+    # Stock returned by the cancelations is sold again.
+    notas.append(new_nota(services.notas, (a, 8), (c, 1)))
+    bus.pump()
+    bus.finish()
+    return notas
+
+
+def snapshot(url: str, notas: list[str]) -> dict[str, Any]:
+    """The whole observable state, keyed by what is stable across databases (order, SKU)."""
+    ordinal = {nota_id: i for i, nota_id in enumerate(notas)}
+    skus = {r["id"]: r["sku"] for r in rows(url, "SELECT id, sku FROM estoque.produtos")}
+    return {
+        "notas": sorted(
+            (ordinal[str(r["id"])], r["status"], r["erro_codigo"], r["cancelada_em"] is not None)
+            for r in rows(url, "SELECT * FROM faturamento.notas_fiscais")
+        ),
+        "stock": {r["sku"]: r["quantidade"] for r in rows(url, "SELECT sku, quantidade FROM estoque.produtos")},
+        "reservas": sorted(
+            (ordinal[str(r["nota_fiscal_id"])], skus[r["produto_id"]], r["quantidade"], r["status"])
+            for r in rows(url, "SELECT * FROM estoque.reservas")
+        ),
+        "outbox": sorted(
+            (r["schema"], r["tipo"], r["n"])
+            for r in rows(
+                url,
+                "SELECT 'faturamento' AS schema, tipo, count(*) AS n FROM faturamento.eventos_outbox GROUP BY tipo "
+                "UNION ALL SELECT 'estoque', tipo, count(*) FROM estoque.eventos_outbox GROUP BY tipo",
+            )
+        ),
+        "processed": sorted(
+            (r["schema"], r["tipo"], r["n"])
+            for r in rows(
+                url,
+                "SELECT 'faturamento' AS schema, tipo, count(*) AS n FROM faturamento.mensagens_processadas "
+                "GROUP BY tipo UNION ALL SELECT 'estoque', tipo, count(*) FROM estoque.mensagens_processadas "
+                "GROUP BY tipo",
+            )
+        ),
+    }
+
+
+def test_every_event_delivered_three_times_ends_as_with_single_delivery(
+    pg_admin_url: str, migrated_template: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import create_database
+
+    states = {}
+    for copies in (1, 3):
+        # Given a fresh database and the same sagas
+        url = create_database(pg_admin_url, migrated_template)
+        services = wire(url, monkeypatch)
+        try:
+            # When every event reaches its consumer `copies` times
+            notas = run_scenario(services, copies)
+        finally:
+            services.close()
+        states[copies] = snapshot(url, notas)
+    # Then the final state is the same, to the last row
+    assert states[3] == states[1]
+    # And it is the state the saga promises (so both runs cannot be equally wrong)
+    single = states[1]
+    assert [status for _, status, _, _ in single["notas"]] == [
+        "CANCELADA",
+        "CONFIRMADA",
+        "ERRO_ESTOQUE",
+        "CANCELADA",
+        "ERRO_ESTOQUE",
+        "ERRO_ESTOQUE",
+        "CONFIRMADA",
+    ]
+    assert single["stock"] == {"PAR-A": 0, "PAR-B": 1, "PAR-C": 0}
+    active = [(n, sku, q) for n, sku, q, status in single["reservas"] if status == "ATIVA"]
+    assert active == [(1, "PAR-A", 2), (1, "PAR-B", 2), (6, "PAR-A", 8), (6, "PAR-C", 1)]
+    assert sum(n for _, _, n in single["processed"]) == sum(n for _, _, n in single["outbox"])
+
+
+# --- the publisher dies between PutEvents and marking the rows ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def local_aws() -> Iterator[emulator.LocalAws]:
+    # A short visibility timeout, so a message whose consumer died comes back within a second.
+    aws = emulator.start("faults", visibility_timeout_seconds=1)
+    yield aws
+    aws.stop()
+
+
+def purge_queues(aws: emulator.LocalAws) -> None:
+    # SQS allows one PurgeQueue a minute (moto too); receiving and deleting has no such limit.
+    sqs = aws.client("sqs")
+    for queue in aws.queues.values():
+        for url in (queue.url, queue.dlq_url):
+            while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+                sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+                )
+
+
+@pytest.fixture
+def aws(local_aws: emulator.LocalAws) -> Iterator[emulator.LocalAws]:
+    purge_queues(local_aws)
+    yield local_aws
+    purge_queues(local_aws)
+
+
+def queue_depth(aws: emulator.LocalAws, url: str) -> int:
+    attributes = aws.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def consume_until_empty(
+    aws: emulator.LocalAws, queue: str, invoke: Callable[[str, dict[str, Any]], Any], timeout: float = 15.0
+) -> QueuePoller:
+    """Run the queue's event source mapping until nothing is left in flight."""
+    poller = QueuePoller(aws.client("sqs"), aws.queues[queue], invoke, threading.Event())
+    deadline = time.monotonic() + timeout
+    while queue_depth(aws, aws.queues[queue].url) and time.monotonic() < deadline:
+        poller.poll_once(wait_seconds=1)
+    assert queue_depth(aws, aws.queues[queue].url) == 0, f"{queue} did not drain"
+    return poller
+
+
+def reservas_by_nota(url: str) -> dict[str, int]:
+    counted = rows(url, "SELECT nota_fiscal_id, count(*) AS n FROM estoque.reservas GROUP BY nota_fiscal_id")
+    return {str(r["nota_fiscal_id"]): r["n"] for r in counted}
+
+
+class DiesAfterPutEvents:
+    """EventBridge as the dying publisher sees it: the events really go out, then the process ends."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.sent = 0
+
+    def put_events(self, *, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.client.put_events(Entries=Entries)
+        self.sent += len(Entries)
+        raise SystemExit("publisher killed after PutEvents, before marking its rows")
+
+
+def test_publisher_dying_after_put_events_republishes_and_each_event_applies_once(
+    services: Services, aws: emulator.LocalAws, role_url: Any
+) -> None:
+    # Given 25 notas waiting in the outbox over 5 products of 10 units
+    produtos = [new_produto(services.produtos, f"PUB-{i}", 10) for i in range(5)]
+    notas = [new_nota(services.notas, (produtos[i % 5], 1)) for i in range(25)]
+    # When a publisher sends its first PutEvents (10 entries) and dies before marking the rows
+    dying = DiesAfterPutEvents(aws.client("events"))
+    with psycopg.connect(role_url("outbox_publisher"), row_factory=dict_row) as conn, pytest.raises(SystemExit):
+        drain(conn, OutboxRelay(dying, aws.bus_name), lambda: True)
+    assert dying.sent == 10
+    pending = rows(services.url, "SELECT count(*) AS n FROM faturamento.eventos_outbox WHERE NOT publicado")
+    assert pending[0]["n"] == 25
+    # And the next scheduled run publishes everything, the first ten a second time
+    with psycopg.connect(role_url("outbox_publisher"), row_factory=dict_row) as conn:
+        result = drain(conn, OutboxRelay(aws.client("events"), aws.bus_name), lambda: True)
+    assert result.published == 25
+    assert queue_depth(aws, aws.queues["estoque-reserva"].url) == 35
+    consumer = services.consumers["estoque-consumer"]
+    consume_until_empty(aws, "estoque-reserva", lambda _fn, event: consumer.handle(event, FakeLambdaContext()))
+    # Then every nota has exactly one reserva and each product lost exactly 5 units
+    assert reservas_by_nota(services.url) == {n: 1 for n in notas}
+    stock = rows(services.url, "SELECT quantidade FROM estoque.produtos")
+    assert [r["quantidade"] for r in stock] == [5] * 5
+    confirmations = rows(services.url, "SELECT count(*) AS n FROM estoque.eventos_outbox")
+    assert confirmations[0]["n"] == 25
+
+
+# --- a consumer dies in the middle of a batch --------------------------------------------------
+
+
+def publish_all(services: Services, aws: emulator.LocalAws, role_url: Any) -> None:
+    with psycopg.connect(role_url("outbox_publisher"), row_factory=dict_row) as conn:
+        drain(conn, OutboxRelay(aws.client("events"), aws.bus_name), lambda: True)
+
+
+def ten_notas_on_the_queue(services: Services, aws: emulator.LocalAws, role_url: Any) -> tuple[list[str], list[str]]:
+    produtos = [new_produto(services.produtos, f"DIE-{i}", 4) for i in range(10)]
+    notas = [new_nota(services.notas, (p, 3)) for p in produtos]
+    publish_all(services, aws, role_url)
+    assert queue_depth(aws, aws.queues["estoque-reserva"].url) == 10
+    return produtos, notas
+
+
+def receive_batch(aws: emulator.LocalAws, queue: str, visibility_timeout: int = 1) -> dict[str, Any]:
+    """One SQS batch of all ten messages, as the event source mapping would hand it over."""
+    from nfe.local.pollers import sqs_event as mapping_event
+
+    sqs = aws.client("sqs")
+    messages: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 5
+    while len(messages) < 10 and time.monotonic() < deadline:
+        messages += sqs.receive_message(
+            QueueUrl=aws.queues[queue].url,
+            MaxNumberOfMessages=10 - len(messages),
+            VisibilityTimeout=visibility_timeout,
+            MessageSystemAttributeNames=["All"],
+        ).get("Messages", [])
+    assert len(messages) == 10
+    return mapping_event(messages, aws.queues[queue].arn)
+
+
+def assert_each_nota_reserved_once(services: Services, produtos: list[str], notas: list[str]) -> None:
+    assert reservas_by_nota(services.url) == {n: 1 for n in notas}
+    stock = rows(services.url, "SELECT quantidade FROM estoque.produtos WHERE id = ANY(%s)", (produtos,))
+    assert [r["quantidade"] for r in stock] == [1] * 10
+    processed = rows(services.url, "SELECT count(*) AS n FROM estoque.mensagens_processadas")
+    confirmations = rows(services.url, "SELECT count(*) AS n FROM estoque.eventos_outbox")
+    assert processed[0]["n"] == confirmations[0]["n"] == 10
+
+
+def test_consumer_process_dying_mid_batch_gets_the_batch_again_with_one_effect_each(
+    services: Services, aws: emulator.LocalAws, role_url: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given ten NotaFiscalCriada on the reservation queue
+    produtos, notas = ten_notas_on_the_queue(services, aws, role_url)
+    # And a consumer process that dies after committing four of them, before answering the batch
+    consumer = services.consumers["estoque-consumer"]
+    reservar = consumer.handlers[EventName.NOTA_FISCAL_CRIADA]
+    applied = []
+
+    def reserva_then_die(detail: Any, payload: Any) -> None:
+        reservar(detail, payload)
+        applied.append(detail.event_id)
+        if len(applied) == 4:
+            raise SystemExit("consumer container killed mid-batch")
+
+    monkeypatch.setitem(consumer.handlers, EventName.NOTA_FISCAL_CRIADA, reserva_then_die)
+    # When it gets the batch
+    with pytest.raises(SystemExit):
+        consumer.handle(receive_batch(aws, "estoque-reserva"), FakeLambdaContext())
+    assert len(reservas_by_nota(services.url)) == 4
+    # And a new container picks the messages up once their visibility timeout ends
+    monkeypatch.setitem(consumer.handlers, EventName.NOTA_FISCAL_CRIADA, reservar)
+    services.databases["estoque-consumer"].discard()  # the dead process took its connection with it
+    poller = consume_until_empty(aws, "estoque-reserva", lambda _fn, event: consumer.handle(event, FakeLambdaContext()))
+    # Then all ten were received again and each nota is reserved exactly once
+    assert poller.batches >= 1
+    assert_each_nota_reserved_once(services, produtos, notas)
+    assert queue_depth(aws, aws.queues["estoque-reserva"].dlq_url) == 0
+
+
+def test_consumer_connection_killed_inside_a_transaction_retries_that_message_once(
+    services: Services, aws: emulator.LocalAws, role_url: Any, pg_admin_url: str
+) -> None:
+    # Given ten NotaFiscalCriada on the queue, and the product of one of them locked by another session
+    produtos, notas = ten_notas_on_the_queue(services, aws, role_url)
+    # (received for 3 s: long enough to stage the fault before the batch could come back)
+    batch = receive_batch(aws, "estoque-reserva", visibility_timeout=3)
+    victim = batch["Records"][5]
+    victim_produto = json.loads(victim["body"])["detail"]["payload"]["items"][0]["produtoId"]
+    consumer = services.consumers["estoque-consumer"]
+    result: dict[str, Any] = {}
+    with psycopg.connect(services.url, autocommit=False) as locker:
+        locker.execute("SELECT 1 FROM estoque.produtos WHERE id = %s FOR UPDATE", (victim_produto,))
+        # When the consumer, mid-batch, waits on that lock inside its transaction
+        worker = threading.Thread(
+            target=lambda: result.update(consumer.handle(batch, FakeLambdaContext())), daemon=True
+        )
+        worker.start()
+        deadline = time.monotonic() + 10
+        blocked: list[dict[str, Any]] = []
+        while not blocked and time.monotonic() < deadline:
+            blocked = rows(
+                pg_admin_url,
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'estoque-consumer' "
+                "AND datname = %s AND wait_event_type = 'Lock'",
+                (psycopg.conninfo.conninfo_to_dict(services.url)["dbname"],),
+            )
+            time.sleep(0.02)
+        assert blocked, "the consumer never waited on the lock"
+        # And its connection is killed there (the processed mark already written, not committed)
+        admin(pg_admin_url, "SELECT pg_terminate_backend(%s)", (blocked[0]["pid"],))
+        worker.join(timeout=10)
+        locker.rollback()
+    # Then only that message failed; the rest of the batch went on over a new connection
+    assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == [victim["messageId"]]
+    assert len(reservas_by_nota(services.url)) == 9
+    # And after its visibility timeout the message is applied once
+    receipts = [
+        {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(batch["Records"]) if r != victim
+    ]
+    aws.client("sqs").delete_message_batch(QueueUrl=aws.queues["estoque-reserva"].url, Entries=receipts)
+    consume_until_empty(aws, "estoque-reserva", lambda _fn, event: consumer.handle(event, FakeLambdaContext()))
+    assert_each_nota_reserved_once(services, produtos, notas)
+
+
+# --- an API answer lost after its commit ------------------------------------------------------
+
+# Fails, as a dropped connection does (SQLSTATE 57P01, admin_shutdown), any update that completes an
+# idempotency record outside the transaction that created the nota: the database going away right
+# after the nota's commit, before the request could record its answer.
+FAIL_AFTER_COMMIT = """
+CREATE FUNCTION faturamento.falha_apos_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.status = 'COMPLETED' AND NOT EXISTS (
+        SELECT 1 FROM faturamento.notas_fiscais WHERE xmin = pg_current_xact_id()::xid
+    ) THEN
+        RAISE EXCEPTION 'terminating connection due to administrator command' USING ERRCODE = '57P01';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER falha_apos_commit BEFORE UPDATE ON faturamento.idempotencia
+    FOR EACH ROW EXECUTE FUNCTION faturamento.falha_apos_commit();
+"""
+
+
+def test_retry_after_an_error_answer_that_followed_the_commit_returns_the_same_nota(services: Services) -> None:
+    # Given a request with an Idempotency-Key whose nota commits, after which the database fails
+    produto = new_produto(services.produtos, "IDEM-1", 5)
+    body = {"destinatario": DESTINATARIO, "items": [{"produtoId": produto, "quantidade": 1, "valorUnitario": "1.00"}]}
+    key = {"Idempotency-Key": f"fault-{uuid.uuid4()}"}
+    admin(services.url, FAIL_AFTER_COMMIT)
+    # When the client gets an error answer (its lease on the key lasts the invocation: one second)
+    first = services.notas.handler(
+        api_event("POST", "/api/v1/notas", body, headers=key), FakeLambdaContext(timeout_seconds=1)
+    )
+    admin(services.url, "DROP TRIGGER falha_apos_commit ON faturamento.idempotencia")
+    assert first["statusCode"] == 503
+    assert len(rows(services.url, "SELECT id FROM faturamento.notas_fiscais")) == 1
+    # And retries with the same key once that lease is over
+    time.sleep(1.2)
+    again = services.notas.post("/api/v1/notas", body, headers=key)
+    # Then it gets the nota the first attempt created, and there is still only that one
+    notas = rows(services.url, "SELECT id FROM faturamento.notas_fiscais")
+    assert len(notas) == 1
+    assert again.status == 201 and again.body["id"] == str(notas[0]["id"])
