@@ -1,0 +1,246 @@
+"""The machine a run happened on, the goals, and the markdown rendering of the results."""
+
+from __future__ import annotations
+
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SAGA_P95_GOAL_MS = 1000
+API_P95_C1_GOAL_MS = 50
+COLD_START_GOAL_MS = 400
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _ram_gb() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _os_name() -> str:
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return f"{line.split('=', 1)[1].strip(chr(34))} ({platform.system()} {platform.release()})"
+    except OSError:
+        pass
+    return platform.platform()
+
+
+def machine(postgres_version: str) -> dict[str, Any]:
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "ramGb": _ram_gb(),
+        "os": _os_name(),
+        "python": platform.python_version(),
+        "postgresql": postgres_version,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        # Other work on the machine moves every figure; the load average says how much there was.
+        "loadAverageAtStart": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each goal of issue 8 with its figure and whether it was met."""
+    checks: list[dict[str, Any]] = []
+    if "sagaLatencyMs" in results:
+        value = results["sagaLatencyMs"]["p95"]
+        checks.append({"goal": "saga p95 < 1 s (eager)", "figureMs": value, "met": value < SAGA_P95_GOAL_MS})
+    if "apiLatencyMs" in results:
+        for op in ("post", "get"):
+            value = results["apiLatencyMs"][op]["c1"]["p95"]
+            checks.append(
+                {"goal": f"API {op.upper()} p95 < 50 ms at c1", "figureMs": value, "met": value < API_P95_C1_GOAL_MS}
+            )
+    if "coldStartMs" in results:
+        for name, value in results["coldStartMs"].items():
+            if name != "python":
+                checks.append(
+                    {"goal": f"cold start {name} < 400 ms", "figureMs": value, "met": value < COLD_START_GOAL_MS}
+                )
+    return checks
+
+
+def _row(*cells: Any) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    d = results.get("details", {})
+    out = [
+        "# Benchmark results",
+        "",
+        f"`make bench` on {m['date']}: {m['cpu']}, {m['cores']} cores, {m['ramGb']} GB RAM, {m['os']}, "
+        f"Python {m['python']}, PostgreSQL {m['postgresql']} (fsync off, as local mode runs it). "
+        f"Load average at start: {', '.join(str(x) for x in m['loadAverageAtStart'])}.",
+        "",
+        "Everything runs through local mode: `nfe local` in its own process (the real handlers, one warm "
+        "container per function, moto for EventBridge and SQS), PostgreSQL on the same machine. The figures "
+        "say what the code costs on a laptop, not what AWS will show.",
+        "",
+    ]
+    if "goals" in results:
+        out += ["## Goals", "", _row("Goal", "Figure", "Met"), _row("---", "---:", "---")]
+        for g in results["goals"]:
+            out.append(_row(g["goal"], f"{g['figureMs']:.1f} ms", "yes" if g["met"] else "**no**"))
+        out.append("")
+    if "sagaLatencyMs" in results:
+        e, s = results["sagaLatencyMs"], results["sagaLatencyScheduleOnlyMs"]
+        de, ds = d.get("sagaEager", {}), d.get("sagaScheduleOnly", {})
+        out += [
+            "## Saga latency: POST to CONFIRMADA",
+            "",
+            _row("Mode", "Sagas", "p50", "p95", "p99", "POST p50"),
+            _row("---", "---:", "---:", "---:", "---:", "---:"),
+            _row(
+                "eager publish (schedule 60 s), one saga at a time",
+                de.get("sagas", ""),
+                f"{e['p50']} ms",
+                f"{e['p95']} ms",
+                f"{e['p99']} ms",
+                f"{de.get('postP50Ms', '')} ms",
+            ),
+            _row(
+                f"schedule only, every 1 s, {ds.get('ratePerSecond', '')} notas/s",
+                ds.get("sagas", ""),
+                f"{s['p50']} ms",
+                f"{s['p95']} ms",
+                f"{s['p99']} ms",
+                f"{ds.get('postP50Ms', '')} ms",
+            ),
+            "",
+            "Start: the client's clock just before the POST; end: the nota's `confirmada_em`, committed by the "
+            "faturamento consumer (same machine clock). The client polls PostgreSQL every 2 ms only to know when "
+            "to send the next nota; the poll does not enter the figure. Eager sagas run one at a time after "
+            f"{de.get('warmup', '')} warm-up sagas; the very first saga after start took "
+            f"{de.get('firstSagaMs', '')} ms (its POST {de.get('firstPostMs', '')} ms). The schedule-only notas "
+            "arrive at a fixed rate (an open loop): each waits for two publisher ticks.",
+            "",
+        ]
+    if "apiLatencyMs" in results:
+        a = results["apiLatencyMs"]
+        out += [
+            "## API latency through the local HTTP server",
+            "",
+            _row("Request", "c1 p50", "c1 p95", "c8 p50", "c8 p95"),
+            _row("---", "---:", "---:", "---:", "---:"),
+        ]
+        for op, label in (("post", "POST /api/v1/notas"), ("get", "GET /api/v1/notas/{id}")):
+            out.append(
+                _row(
+                    label,
+                    f"{a[op]['c1']['p50']} ms",
+                    f"{a[op]['c1']['p95']} ms",
+                    f"{a[op]['c8']['p50']} ms",
+                    f"{a[op]['c8']['p95']} ms",
+                )
+            )
+        da = d.get("api", {})
+        out += [
+            "",
+            f"Median over {da.get('rounds', '')} rounds of {da.get('requestsPerRound', '')} requests each, keep-alive "
+            "connections. Local mode runs one warm container per function and invocations queue for it, as for "
+            "a Lambda function with a concurrency of one: at concurrency 8 the figures measure that queue (about "
+            "8 times the c1 figure), not a slower handler; on AWS, 8 concurrent requests get up to 8 containers. "
+            "Every POST also starts a saga that runs in the same process while later requests are measured.",
+            "",
+        ]
+    if "throughput" in results:
+        t = results["throughput"]
+        dt = d.get("throughput", {})
+        out += [
+            "## Throughput",
+            "",
+            _row("Figure", "Value"),
+            _row("---", "---:"),
+            _row(
+                f"sagas completed per second ({dt.get('clients', '')} clients, {dt.get('seconds', '')} s)",
+                t["sagasPerSecond"],
+            ),
+            _row(f"pgbench TPS (TPC-B-like, same server, {dt.get('clients', '')} clients)", t["pgbenchTps"]),
+            _row("transactions per saga, counted", t["transactionsPerSagaCounted"]),
+            _row("transactions per saga, measured (xact_commit delta / sagas)", t["transactionsPerSagaMeasured"]),
+            _row(
+                "database bound, sagas/s (pgbench TPS / transactions per saga)",
+                round(t["pgbenchTps"] / t["transactionsPerSaga"], 1),
+            ),
+            _row("ratio: sagas/s over that bound", t["ratio"]),
+            "",
+            "Sagas per second in each sixth of the run: "
+            f"{', '.join(str(x) for x in dt.get('windowSagasPerSecond', []))}.",
+            "The transactions one saga commits, counted from the code:",
+            "",
+        ]
+        out += [f"{i}. {step}" for i, step in enumerate(dt.get("sagaTransactions", []), start=1)]
+        out += [
+            "",
+            "Measured: pg_stat_database.xact_commit of the run's own database, before any handler connected and "
+            "after the `nfe local` process exited (backends flush the counter as they exit), divided by the sagas "
+            "posted; connection start-ups and autovacuum add a little. The ratio says how far local mode, one "
+            "Python process running every function and the AWS emulator on one core's worth of GIL, is from what "
+            "the database alone could carry.",
+            "",
+        ]
+    if "coldStartMs" in results:
+        c = results["coldStartMs"]
+        dc = d.get("coldStart", {})
+        out += [
+            "## Cold start: a fresh interpreter to a ready handler",
+            "",
+            _row("Function", "Median", "of which imports + init", "min", "max"),
+            _row("---", "---:", "---:", "---:", "---:"),
+        ]
+        for name, value in c.items():
+            if name == "python":
+                continue
+            info = dc.get(name, {})
+            out.append(
+                _row(
+                    name,
+                    f"{value} ms",
+                    f"{info.get('importMs', '')} ms",
+                    f"{info.get('minMs', '')} ms",
+                    f"{info.get('maxMs', '')} ms",
+                )
+            )
+        out += [
+            _row("`python -c pass`", f"{c['python']} ms", "", "", ""),
+            "",
+            f"Median of {dc.get('runs', '')} fresh interpreters each, with a deployed Lambda's environment (runtime "
+            "variables, so Powertools' Tracer is active and patches the AWS SDK; the stack's variables; a local "
+            "DATABASE_URL for the endpoint). Wall time from spawn to the handler resolved; connections open on "
+            "first use, so the first invocation adds a database connection (and, for publishing functions, the "
+            "EventBridge client).",
+            "",
+        ]
+    if "publisherEventsPerSecond" in results:
+        dp = d.get("publisher", {})
+        out += [
+            "## Publisher drain rate",
+            "",
+            f"**{results['publisherEventsPerSecond']} events/s**: median of {len(dp.get('runs', []))} runs, each "
+            f"moving {dp.get('events', '')} outbox rows (half per service) to the local bus with "
+            "`functions.publisher.logic.drain` as `outbox_publisher`, PutEvents of 10 entries against moto, "
+            "which also routes every event to its SQS queue. Runs: "
+            f"{', '.join(str(x) for x in dp.get('runs', []))} events/s.",
+            "",
+        ]
+    return "\n".join(out)

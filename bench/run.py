@@ -1,0 +1,161 @@
+"""`python -m bench`: run the benchmarks of issue 8 and write bench/results/latest.{json,md}.
+
+Defaults are the figures `make bench` commits (about five minutes on two cores); every size is a
+flag, so the smoke test runs the same code with tiny ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench import api, coldstart, publisher, saga, throughput
+from bench.harness import ROOT, ApiClient, Postgres, create_produtos, local_system, nota_body, say
+from bench.report import goals, machine, markdown
+
+BENCHMARKS = ("saga", "api", "throughput", "coldstart", "publisher")
+DEFAULT_OUT = ROOT / "bench" / "results"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--database-url", help="superuser URL of a PostgreSQL to use (default: a throwaway server)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="directory for latest.json and latest.md")
+    p.add_argument("--only", default=",".join(BENCHMARKS), help=f"comma-separated subset of {', '.join(BENCHMARKS)}")
+    p.add_argument("--sagas", type=int, default=200, help="sagas per latency run (default 200)")
+    p.add_argument("--warmup", type=int, default=5, help="eager sagas before measuring (default 5)")
+    p.add_argument("--schedule-rate", type=float, default=20, help="notas/s sent in the schedule-only run")
+    p.add_argument("--schedule-interval", type=float, default=1, help="publisher interval of the schedule-only run (s)")
+    p.add_argument("--api-requests", type=int, default=200, help="requests per API latency round (default 200)")
+    p.add_argument("--api-rounds", type=int, default=3, help="rounds per API figure; the median is kept")
+    p.add_argument("--duration", type=float, default=60, help="seconds of sustained load for throughput (default 60)")
+    p.add_argument("--clients", type=int, default=8, help="concurrent sagas (and pgbench clients) for throughput")
+    p.add_argument("--pgbench-seconds", type=int, default=10, help="seconds per pgbench run (default 10)")
+    p.add_argument("--pgbench-runs", type=int, default=3, help="pgbench runs; the median is kept")
+    p.add_argument("--cold-start-runs", type=int, default=10, help="fresh interpreters per function (default 10)")
+    p.add_argument("--publisher-events", type=int, default=5000, help="outbox rows per drain run (default 5000)")
+    p.add_argument("--publisher-runs", type=int, default=3, help="drain runs; the median is kept")
+    return p
+
+
+def _eager_and_api(pg: Postgres, args: argparse.Namespace, selected: set[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    results: dict[str, Any] = {}
+    details: dict[str, Any] = {}
+    database_url = pg.create_database("bench_eager")
+    try:
+        with local_system(database_url) as local:
+            client = ApiClient(local.url)
+            produto_id = create_produtos(client, 1)[0]
+            nota_ids: list[str] = []
+            if "saga" in selected:
+                say(f"saga latency (eager): {args.sagas} sagas, one at a time")
+                run = saga.closed_loop(local, produto_id, args.sagas, args.warmup)
+                results["sagaLatencyMs"] = run.summary()
+                details["sagaEager"] = {**run.details(), "warmup": args.warmup}
+                say(f"saga latency (eager): {results['sagaLatencyMs']}")
+                nota_ids = run.ids
+            if "api" in selected:
+                if not nota_ids:
+                    nota_ids = [
+                        str(client.expect(201, "POST", "/api/v1/notas", nota_body(produto_id))["id"]) for _ in range(20)
+                    ]
+                say(f"api latency: {args.api_rounds} rounds of {args.api_requests} requests per figure")
+                figures, api_details = api.run(local, produto_id, nota_ids, args.api_requests, args.api_rounds)
+                results["apiLatencyMs"] = figures
+                details["api"] = {**api_details, "rounds": args.api_rounds, "requestsPerRound": args.api_requests}
+                say(f"api latency: {figures}")
+            client.close()
+    finally:
+        pg.drop_database(database_url)
+    return results, details
+
+
+def _schedule_only(pg: Postgres, args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    database_url = pg.create_database("bench_schedule")
+    try:
+        with local_system(
+            database_url, "--no-eager-publish", "--outbox-interval", f"{args.schedule_interval:g}"
+        ) as local:
+            client = ApiClient(local.url)
+            produto_id = create_produtos(client, 1)[0]
+            client.close()
+            say(
+                f"saga latency (schedule only, every {args.schedule_interval:g} s): "
+                f"{args.sagas} notas at {args.schedule_rate:g}/s"
+            )
+            run = saga.open_loop(local, produto_id, args.sagas, args.schedule_rate)
+    finally:
+        pg.drop_database(database_url)
+    summary = run.summary()
+    say(f"saga latency (schedule only): {summary}")
+    return (
+        {"sagaLatencyScheduleOnlyMs": summary},
+        {
+            "sagaScheduleOnly": {
+                **run.details(),
+                "ratePerSecond": args.schedule_rate,
+                "intervalSeconds": args.schedule_interval,
+            }
+        },
+    )
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    selected = {name.strip() for name in args.only.split(",") if name.strip()}
+    unknown = selected - set(BENCHMARKS)
+    if unknown:
+        raise SystemExit(f"unknown benchmarks: {', '.join(sorted(unknown))}")
+    started = time.monotonic()
+    pg = Postgres.start(args.database_url)
+    results: dict[str, Any] = {}
+    details: dict[str, Any] = {}
+    try:
+        results["machine"] = machine(pg.version())
+        say(f"machine: {results['machine']}")
+        if selected & {"saga", "api"}:
+            figures, more = _eager_and_api(pg, args, selected)
+            results.update(figures)
+            details.update(more)
+        if "saga" in selected:
+            figures, more = _schedule_only(pg, args)
+            results.update(figures)
+            details.update(more)
+        if "throughput" in selected:
+            figures, more = throughput.run(pg, args.clients, args.duration, args.pgbench_seconds, args.pgbench_runs)
+            results["throughput"] = figures
+            details["throughput"] = more
+        if "coldstart" in selected:
+            say(f"cold start: {args.cold_start_runs} fresh interpreters per function")
+            figures, more = coldstart.run(args.cold_start_runs)
+            results["coldStartMs"] = figures
+            details["coldStart"] = {**more, "runs": args.cold_start_runs}
+        if "publisher" in selected:
+            say(f"publisher: {args.publisher_runs} runs of {args.publisher_events} outbox rows")
+            rate, more = publisher.run(pg, args.publisher_events, args.publisher_runs)
+            results["publisherEventsPerSecond"] = rate
+            details["publisher"] = more
+    finally:
+        pg.stop()
+    results["goals"] = goals(results)
+    results["details"] = {**details, "totalSeconds": round(time.monotonic() - started, 1)}
+    return results
+
+
+def write(results: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "latest.md").write_text(markdown(results) + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    results = run(args)
+    write(results, args.out)
+    for goal in results["goals"]:
+        say(f"goal {'met' if goal['met'] else 'NOT met'}: {goal['goal']}: {goal['figureMs']:.1f} ms")
+    say(f"wrote {args.out / 'latest.json'} and {args.out / 'latest.md'} in {results['details']['totalSeconds']:.0f} s")
+    return 0

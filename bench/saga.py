@@ -1,0 +1,125 @@
+"""Saga latency: from just before `POST /api/v1/notas` to the moment the nota is CONFIRMADA.
+
+The end of each saga is the nota's `confirmada_em`, written by the faturamento consumer's
+transaction (PostgreSQL's `now()`, the start of that short transaction), and the start is the
+client's wall clock read just before the request; both are this machine's clock. The client
+still polls the database (every 2 ms, never the API under test) to know when to go on, but the
+poll interval does not enter the figure.
+
+- Eager publish (schedule 60 s): a closed loop, one saga at a time, after a few warm-up sagas:
+  the latency of a saga on an otherwise idle system.
+- Schedule only (`--no-eager-publish --outbox-interval 1`): an open loop at a fixed arrival rate,
+  because each saga waits for two publisher ticks and one at a time would take minutes; the
+  latency is set by where a nota lands between ticks, not by the other sagas in flight.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bench.harness import ApiClient, LocalProcess, Log, NotaWatcher, median, ms, nota_body, percentiles, say
+
+SAGA_TIMEOUT_SECONDS = 30
+
+
+@dataclass
+class SagaRun:
+    latencies_ms: list[float] = field(default_factory=list)
+    post_ms: list[float] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    first_saga_ms: float | None = None
+    first_post_ms: float | None = None
+    ids: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float]:
+        if not self.latencies_ms:
+            raise RuntimeError(f"no saga reached CONFIRMADA: {dict(self.statuses)}")
+        return percentiles(self.latencies_ms, 50, 95, 99)
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "sagas": len(self.latencies_ms),
+            "statuses": dict(self.statuses),
+            "postP50Ms": ms(median(self.post_ms)),
+            "maxMs": ms(max(self.latencies_ms)),
+            "firstSagaMs": None if self.first_saga_ms is None else ms(self.first_saga_ms),
+            "firstPostMs": None if self.first_post_ms is None else ms(self.first_post_ms),
+        }
+
+
+def _post(api: ApiClient, produto_id: str) -> tuple[str, datetime, float]:
+    sent = datetime.now(UTC)
+    t0 = time.perf_counter()
+    nota = api.expect(201, "POST", "/api/v1/notas", nota_body(produto_id))
+    return str(nota["id"]), sent, (time.perf_counter() - t0) * 1000
+
+
+def _collect(run: SagaRun, watcher: NotaWatcher, sent: dict[str, datetime]) -> None:
+    run.ids.extend(sent)
+    for nota_id, (status, at) in watcher.completion_times(list(sent)).items():
+        run.statuses[status] += 1
+        if status == "CONFIRMADA":
+            run.latencies_ms.append((at - sent[nota_id]).total_seconds() * 1000)
+    run.statuses["PENDING"] += len(sent) - sum(run.statuses.values())
+
+
+def closed_loop(
+    local: LocalProcess, produto_id: str, sagas: int, warmup: int = 5, log: Log = say, label: str = "eager"
+) -> SagaRun:
+    """One saga at a time; the first one after start (cold connections, lazy clients) is kept apart."""
+    api = ApiClient(local.url)
+    watcher = NotaWatcher(local.database_url)
+    run = SagaRun()
+    try:
+        for i in range(warmup + sagas):
+            nota_id, at, post_ms = _post(api, produto_id)
+            if not watcher.wait([nota_id], SAGA_TIMEOUT_SECONDS):
+                raise RuntimeError(f"nota {nota_id} still PENDING after {SAGA_TIMEOUT_SECONDS} s")
+            if i == 0:
+                _, done = watcher.completion_times([nota_id])[nota_id]
+                run.first_saga_ms = (done - at).total_seconds() * 1000
+                run.first_post_ms = post_ms
+            if i < warmup:
+                continue
+            run.post_ms.append(post_ms)
+            _collect(run, watcher, {nota_id: at})
+            done_count = i + 1 - warmup
+            if done_count % 50 == 0 or done_count == sagas:
+                log(f"saga latency ({label}): {done_count}/{sagas}, p50 so far {median(run.latencies_ms):.1f} ms")
+    finally:
+        api.close()
+        watcher.close()
+    return run
+
+
+def open_loop(
+    local: LocalProcess, produto_id: str, sagas: int, rate_per_second: float, log: Log = say, label: str = "schedule"
+) -> SagaRun:
+    """Notas sent at a fixed rate regardless of completions, then all awaited."""
+    api = ApiClient(local.url)
+    watcher = NotaWatcher(local.database_url)
+    run = SagaRun()
+    sent: dict[str, datetime] = {}
+    try:
+        start = time.perf_counter()
+        for i in range(sagas):
+            # Pace against the schedule, not the previous request, so slow POSTs do not lower the rate.
+            delay = start + i / rate_per_second - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            nota_id, at, post_ms = _post(api, produto_id)
+            sent[nota_id] = at
+            run.post_ms.append(post_ms)
+            if (i + 1) % 50 == 0:
+                log(f"saga latency ({label}): sent {i + 1}/{sagas}")
+        seen = watcher.wait(list(sent), SAGA_TIMEOUT_SECONDS, interval=0.05)
+        log(f"saga latency ({label}): {len(seen)}/{sagas} terminal")
+        _collect(run, watcher, sent)
+    finally:
+        api.close()
+        watcher.close()
+    return run
