@@ -196,11 +196,18 @@ def test_event_that_does_not_fit_the_state_changes_nothing_but_is_recorded(
     assert len(processed) == 1
 
 
-def test_event_for_unknown_nota_changes_nothing(consumer: EventConsumer, database_url: str) -> None:
-    # Given no nota / When a confirmation for an unknown id arrives / Then nothing but the processed mark
-    assert deliver(consumer, saga_envelope(EventName.RESERVA_CONFIRMADA, confirmada(str(uuid.uuid4())))) == []
+def test_event_for_unknown_nota_is_rejected_and_changes_nothing(
+    api: ApiClient, consumer: EventConsumer, database_url: str
+) -> None:
+    # Given one real nota / When a confirmation for an unknown id arrives beside the real one's
+    nota_id = new_nota(api)
+    unknown = saga_envelope(EventName.RESERVA_CONFIRMADA, confirmada(str(uuid.uuid4())))
+    failed = deliver(consumer, unknown, saga_envelope(EventName.RESERVA_CONFIRMADA, confirmada(nota_id)))
+    # Then the unknown one fails (bound for the DLQ), unmarked, and the real one is applied
+    assert failed == ["#0"]
+    assert nota_row(database_url, nota_id)["status"] == "CONFIRMADA"
     stored = counts(database_url)
-    assert stored["faturamento.notas_fiscais"] == 0
+    assert stored["faturamento.notas_fiscais"] == 1
     assert stored["faturamento.mensagens_processadas"] == 1
 
 

@@ -514,3 +514,125 @@ def test_retry_after_an_error_answer_that_followed_the_commit_returns_the_same_n
     notas = rows(services.url, "SELECT id FROM faturamento.notas_fiscais")
     assert len(notas) == 1
     assert again.status == 201 and again.body["id"] == str(notas[0]["id"])
+
+
+# --- poison messages ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def load_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Any]]:
+    """Import a Lambda entry-point module afresh, as a new container does, from the current env."""
+    import importlib
+    import sys
+
+    loaded: list[Any] = []
+
+    def load(name: str) -> Any:
+        sys.modules.pop(name, None)
+        module = importlib.import_module(name)
+        loaded.append(module)
+        return module
+
+    yield load
+    for module in loaded:
+        sys.modules.pop(module.__name__, None)
+        module.database.close()
+
+
+def emf_total(output: str, metric: str) -> float:
+    """Sum of one metric over every CloudWatch EMF document printed (the way Lambda ships metrics)."""
+    total = 0.0
+    for line in output.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        document = json.loads(line)
+        declared = {m["Name"] for d in document["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+        if metric in declared:
+            value = document[metric]
+            total += sum(value) if isinstance(value, list) else value
+    return total
+
+
+def test_poison_messages_reach_the_dlq_after_three_receives_counted_while_batch_mates_succeed(
+    services: Services,
+    aws: emulator.LocalAws,
+    role_url: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    load_handler: Callable[[str], Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given both consumer Lambdas as deployed: metrics on, eager publishing to the (emulated) bus
+    for name, value in aws.environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("EAGER_PUBLISH", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    handlers = {
+        "estoque-consumer": load_handler("functions.estoque.handlers.consumer").handler,
+        "faturamento-consumer": load_handler("functions.faturamento.handlers.consumer").handler,
+    }
+    batches: list[tuple[str, list[str]]] = []
+
+    def invoke(function: str, event: dict[str, Any]) -> Any:
+        batches.append((function, [r["body"] for r in event["Records"]]))
+        return handlers[function](event, FakeLambdaContext(function_name=function))
+
+    # And three poison messages: not JSON, a schema version from the future, an answer for an unknown nota
+    produto = new_produto(services.produtos, "POISON-1", 5)
+    nota = new_nota(services.notas, (produto, 2))
+    future = envelope_of(rows(services.url, "SELECT * FROM faturamento.eventos_outbox")[0])
+    future["detail"] = {**future["detail"], "eventId": str(uuid.uuid4()), "schemaVersion": 2}
+    unknown = envelope_of(rows(services.url, "SELECT * FROM faturamento.eventos_outbox")[0])
+    unknown_nota = str(uuid.uuid4())
+    unknown.update({"detail-type": "ReservaConfirmada", "source": "nfe.estoque"})
+    unknown["detail"] = {
+        **unknown["detail"],
+        "eventId": str(uuid.uuid4()),
+        "eventType": "ReservaConfirmada",
+        "correlationId": unknown_nota,
+        "payload": {
+            "notaFiscalId": unknown_nota,
+            "reservas": [{"reservaId": str(uuid.uuid4()), "produtoId": produto, "quantidade": 2}],
+        },
+    }
+    poison = {
+        "estoque-reserva": ["this is not json", json.dumps(future)],
+        "faturamento-confirmacao": [json.dumps(unknown)],
+    }
+    sqs = aws.client("sqs")
+    for queue, bodies in poison.items():
+        for body in bodies:
+            sqs.send_message(QueueUrl=aws.queues[queue].url, MessageBody=body)
+    # And the real nota's NotaFiscalCriada published behind them
+    publish_all(services, aws, role_url)
+    capsys.readouterr()
+
+    # When the event source mappings run until the poison has left the queues
+    pollers = {q: QueuePoller(sqs, aws.queues[q], invoke, threading.Event()) for q in poison}
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(queue_depth(aws, aws.queues[q].url) for q in poison):
+        for poller in pollers.values():
+            poller.poll_once(wait_seconds=0)
+        time.sleep(0.1)
+    output = capsys.readouterr().out
+
+    # Then each poison message is in its queue's DLQ, received three times
+    for queue, bodies in poison.items():
+        moved = sqs.receive_message(
+            QueueUrl=aws.queues[queue].dlq_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+        ).get("Messages", [])
+        assert sorted(m["Body"] for m in moved) == sorted(bodies)
+        receives = [sum(body in b for _, b in batches) for body in bodies]
+        assert receives == [topology.MAX_RECEIVE_COUNT] * len(bodies)
+    # And the metric counted every rejected receive
+    assert emf_total(output, "MensagensRejeitadas") == 3 * topology.MAX_RECEIVE_COUNT
+    # And the batch-mates that shared a batch with poison succeeded: stock reserved, nota confirmed
+    first_reserva_batch = next(bodies for fn, bodies in batches if fn == "estoque-consumer")
+    assert set(poison["estoque-reserva"]) < set(first_reserva_batch)
+    confirmation_batches = [b for fn, b in batches if fn == "faturamento-consumer" and len(b) > 1]
+    assert confirmation_batches and poison["faturamento-confirmacao"][0] in confirmation_batches[0]
+    assert rows(services.url, "SELECT status FROM faturamento.notas_fiscais WHERE id = %s", (nota,)) == [
+        {"status": "CONFIRMADA"}
+    ]
+    assert rows(services.url, "SELECT quantidade FROM estoque.produtos") == [{"quantidade": 3}]
+    assert emf_total(output, "ReservasConfirmadas") == 1 and emf_total(output, "NotasConfirmadas") == 1

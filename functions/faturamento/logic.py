@@ -36,7 +36,7 @@ from functions.shared.events import (
     ReservaFalhou,
     ReservaLiberada,
 )
-from functions.shared.inbox import EventHandler, mark_processed
+from functions.shared.inbox import EventHandler, MalformedEvent, mark_processed
 from functions.shared.observability import logger, metrics, tracer
 from functions.shared.outbox import EagerPublisher, add_event
 from functions.shared.pagination import decode_cursor, encode_cursor
@@ -259,6 +259,11 @@ class SagaFaturamento:
                 return
             applied = apply(uow.conn)
             status = None if applied else dal.status_atual(uow.conn, nota_id)
+            if not applied and status is None:
+                # Estoque only answers about notas committed here first, so an answer about a nota
+                # this database never had comes from elsewhere (another stack's bus, a hand-made
+                # event). No retry can fix it: rejected, it ends in the DLQ where someone looks.
+                raise MalformedEvent(f"{detail.event_type.value} for nota {nota_id}, which does not exist")
             uow.commit()
         if applied:
             logger.info("nota transition applied", extra=extra)

@@ -17,15 +17,20 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ValidationError
 
 from functions.shared.events import SCHEMA_VERSION, EventDetail, EventName
 from functions.shared.inbox import EventHandler, MalformedEvent
-from functions.shared.observability import logger
+from functions.shared.observability import logger, metrics
 
-__all__ = ["EventConsumer", "EventHandler", "MalformedEvent", "parse_body"]
+__all__ = ["REJECTED_METRIC", "EventConsumer", "EventHandler", "MalformedEvent", "parse_body"]
+
+# One per receive of a message no retry can fix (a poison message counts once per receive, so
+# MAX_RECEIVE_COUNT times before the DLQ takes it): the alarmable sign of a bad producer.
+REJECTED_METRIC = "MensagensRejeitadas"
 
 
 def _summary(exc: ValidationError) -> str:
@@ -65,14 +70,25 @@ class EventConsumer:
     def __init__(self, handlers: Mapping[EventName, EventHandler]) -> None:
         self.handlers = dict(handlers)
 
+    @staticmethod
+    def _reject(record: SQSRecord, message: str, reason: str) -> None:
+        logger.error(
+            message,
+            extra={
+                "message_id": record.message_id,
+                "receive_count": record.attributes.approximate_receive_count,
+                "reason": reason,
+            },
+        )
+        metrics.add_metric(name=REJECTED_METRIC, unit=MetricUnit.Count, value=1)
+
     def process_record(self, record: SQSRecord) -> None:
         receive_count = record.attributes.approximate_receive_count
         try:
             detail, payload = parse_body(record.body)
         except MalformedEvent as exc:
-            logger.error(
-                "malformed message rejected; it goes to the DLQ once its receives are used up",
-                extra={"message_id": record.message_id, "receive_count": receive_count, "reason": str(exc)},
+            self._reject(
+                record, "malformed message rejected; it goes to the DLQ once its receives are used up", str(exc)
             )
             raise
         handler = self.handlers.get(detail.event_type)
@@ -80,13 +96,14 @@ class EventConsumer:
         logger.append_keys(event_id=str(detail.event_id), event_type=detail.event_type.value)
         if handler is None:
             reason = f"this consumer does not handle {detail.event_type.value}"
-            logger.error(
-                "unexpected event rejected; check the queue's rule",
-                extra={"message_id": record.message_id, "reason": reason},
-            )
+            self._reject(record, "unexpected event rejected; check the queue's rule", reason)
+            logger.remove_keys(["event_id", "event_type"])
             raise MalformedEvent(reason)
         try:
             handler(detail, payload)
+        except MalformedEvent as exc:
+            self._reject(record, "event rejected; it goes to the DLQ once its receives are used up", str(exc))
+            raise
         except Exception:
             logger.exception(
                 "event handling failed; the message will be retried",
