@@ -516,6 +516,42 @@ def test_retry_after_an_error_answer_that_followed_the_commit_returns_the_same_n
     assert again.status == 201 and again.body["id"] == str(notas[0]["id"])
 
 
+# Every statement it guards fails as a dropped connection does: the database is down.
+DATABASE_DOWN = """
+CREATE FUNCTION faturamento.fora_do_ar() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'terminating connection due to administrator command' USING ERRCODE = '57P01';
+END $$;
+CREATE TRIGGER fora_do_ar BEFORE INSERT ON faturamento.notas_fiscais
+    FOR EACH ROW EXECUTE FUNCTION faturamento.fora_do_ar();
+CREATE TRIGGER fora_do_ar BEFORE DELETE ON faturamento.idempotencia
+    FOR EACH ROW EXECUTE FUNCTION faturamento.fora_do_ar();
+"""
+
+
+def test_request_cut_by_an_outage_does_not_hold_its_key_until_the_lease_ends(services: Services) -> None:
+    # Given a request with an Idempotency-Key whose nota insert fails because the database went
+    # away, and whose key can't be released then either (the database is still away)
+    body = {
+        "destinatario": DESTINATARIO,
+        "items": [{"produtoId": str(uuid.uuid4()), "quantidade": 1, "valorUnitario": "1.00"}],
+    }
+    key = {"Idempotency-Key": f"outage-{uuid.uuid4()}"}
+    admin(services.url, DATABASE_DOWN)
+    first = services.notas.post("/api/v1/notas", body, headers=key)
+    assert first.status == 503
+    held = rows(services.url, "SELECT status FROM faturamento.idempotencia")
+    assert held == [{"status": "INPROGRESS"}]  # its lease runs for the invocation's 30 s
+    # When the database is back and the client retries at once
+    admin(services.url, "DROP TRIGGER fora_do_ar ON faturamento.notas_fiscais")
+    admin(services.url, "DROP TRIGGER fora_do_ar ON faturamento.idempotencia")
+    again = services.notas.post("/api/v1/notas", body, headers=key)
+    # Then the retry creates the nota (not a 409 for the next 30 s), once
+    assert again.status == 201, again.body
+    assert rows(services.url, "SELECT id::text FROM faturamento.notas_fiscais") == [{"id": again.body["id"]}]
+    assert rows(services.url, "SELECT status FROM faturamento.idempotencia") == [{"status": "COMPLETED"}]
+
+
 # --- poison messages ---------------------------------------------------------------------------
 
 
@@ -605,6 +641,10 @@ def test_poison_messages_reach_the_dlq_after_three_receives_counted_while_batch_
             sqs.send_message(QueueUrl=aws.queues[queue].url, MessageBody=body)
     # And the real nota's NotaFiscalCriada published behind them
     publish_all(services, aws, role_url)
+    # Metrics are process-wide; earlier in-process tests added some without flushing them.
+    from functions.shared.observability import metrics
+
+    metrics.clear_metrics()
     capsys.readouterr()
 
     # When the event source mappings run until the poison has left the queues

@@ -32,7 +32,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
 
-from functions.shared.db import Database, UnitOfWork
+from functions.shared.db import CONNECTION_ERRORS, Database, UnitOfWork
 
 # Identifiers cannot be bound parameters; only these tables ever reach SQL text.
 IDEMPOTENCY_TABLES = frozenset({"faturamento.idempotencia"})
@@ -49,6 +49,10 @@ class PostgresPersistenceLayer(BasePersistenceLayer):
             raise ValueError(f"unknown idempotency table {table!r}")
         self.db = db
         self.table = table
+        # This container's in-progress leases (key -> lease end), and the in-progress records it
+        # could not delete because the database was unreachable (see `_delete_record`).
+        self._leases: dict[str, int | None] = {}
+        self._abandoned: dict[str, int | None] = {}
 
     @staticmethod
     def _record(row: dict[str, Any]) -> DataRecord:
@@ -72,7 +76,16 @@ class PostgresPersistenceLayer(BasePersistenceLayer):
 
     def _put_record(self, data_record: DataRecord) -> None:
         now = time.time()
+        abandoned = dict(self._abandoned)
         with UnitOfWork(self.db) as uow:
+            for key, lease in abandoned.items():
+                # Only the very attempt that failed: not one that committed (COMPLETED with its
+                # nota) and not a later attempt that took the key over (another lease).
+                uow.conn.execute(
+                    f"DELETE FROM {self.table} WHERE chave = %s AND status = %s "
+                    "AND em_andamento_expira_em IS NOT DISTINCT FROM %s",
+                    (key, STATUS_CONSTANTS["INPROGRESS"], lease),
+                )
             uow.conn.execute(
                 f"DELETE FROM {self.table} WHERE chave IN (SELECT chave FROM {self.table} WHERE expira_em < %s "
                 "ORDER BY expira_em LIMIT %s FOR UPDATE SKIP LOCKED)",
@@ -104,7 +117,10 @@ class PostgresPersistenceLayer(BasePersistenceLayer):
                     f"SELECT {_COLUMNS} FROM {self.table} WHERE chave = %s", (data_record.idempotency_key,)
                 ).fetchone()
             uow.commit()
+        for key in abandoned:
+            self._abandoned.pop(key, None)
         if inserted is not None:
+            self._leases[data_record.idempotency_key] = data_record.in_progress_expiry_timestamp
             return
         if existing is None:
             # Deleted between our insert and our read: Powertools reads again and retries.
@@ -117,6 +133,7 @@ class PostgresPersistenceLayer(BasePersistenceLayer):
         with UnitOfWork(self.db) as uow:
             self._write(uow.conn, data_record)
             uow.commit()
+        self._leases.pop(data_record.idempotency_key, None)
 
     def _write(self, conn: psycopg.Connection[Any], data_record: DataRecord) -> None:
         conn.execute(
@@ -155,6 +172,16 @@ class PostgresPersistenceLayer(BasePersistenceLayer):
         )
 
     def _delete_record(self, data_record: DataRecord) -> None:
-        with UnitOfWork(self.db) as uow:
-            uow.conn.execute(f"DELETE FROM {self.table} WHERE chave = %s", (data_record.idempotency_key,))
-            uow.commit()
+        key = data_record.idempotency_key
+        lease = self._leases.pop(key, None)
+        try:
+            with UnitOfWork(self.db) as uow:
+                uow.conn.execute(f"DELETE FROM {self.table} WHERE chave = %s", (key,))
+                uow.commit()
+        except CONNECTION_ERRORS:
+            # The call failed because the database went away, so its record can't be deleted now:
+            # left alone it reads "in progress" until the lease ends (the invocation's remaining
+            # time, up to 30 s) and every retry of the key gets a 409 meanwhile. Remembered here,
+            # it is deleted by this container's next idempotent request, once the database is back.
+            self._abandoned[key] = lease
+            raise

@@ -1,0 +1,329 @@
+"""Faults under load: scarce stock raced for by concurrent containers, and a database restart.
+
+- Scarce stock: eight threads, each with its own API and consumer "containers" (own connections),
+  run sagas at once against the same products, so reservations really race for the same rows.
+- Restart: its own `nfe local` process on its own PostgreSQL (moto server, the real handlers, eager
+  publishing, the publisher schedule at 1 s, a 2 s visibility timeout), driven over HTTP by eight
+  clients while the server is restarted under them.
+The figures each test measures are printed (`pytest -s` shows them) and quoted in docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from functions.shared.events import EventName
+from nfe.local.demo import HttpClient
+from nfe.pgserver import PostgresServer
+from tests.helpers.db import envelope_of
+from tests.helpers.events import FakeLambdaContext, failed_ids, sqs_event
+from tests.test_faults import CONSUMER_OF, Services, new_produto, wire
+from tests.test_local_mode import LocalProcess, start_local
+
+DESTINATARIO = {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"}
+TERMINAL = ("CONFIRMADA", "ERRO_ESTOQUE", "CANCELADA")
+# What the schedule and redelivery need to finish whatever the eager path dropped.
+SAFETY_NET = ("--outbox-interval", "1", "--visibility-timeout", "2")
+
+
+def query(url: str, sql: str, params: Any = None) -> list[dict[str, Any]]:
+    with psycopg.connect(url, row_factory=dict_row, connect_timeout=5) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def new_produtos(api: HttpClient, stock: dict[str, int]) -> dict[str, str]:
+    """SKU -> id for products created with the given stock."""
+    ids = {}
+    for sku, quantidade in stock.items():
+        ids[sku] = api.expect(201, "POST", "/api/v1/produtos", {"sku": sku, "nome": sku, "quantidade": quantidade})[
+            "id"
+        ]
+    return ids
+
+
+def nota_body(rng: random.Random, produtos: list[str], max_items: int, max_quantidade: int) -> dict[str, Any]:
+    chosen = rng.sample(produtos, rng.randint(1, max_items))
+    return {
+        "destinatario": DESTINATARIO,
+        "items": [
+            {"produtoId": p, "quantidade": rng.randint(1, max_quantidade), "valorUnitario": "2.50"} for p in chosen
+        ],
+    }
+
+
+def wait_until_no_pending(url: str, expected: int, timeout: float) -> float:
+    """Seconds until `expected` notas exist and none is PENDING; fails with the stragglers."""
+    started = time.monotonic()
+    found: list[dict[str, Any]] = []
+    while time.monotonic() - started < timeout:
+        found = query(url, "SELECT status, count(*) AS n FROM faturamento.notas_fiscais GROUP BY status")
+        by_status = {r["status"]: r["n"] for r in found}
+        if sum(by_status.values()) == expected and not by_status.get("PENDING"):
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise AssertionError(f"sagas still not terminal after {timeout} s: {found}")
+
+
+def stock_ledger(url: str) -> list[dict[str, Any]]:
+    """Per product: stock now, units in ATIVA reservas, units in LIBERADA ones."""
+    return query(
+        url,
+        "SELECT p.sku, p.quantidade, "
+        "COALESCE(sum(r.quantidade) FILTER (WHERE r.status = 'ATIVA'), 0) AS ativa, "
+        "COALESCE(sum(r.quantidade) FILTER (WHERE r.status = 'LIBERADA'), 0) AS liberada "
+        "FROM estoque.produtos p LEFT JOIN estoque.reservas r ON r.produto_id = p.id GROUP BY p.sku, p.quantidade",
+    )
+
+
+def assert_reservas_match_items(url: str) -> None:
+    """A CONFIRMADA nota holds one ATIVA reserva per item, of its quantity; no other nota holds any."""
+    mismatched = query(
+        url,
+        "SELECT n.id, n.status FROM faturamento.notas_fiscais n WHERE "
+        "(SELECT coalesce(array_agg((i.produto_id, i.quantidade) ORDER BY i.produto_id), '{}') "
+        " FROM faturamento.itens_nota i WHERE i.nota_fiscal_id = n.id AND n.status = 'CONFIRMADA') "
+        "IS DISTINCT FROM "
+        "(SELECT coalesce(array_agg((r.produto_id, r.quantidade) ORDER BY r.produto_id), '{}') "
+        " FROM estoque.reservas r WHERE r.nota_fiscal_id = n.id AND r.status = 'ATIVA')",
+    )
+    assert mismatched == []
+
+
+def dlq_depths(local: LocalProcess) -> dict[str, int]:
+    sqs = local.aws("sqs")
+    depths = {}
+    for url in sqs.list_queues()["QueueUrls"]:
+        if url.endswith("-dlq-local"):
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+            depths[url.rsplit("/", 1)[1]] = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+    return depths
+
+
+# --- 200 notas, 10 products, scarce stock, 8 threads ------------------------------------------
+
+
+class Worker:
+    """One client thread and the containers serving it: its own API and consumers, own connections.
+
+    On AWS each concurrent Lambda invocation is its own container with its own connection; eight
+    of these running at once is eight reservations racing for the same rows, which one local-mode
+    process (one container per function) would serialize.
+    """
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def deliver(self, schema: str, tipo: str, notas: list[str]) -> None:
+        events = query(
+            self.services.url,
+            f"SELECT id, tipo, payload FROM {schema}.eventos_outbox WHERE tipo = ANY(%s) AND agregado_id = ANY(%s)",
+            (tipo.split(","), notas),
+        )
+        by_consumer: dict[str, list[dict[str, Any]]] = {}
+        for row in events:
+            by_consumer.setdefault(CONSUMER_OF[EventName(row["tipo"])], []).append(envelope_of(row))
+        for consumer, envelopes in by_consumer.items():
+            response = self.services.consumers[consumer].handle(sqs_event(envelopes), FakeLambdaContext())
+            assert failed_ids(response) == []
+
+    def sagas(self, bodies: list[dict[str, Any]]) -> list[str]:
+        """Post the notas five at a time; each five travel as one SQS batch, as a mapping would batch them."""
+        created = []
+        for start in range(0, len(bodies), 5):
+            chunk = []
+            for body in bodies[start : start + 5]:
+                result = self.services.notas.post("/api/v1/notas", body)
+                assert result.status == 201, result.body
+                chunk.append(str(result.body["id"]))
+            self.deliver("faturamento", "NotaFiscalCriada", chunk)
+            self.deliver("estoque", "ReservaConfirmada,ReservaFalhou", chunk)
+            created += chunk
+        return created
+
+    def cancel(self, notas: list[str]) -> None:
+        for nota in notas:
+            assert self.services.notas.post(f"/api/v1/notas/{nota}/cancelamento").status == 202
+        self.deliver("faturamento", "NotaFiscalCancelada", notas)
+        self.deliver("estoque", "ReservaLiberada", notas)
+
+
+def test_200_notas_from_8_threads_never_oversell_and_all_end(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 10 products with 20 units each, and 200 notas asking for about four times that in total
+    workers = [Worker(wire(database_url, monkeypatch)) for _ in range(8)]
+    initial = {f"ESC-{i:02d}": 20 for i in range(10)}
+    produtos = [new_produto(workers[0].services.produtos, sku, n) for sku, n in initial.items()]
+    rng = random.Random(8)
+    bodies = [nota_body(rng, produtos, max_items=3, max_quantidade=3) for _ in range(200)]
+    try:
+        # When 8 threads, each with its own containers, run 25 sagas each at the same time
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            created = [nota for chunk in pool.map(lambda i: workers[i].sagas(bodies[i::8]), range(8)) for nota in chunk]
+        elapsed = time.monotonic() - started
+        # Then every nota is terminal, and for each product initial = current + reserved, never negative
+        statuses = Counter(r["status"] for r in query(database_url, "SELECT status FROM faturamento.notas_fiscais"))
+        assert len(set(created)) == 200 and sum(statuses.values()) == 200
+        assert set(statuses) <= set(TERMINAL)
+        assert statuses["CONFIRMADA"] > 0 and statuses["ERRO_ESTOQUE"] > 0  # stock really was scarce
+        ledger = stock_ledger(database_url)
+        assert {r["sku"]: r["quantidade"] + r["ativa"] for r in ledger} == initial
+        assert all(r["quantidade"] >= 0 for r in ledger)
+        assert_reservas_match_items(database_url)
+
+        # And when the 8 threads cancel 40 confirmed notas at once, the units come back exactly
+        confirmed = [
+            str(r["id"])
+            for r in query(database_url, "SELECT id FROM faturamento.notas_fiscais WHERE status = 'CONFIRMADA'")
+        ]
+        cancelled = confirmed[:40]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda i: workers[i].cancel(cancelled[i::8]), range(8)))
+        ledger = stock_ledger(database_url)
+        assert {r["sku"]: r["quantidade"] + r["ativa"] for r in ledger} == initial
+        assert sum(r["liberada"] for r in ledger) > 0
+        assert_reservas_match_items(database_url)
+        after = Counter(r["status"] for r in query(database_url, "SELECT status FROM faturamento.notas_fiscais"))
+        assert after["CANCELADA"] == len(cancelled)
+    finally:
+        for worker in workers:
+            worker.services.close()
+    print(
+        f"\n200 notas / 10 products / 8 threads with their own containers: all terminal in {elapsed:.2f} s; "
+        f"{dict(statuses)}; {len(cancelled)} concurrent cancelations released their stock"
+    )
+
+
+# --- PostgreSQL restarts during 100 sagas ------------------------------------------------------
+
+
+class HeaderClient(HttpClient):
+    def call_with_headers(
+        self, method: str, path: str, body: dict[str, Any] | None, headers: dict[str, str]
+    ) -> tuple[int, Any]:
+        request = urllib.request.Request(  # noqa: S310 (loopback URL built by us)
+            self.base_url + path,
+            data=json.dumps(body).encode() if body is not None else None,
+            method=method,
+            headers={"Content-Type": "application/json", **headers},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+
+@dataclass
+class Client:
+    """A client that retries a POST with the same Idempotency-Key until it gets its 201."""
+
+    api: HeaderClient
+    answers: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def create(self, body: dict[str, Any], deadline: float) -> str:
+        key = str(uuid.uuid4())
+        delay = 0.05
+        while time.monotonic() < deadline:
+            try:
+                status, payload = self.api.call_with_headers("POST", "/api/v1/notas", body, {"Idempotency-Key": key})
+            except OSError as exc:  # the gateway itself never goes away, but a request may time out
+                with self.lock:
+                    self.errors[type(exc).__name__] += 1
+                status, payload = 0, None
+            with self.lock:
+                self.answers[status] += 1
+            if status == 201:
+                return str(payload["id"])
+            assert status in (0, 409, 502, 503), (status, payload)  # an outage, or the key's lease, nothing else
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        raise AssertionError(f"no 201 before the deadline; answers so far {self.answers}")
+
+
+@pytest.fixture
+def own_server() -> Iterator[PostgresServer]:
+    # Its own server: restarting the session's would cut every other test's connections.
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+def test_postgres_restart_during_100_sagas_loses_none_and_duplicates_none(own_server: PostgresServer) -> None:
+    # Given local mode on a server of its own, 10 products, and 8 clients about to post 100 notas
+    local = start_local(own_server.url, *SAFETY_NET)
+    try:
+        api = HeaderClient(local.url)
+        initial = {f"RST-{i:02d}": 12 for i in range(10)}
+        produtos = new_produtos(api, initial)
+        rng = random.Random(100)
+        bodies = [nota_body(rng, list(produtos.values()), max_items=2, max_quantidade=2) for _ in range(100)]
+        client = Client(api)
+        created: list[str] = []
+        outage: dict[str, float] = {}
+
+        def create(body: dict[str, Any]) -> str:
+            nota_id = client.create(body, deadline=time.monotonic() + 60)
+            with client.lock:
+                created.append(nota_id)
+            return nota_id
+
+        def restart_when_a_third_is_in() -> None:
+            while len(created) < 33:
+                time.sleep(0.005)
+            outage["start"] = time.monotonic()
+            own_server.restart(pause_seconds=2)
+            outage["end"] = time.monotonic()
+
+        # When PostgreSQL is stopped (sessions killed) a third of the way in, and started 2 s later
+        started = time.monotonic()
+        restarter = threading.Thread(target=restart_when_a_third_is_in)
+        restarter.start()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            ids = list(pool.map(create, bodies))
+        restarter.join()
+        posted = time.monotonic() - started
+        settled = wait_until_no_pending(own_server.url, 100, timeout=60)
+        recovered = time.monotonic() - outage["end"]
+
+        # Then each of the 100 notas exists exactly once and reached a terminal state
+        assert len(set(ids)) == 100
+        assert {str(r["id"]) for r in query(own_server.url, "SELECT id FROM faturamento.notas_fiscais")} == set(ids)
+        # And nothing was lost or stuck on the way: stock adds up, every event published, no DLQ
+        ledger = stock_ledger(own_server.url)
+        assert {r["sku"]: r["quantidade"] + r["ativa"] for r in ledger} == initial
+        assert_reservas_match_items(own_server.url)
+        for schema in ("faturamento", "estoque"):
+            unpublished = query(
+                own_server.url, f"SELECT count(*) AS n FROM {schema}.eventos_outbox WHERE NOT publicado"
+            )
+            assert unpublished == [{"n": 0}]
+        assert sum(dlq_depths(local).values()) == 0
+        # And the outage was real: the API refused requests while it lasted
+        assert client.answers[503] > 0
+        statuses = Counter(r["status"] for r in query(own_server.url, "SELECT status FROM faturamento.notas_fiscais"))
+        print(
+            f"\n100 sagas, PostgreSQL down {outage['end'] - outage['start']:.1f} s: 100/100 terminal "
+            f"{recovered:.1f} s after it came back ({posted:.1f} s to post all, {settled:.1f} s more to settle); "
+            f"{dict(statuses)}; answers {dict(client.answers)}; client errors {dict(client.errors)}"
+        )
+    finally:
+        assert local.stop() == 0
