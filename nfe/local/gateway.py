@@ -88,6 +88,9 @@ def make_server(port: int, invoke: Invoker, host: str = "127.0.0.1") -> Threadin
     class Handler(BaseHTTPRequestHandler):
         server_version = "nfe-local"
         protocol_version = "HTTP/1.1"
+        # Headers and body leave in two writes; with Nagle on, a keep-alive client's delayed ACK
+        # held the second back about 40 ms on every response (urllib closes, so it never saw it).
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             return  # access logs would drown the progress lines
