@@ -59,3 +59,8 @@ policy: setup
 contracts: setup
 	$(BIN)/nfe openapi
 	$(BIN)/nfe schemas
+
+# Longer fault run than make test's: 1,000 sagas from 8 clients while PostgreSQL restarts 5 times
+.PHONY: soak
+soak: setup
+	NFE_SOAK_SAGAS=1000 NFE_SOAK_RESTARTS=5 $(BIN)/pytest -q -s tests/test_fault_load.py -k postgres_restart

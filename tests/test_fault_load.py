@@ -11,6 +11,7 @@ The figures each test measures are printed (`pytest -s` shows them) and quoted i
 from __future__ import annotations
 
 import json
+import os
 import random
 import threading
 import time
@@ -37,6 +38,9 @@ from tests.test_local_mode import LocalProcess, start_local
 
 DESTINATARIO = {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"}
 TERMINAL = ("CONFIRMADA", "ERRO_ESTOQUE", "CANCELADA")
+# `make soak` raises these: more sagas, more restarts under them.
+SAGAS = int(os.environ.get("NFE_SOAK_SAGAS", "100"))
+RESTARTS = int(os.environ.get("NFE_SOAK_RESTARTS", "1"))
 # What the schedule and redelivery need to finish whatever the eager path dropped.
 SAFETY_NET = ("--outbox-interval", "1", "--visibility-timeout", "2")
 
@@ -268,17 +272,17 @@ def own_server() -> Iterator[PostgresServer]:
 
 
 def test_postgres_restart_during_100_sagas_loses_none_and_duplicates_none(own_server: PostgresServer) -> None:
-    # Given local mode on a server of its own, 10 products, and 8 clients about to post 100 notas
+    # Given local mode on a server of its own, 10 products, and 8 clients about to post the notas
     local = start_local(own_server.url, *SAFETY_NET)
     try:
         api = HeaderClient(local.url)
-        initial = {f"RST-{i:02d}": 12 for i in range(10)}
+        initial = {f"RST-{i:02d}": SAGAS * 12 // 100 for i in range(10)}
         produtos = new_produtos(api, initial)
-        rng = random.Random(100)
-        bodies = [nota_body(rng, list(produtos.values()), max_items=2, max_quantidade=2) for _ in range(100)]
+        rng = random.Random(SAGAS)
+        bodies = [nota_body(rng, list(produtos.values()), max_items=2, max_quantidade=2) for _ in range(SAGAS)]
         client = Client(api)
         created: list[str] = []
-        outage: dict[str, float] = {}
+        outages: list[tuple[float, float]] = []
 
         def create(body: dict[str, Any]) -> str:
             nota_id = client.create(body, deadline=time.monotonic() + 60)
@@ -286,26 +290,29 @@ def test_postgres_restart_during_100_sagas_loses_none_and_duplicates_none(own_se
                 created.append(nota_id)
             return nota_id
 
-        def restart_when_a_third_is_in() -> None:
-            while len(created) < 33:
-                time.sleep(0.005)
-            outage["start"] = time.monotonic()
-            own_server.restart(pause_seconds=2)
-            outage["end"] = time.monotonic()
+        def restart_along_the_way() -> None:
+            for k in range(1, RESTARTS + 1):
+                while len(created) < k * SAGAS // (RESTARTS + 2):
+                    time.sleep(0.005)
+                down = time.monotonic()
+                own_server.restart(pause_seconds=2)
+                outages.append((down, time.monotonic()))
 
-        # When PostgreSQL is stopped (sessions killed) a third of the way in, and started 2 s later
+        # When PostgreSQL is stopped (sessions killed) along the way (once by default, a third of the
+        # way in) and started again 2 s later each time
         started = time.monotonic()
-        restarter = threading.Thread(target=restart_when_a_third_is_in)
+        restarter = threading.Thread(target=restart_along_the_way)
         restarter.start()
         with ThreadPoolExecutor(max_workers=8) as pool:
             ids = list(pool.map(create, bodies))
         restarter.join()
         posted = time.monotonic() - started
-        settled = wait_until_no_pending(own_server.url, 100, timeout=60)
-        recovered = time.monotonic() - outage["end"]
+        settled = wait_until_no_pending(own_server.url, SAGAS, timeout=60)
+        recovered = time.monotonic() - outages[-1][1]
 
-        # Then each of the 100 notas exists exactly once and reached a terminal state
-        assert len(set(ids)) == 100
+        # Then each nota exists exactly once and reached a terminal state
+        assert len(outages) == RESTARTS
+        assert len(set(ids)) == SAGAS
         assert {str(r["id"]) for r in query(own_server.url, "SELECT id FROM faturamento.notas_fiscais")} == set(ids)
         # And nothing was lost or stuck on the way: stock adds up, every event published, no DLQ
         ledger = stock_ledger(own_server.url)
@@ -320,9 +327,10 @@ def test_postgres_restart_during_100_sagas_loses_none_and_duplicates_none(own_se
         # And the outage was real: the API refused requests while it lasted
         assert client.answers[503] > 0
         statuses = Counter(r["status"] for r in query(own_server.url, "SELECT status FROM faturamento.notas_fiscais"))
+        down = ", ".join(f"{end - start:.1f}" for start, end in outages)
         print(
-            f"\n100 sagas, PostgreSQL down {outage['end'] - outage['start']:.1f} s: 100/100 terminal "
-            f"{recovered:.1f} s after it came back ({posted:.1f} s to post all, {settled:.1f} s more to settle); "
+            f"\n{SAGAS} sagas, PostgreSQL restarted {RESTARTS}x (down {down} s): {SAGAS}/{SAGAS} terminal "
+            f"{recovered:.1f} s after it last came back ({posted:.1f} s to post all, {settled:.1f} s more to settle); "
             f"{dict(statuses)}; answers {dict(client.answers)}; client errors {dict(client.errors)}"
         )
     finally:
