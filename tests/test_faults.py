@@ -130,6 +130,7 @@ class HandDelivery:
         self.copies = copies
         self.delivered: set[Any] = set()
         self.late: list[dict[str, Any]] = []
+        self.deliveries = 0
 
     def pending(self) -> list[dict[str, Any]]:
         found = []
@@ -141,6 +142,7 @@ class HandDelivery:
         return [r for r in sorted(found, key=lambda r: r["criado_em"]) if r["id"] not in self.delivered]
 
     def deliver(self, envelopes: list[dict[str, Any]]) -> None:
+        self.deliveries += len(envelopes)
         by_consumer: dict[str, list[dict[str, Any]]] = {}
         for envelope in envelopes:
             by_consumer.setdefault(CONSUMER_OF[EventName(envelope["detail-type"])], []).append(envelope)
@@ -188,6 +190,7 @@ def run_scenario(services: Services, copies: int) -> list[str]:
     notas.append(new_nota(services.notas, (a, 8), (c, 1)))
     bus.pump()
     bus.finish()
+    assert bus.deliveries == copies * len(bus.delivered)
     return notas
 
 
@@ -257,7 +260,9 @@ def test_every_event_delivered_three_times_ends_as_with_single_delivery(
     assert single["stock"] == {"PAR-A": 0, "PAR-B": 1, "PAR-C": 0}
     active = [(n, sku, q) for n, sku, q, status in single["reservas"] if status == "ATIVA"]
     assert active == [(1, "PAR-A", 2), (1, "PAR-B", 2), (6, "PAR-A", 8), (6, "PAR-C", 1)]
-    assert sum(n for _, _, n in single["processed"]) == sum(n for _, _, n in single["outbox"])
+    events = sum(n for _, _, n in single["outbox"])
+    assert sum(n for _, _, n in single["processed"]) == events
+    print(f"\n{len(single['notas'])} sagas, {events} events, each delivered 1x and 3x: identical final state")
 
 
 # --- the publisher dies between PutEvents and marking the rows ---------------------------------
