@@ -64,3 +64,9 @@ contracts: setup
 .PHONY: soak
 soak: setup
 	NFE_SOAK_SAGAS=1000 NFE_SOAK_RESTARTS=5 $(BIN)/pytest -q -s tests/test_fault_load.py -k postgres_restart
+
+# Benchmarks through local mode (saga latency, API latency, throughput beside pgbench, cold starts,
+# publisher drain), about five minutes: writes bench/results/latest.json and latest.md
+.PHONY: bench
+bench: setup
+	$(BIN)/python -m bench

@@ -1,10 +1,10 @@
 """Cold start: a fresh interpreter's imports and init up to a ready handler, beside `python -c pass`.
 
 Each function's handler module is imported in a new process with the environment a deployed
-Lambda has: the runtime's own variables (LAMBDA_TASK_ROOT and friends, which also make
-Powertools' Tracer active and patch the AWS SDK, as with the stack's active tracing), the ones
-the stack sets (POWERTOOLS_SERVICE_NAME, EVENT_BUS_NAME, ...) and a DATABASE_URL standing in for
-the DB_* endpoint variables. Connections are opened on first use, so init needs no server.
+Lambda has: the runtime's own variables (LAMBDA_TASK_ROOT, the X-Ray daemon address of a function
+with active tracing, as the stack deploys them, so the real Tracer loads), the ones the stack sets
+(POWERTOOLS_SERVICE_NAME, EVENT_BUS_NAME, ...) and a DATABASE_URL standing in for the DB_*
+endpoint variables. Connections are opened on first use, so init needs no server.
 
 The figure is wall time from spawning the interpreter to the child reporting its handler
 resolved (what Lambda's init phase covers); the child's own import time is kept as a detail.
@@ -52,6 +52,9 @@ def lambda_environment(function: topology.Function) -> dict[str, str]:
             "AWS_ACCESS_KEY_ID": "bench",
             "AWS_SECRET_ACCESS_KEY": "bench",
             "AWS_SESSION_TOKEN": "bench",
+            # Set for functions with active tracing (the stack's `tracing_config`): X-Ray is on.
+            "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
             # Set by the stack (components/lambdas.py), with a local database URL for the endpoint.
             "POWERTOOLS_SERVICE_NAME": function.name,
             "POWERTOOLS_METRICS_NAMESPACE": "nfe",
@@ -72,13 +75,20 @@ def lambda_environment(function: topology.Function) -> dict[str, str]:
     return env
 
 
-def time_function(function: topology.Function) -> tuple[float, float]:
-    """(spawn-to-ready ms, the child's own import ms) for one fresh interpreter."""
+def time_function(function: topology.Function, traced: bool = True) -> tuple[float, float]:
+    """(spawn-to-ready ms, the child's own import ms) for one fresh interpreter.
+
+    Untraced is the same function deployed without active tracing: no X-Ray daemon address, so
+    the shared observability module never loads the X-Ray SDK.
+    """
+    env = lambda_environment(function)
+    if not traced:
+        env.pop("AWS_XRAY_DAEMON_ADDRESS")
     t0 = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, function.handler],
         cwd=ROOT,
-        env=lambda_environment(function),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -99,13 +109,14 @@ def time_python() -> float:
     return (time.perf_counter() - t0) * 1000
 
 
-def run(runs: int, log: Log = say) -> tuple[dict[str, float], dict[str, Any]]:
+def run(runs: int, untraced: bool = True, log: Log = say) -> tuple[dict[str, float], dict[str, Any]]:
     figures: dict[str, float] = {}
     details: dict[str, Any] = {}
     # Round-robin rather than function by function, so a burst of load elsewhere on the machine
     # spreads over every function instead of landing on one.
     samples: dict[str, list[float]] = {fn.name: [] for fn in topology.FUNCTIONS}
     imports: dict[str, list[float]] = {fn.name: [] for fn in topology.FUNCTIONS}
+    plain: dict[str, list[float]] = {fn.name: [] for fn in topology.FUNCTIONS}
     python: list[float] = []
     for run_number in range(1, runs + 1):
         python.append(time_python())
@@ -113,17 +124,22 @@ def run(runs: int, log: Log = say) -> tuple[dict[str, float], dict[str, Any]]:
             ready, imported = time_function(function)
             samples[function.name].append(ready)
             imports[function.name].append(imported)
+            if untraced:
+                plain[function.name].append(time_function(function, traced=False)[0])
         log(f"cold start: round {run_number}/{runs} done")
     for function in topology.FUNCTIONS:
-        figures[function.name] = ms(median(samples[function.name]))
-        details[function.name] = {
-            "importMs": ms(median(imports[function.name])),
-            "minMs": ms(min(samples[function.name])),
-            "maxMs": ms(max(samples[function.name])),
+        name = function.name
+        figures[name] = ms(median(samples[name]))
+        details[name] = {
+            "importMs": ms(median(imports[name])),
+            "minMs": ms(min(samples[name])),
+            "maxMs": ms(max(samples[name])),
         }
+        if untraced:
+            details[name]["untracedMs"] = ms(median(plain[name]))
         log(
-            f"cold start: {function.name}: {figures[function.name]:.0f} ms to a ready handler "
-            f"(import {details[function.name]['importMs']:.0f} ms)"
+            f"cold start: {name}: {figures[name]:.0f} ms to a ready handler (import {details[name]['importMs']:.0f} ms"
+            + (f"; {details[name]['untracedMs']:.0f} ms without active tracing)" if untraced else ")")
         )
     figures["python"] = ms(median(python))
     log(f"cold start: python -c pass: {figures['python']:.0f} ms")

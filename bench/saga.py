@@ -34,6 +34,7 @@ class SagaRun:
     first_saga_ms: float | None = None
     first_post_ms: float | None = None
     ids: list[str] = field(default_factory=list)
+    sent: dict[str, datetime] = field(default_factory=dict)
 
     def summary(self) -> dict[str, float]:
         if not self.latencies_ms:
@@ -60,11 +61,44 @@ def _post(api: ApiClient, produto_id: str) -> tuple[str, datetime, float]:
 
 def _collect(run: SagaRun, watcher: NotaWatcher, sent: dict[str, datetime]) -> None:
     run.ids.extend(sent)
+    run.sent.update(sent)
     for nota_id, (status, at) in watcher.completion_times(list(sent)).items():
         run.statuses[status] += 1
         if status == "CONFIRMADA":
             run.latencies_ms.append((at - sent[nota_id]).total_seconds() * 1000)
     run.statuses["PENDING"] += len(sent) - sum(run.statuses.values())
+
+
+# Where a saga's time goes: the timestamp each step left, as (label, SQL expression over the joined
+# rows). `now()` is a transaction's start, so each step is when that transaction began.
+ANATOMY_STEPS = (
+    ("POST transaction began (nota row)", "n.criada_em"),
+    ("eager relay of NotaFiscalCriada began", "fo.publicado_em"),
+    ("estoque consumer transaction began", "ep.processada_em"),
+    ("eager relay of ReservaConfirmada began", "eo.publicado_em"),
+    ("faturamento consumer transaction began (CONFIRMADA)", "n.confirmada_em"),
+)
+_ANATOMY_SQL = (
+    "SELECT n.id::text, " + ", ".join(expr for _, expr in ANATOMY_STEPS) + " FROM faturamento.notas_fiscais n"
+    " JOIN faturamento.eventos_outbox fo ON fo.agregado_id = n.id AND fo.tipo = 'NotaFiscalCriada'"
+    " JOIN estoque.mensagens_processadas ep ON ep.evento_id = fo.id"
+    " JOIN estoque.eventos_outbox eo ON eo.agregado_id = n.id AND eo.tipo = 'ReservaConfirmada'"
+    " WHERE n.id = ANY(%s::uuid[]) AND n.status = 'CONFIRMADA'"
+)
+
+
+def anatomy(database_url: str, sent: dict[str, datetime]) -> list[dict[str, Any]]:
+    """Median milliseconds from the client's send to each step, over the given sagas."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(_ANATOMY_SQL, (list(sent),)).fetchall()
+    steps = []
+    for index, (label, _) in enumerate(ANATOMY_STEPS, start=1):
+        offsets = [(row[index] - sent[row[0]]).total_seconds() * 1000 for row in rows if row[index] is not None]
+        if offsets:
+            steps.append({"step": label, "p50Ms": ms(median(offsets))})
+    return steps
 
 
 def closed_loop(

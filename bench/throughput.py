@@ -83,7 +83,7 @@ def _commits(pg: Postgres, dbname: str) -> int:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{dbname}: {backends} backends still connected")
             previous = commits if backends == 0 else None
-            time.sleep(0.2)
+            time.sleep(0.1)
 
 
 def _insert_produtos(database_url: str, count: int) -> list[str]:
