@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--database-url", help="superuser URL of a PostgreSQL to use (default: a throwaway server)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="directory for latest.json and latest.md")
+    p.add_argument(
+        "--render", action="store_true", help="only rewrite latest.md from the latest.json in --out (no benchmark)"
+    )
     p.add_argument("--only", default=",".join(BENCHMARKS), help=f"comma-separated subset of {', '.join(BENCHMARKS)}")
     p.add_argument("--sagas", type=int, default=200, help="sagas per latency run (default 200)")
     p.add_argument("--warmup", type=int, default=5, help="eager sagas before measuring (default 5)")
@@ -172,6 +175,11 @@ def write(results: dict[str, Any], out: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.render:
+        results = json.loads((args.out / "latest.json").read_text())
+        (args.out / "latest.md").write_text(markdown(results) + "\n")
+        say(f"wrote {args.out / 'latest.md'} from {args.out / 'latest.json'}")
+        return 0
     results = run(args)
     write(results, args.out)
     for goal in results["goals"]:
