@@ -169,7 +169,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"Median over {da.get('rounds', '')} rounds of {da.get('requestsPerRound', '')} requests each, keep-alive "
             "connections. Local mode runs one warm container per function and invocations queue for it, as for "
             "a Lambda function with a concurrency of one: at concurrency 8 the figures measure that queue (a "
-            "request waits for up to 7 others), not a slower handler; on AWS, 8 concurrent requests get up to 8 containers. "
+            "request waits for up to 7 others), not a slower handler; on AWS, 8 concurrent requests get up to 8 "
+            "containers. "
             "Every POST also starts a saga that runs in the same process while later requests are measured.",
             "",
         ]
