@@ -76,3 +76,18 @@ def test_local_bus_still_routes_each_event_to_its_queue_with_its_own_detail() ->
         assert [(b["source"], b["detail"]) for b in confirmacao] == [("nfe.estoque", {"marker": "z"})]
     finally:
         aws.stop()
+
+
+def test_the_publisher_builds_its_eventbridge_client_only_when_a_run_has_something_to_send() -> None:
+    # Given a fresh interpreter with the publisher's deployed environment, without active tracing
+    env = lambda_environment(topology.function("outbox-publisher"))
+    env.pop("AWS_XRAY_DAEMON_ADDRESS")
+    probe = (
+        "import json, sys\n"
+        "from functions.publisher import handler\n"
+        "print(json.dumps({'boto3': 'boto3' in sys.modules, 'client': handler.relay.events.client is not None}))\n"
+    )
+    # When its handler module is imported (the cold start)
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    # Then neither boto3 nor a client exists yet (the schedule-only saga test proves the first send)
+    assert json.loads(out.stdout) == {"boto3": False, "client": False}
