@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import api, coldstart, publisher, saga, throughput
-from bench.harness import ROOT, ApiClient, Postgres, create_produtos, local_system, nota_body, say
+from bench.harness import ROOT, ApiClient, Postgres, create_produtos, local_system, nota_body, reap_stopped, say
 from bench.report import goals, machine, markdown
 
 BENCHMARKS = ("saga", "api", "throughput", "coldstart", "publisher")
@@ -161,6 +161,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if "publisher" in selected:
             stage("publisher", drain)
     finally:
+        reap_stopped()
         pg.stop()
     results["goals"] = goals(results)
     results["details"] = {**details, "seconds": {**seconds, "total": round(time.monotonic() - started, 1)}}
