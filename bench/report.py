@@ -127,8 +127,9 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{ds.get('postP50Ms', '')} ms",
             ),
             "",
-            "Start: the client's clock just before the POST; end: the nota's `confirmada_em`, committed by the "
-            "faturamento consumer (same machine clock). The client polls PostgreSQL every 2 ms only to know when "
+            "Start: the client's clock just before the POST; end: the nota's `confirmada_em`, written by the "
+            "faturamento consumer (same machine clock; PostgreSQL's `now()`, the start of that short transaction, "
+            "so its last millisecond or so is left out). The client polls PostgreSQL every 2 ms only to know when "
             "to send the next nota; the poll does not enter the figure. Eager sagas run one at a time after "
             f"{de.get('warmup', '')} warm-up sagas; the very first saga after start took "
             f"{de.get('firstSagaMs', '')} ms (its POST {de.get('firstPostMs', '')} ms). The schedule-only notas "
