@@ -8,10 +8,13 @@ database cloned from a migrated template, so tests never see each other's rows.
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -92,3 +95,39 @@ def role_url(database_url: str):  # type: ignore[no-untyped-def]
         return with_database(database_url, str(conninfo_to_dict(database_url)["dbname"]), user=role)
 
     return build
+
+
+def set_function_env(monkeypatch: pytest.MonkeyPatch, database_url: str, service: str | None = None) -> str:
+    """The environment the Pulumi program gives a function, pointed at the test database.
+
+    DB_USER is left unset so each function logs in as its own role (its settings' default).
+    """
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.delenv("DB_USER", raising=False)
+    monkeypatch.setenv("EVENT_BUS_NAME", "nfe-events-test")
+    monkeypatch.setenv("EAGER_PUBLISH", "false")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    if service is not None:
+        monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", service)
+    return database_url
+
+
+@pytest.fixture
+def load_handler() -> Iterator[Callable[[str], Any]]:
+    """Import a Lambda entry-point module afresh, as a new container does, from the current env.
+
+    The modules are dropped (and their connections closed) afterwards, so no test reuses another's database.
+    """
+    loaded: list[Any] = []
+
+    def load(name: str) -> Any:
+        sys.modules.pop(name, None)
+        module = importlib.import_module(name)
+        loaded.append(module)
+        return module
+
+    yield load
+    for module in loaded:
+        sys.modules.pop(module.__name__, None)
+        module.database.close()

@@ -19,6 +19,7 @@ from functions.shared.consumer import EventConsumer
 from functions.shared.db import Database
 from functions.shared.events import EventName, NotaFiscalCancelada, NotaFiscalCriada
 from functions.shared.settings import load
+from tests.conftest import set_function_env
 from tests.helpers.api import ApiClient
 from tests.helpers.db import counts, envelope_of, one, outbox, rows
 from tests.helpers.events import failed_ids, saga_envelope, sqs_event
@@ -26,11 +27,7 @@ from tests.helpers.events import failed_ids, saga_envelope, sqs_event
 
 @pytest.fixture
 def function_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> str:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.delenv("DB_USER", raising=False)
-    monkeypatch.setenv("EVENT_BUS_NAME", "nfe-events-test")
-    monkeypatch.setenv("EAGER_PUBLISH", "false")
-    return database_url
+    return set_function_env(monkeypatch, database_url)
 
 
 @pytest.fixture

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Iterator
-from types import ModuleType
 
 import pytest
 
 from functions.shared.events import EventName, NotaFiscalCriada
 from functions.shared.settings import SettingsError
+from tests.conftest import set_function_env
 from tests.helpers.api import ApiClient
 from tests.helpers.db import one, outbox
 from tests.helpers.events import FakeLambdaContext, saga_envelope, sqs_event
@@ -18,36 +17,13 @@ from tests.helpers.events import FakeLambdaContext, saga_envelope, sqs_event
 
 @pytest.fixture
 def function_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> str:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.delenv("DB_USER", raising=False)
-    monkeypatch.setenv("EVENT_BUS_NAME", "nfe-events-test")
-    monkeypatch.setenv("EAGER_PUBLISH", "false")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "estoque")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    return database_url
+    return set_function_env(monkeypatch, database_url, "estoque")
 
 
-@pytest.fixture
-def load_module() -> Iterator[object]:
-    loaded: list[ModuleType] = []
-
-    def load(name: str) -> ModuleType:
-        sys.modules.pop(name, None)
-        module = importlib.import_module(name)
-        loaded.append(module)
-        return module
-
-    yield load
-    for module in loaded:
-        sys.modules.pop(module.__name__, None)
-        module.database.close()
-
-
-def test_api_and_consumer_modules_reserve_stock(function_env: str, load_module) -> None:  # type: ignore[no-untyped-def]
+def test_api_and_consumer_modules_reserve_stock(function_env: str, load_handler) -> None:  # type: ignore[no-untyped-def]
     # Given both Estoque modules imported from the function environment
-    api = ApiClient(load_module("functions.estoque.handlers.api").handler)
-    consumer = load_module("functions.estoque.handlers.consumer")
+    api = ApiClient(load_handler("functions.estoque.handlers.api").handler)
+    consumer = load_handler("functions.estoque.handlers.consumer")
     produto_id = api.post("/api/v1/produtos", {"sku": "PAR-001", "nome": "Parafuso", "quantidade": 4}).body["id"]
     payload = NotaFiscalCriada.model_validate(
         {
@@ -87,8 +63,8 @@ def test_missing_setting_fails_the_cold_start_naming_it(
     sys.modules.pop(module, None)
 
 
-def test_estoque_api_does_not_need_the_bus(function_env: str, monkeypatch: pytest.MonkeyPatch, load_module) -> None:  # type: ignore[no-untyped-def]
+def test_estoque_api_does_not_need_the_bus(function_env: str, monkeypatch: pytest.MonkeyPatch, load_handler) -> None:  # type: ignore[no-untyped-def]
     # Given no EVENT_BUS_NAME (estoque-api publishes nothing) / When imported / Then it serves
     monkeypatch.delenv("EVENT_BUS_NAME")
-    api = ApiClient(load_module("functions.estoque.handlers.api").handler)
+    api = ApiClient(load_handler("functions.estoque.handlers.api").handler)
     assert api.get("/api/v1/produtos").status == 200

@@ -13,6 +13,7 @@ from functions.faturamento.settings import FaturamentoApiSettings, FaturamentoCo
 from functions.shared.db import Database
 from functions.shared.events import EventName, ReservaConfirmada
 from functions.shared.settings import load
+from tests.conftest import set_function_env
 from tests.helpers.api import ApiClient
 from tests.helpers.db import counts, one, outbox
 from tests.helpers.events import failed_ids, saga_envelope, sqs_event
@@ -23,14 +24,7 @@ CPF = "529.982.247-25"
 
 @pytest.fixture
 def function_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> str:
-    """The environment the Pulumi program gives the function, pointed at the test database."""
-    monkeypatch.setenv("DATABASE_URL", database_url)  # the role comes from DB_USER's default
-    monkeypatch.delenv("DB_USER", raising=False)
-    monkeypatch.setenv("EVENT_BUS_NAME", "nfe-events-test")
-    monkeypatch.setenv("EAGER_PUBLISH", "false")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    return database_url
+    return set_function_env(monkeypatch, database_url)
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from functions.shared.db import Database, UnitOfWork
 from functions.shared.events import EventName, NotaFiscalCriada, ReservaConfirmada
 from functions.shared.outbox import add_event
 from functions.shared.settings import SettingsError, load
+from tests.conftest import set_function_env
 from tests.helpers.api import ApiClient
 from tests.helpers.db import counts, outbox
 from tests.helpers.events import FakeLambdaContext, saga_envelope, sqs_event
@@ -36,14 +37,7 @@ NOTA = {
 
 @pytest.fixture
 def function_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> str:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.delenv("DB_USER", raising=False)
-    monkeypatch.setenv("EVENT_BUS_NAME", "nfe-events-test")
-    monkeypatch.setenv("EAGER_PUBLISH", "false")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "faturamento")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    return database_url
+    return set_function_env(monkeypatch, database_url, "faturamento")
 
 
 def fresh_import(name: str) -> ModuleType:

@@ -560,26 +560,6 @@ def test_request_cut_by_an_outage_does_not_hold_its_key_until_the_lease_ends(ser
 # --- poison messages ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def load_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Any]]:
-    """Import a Lambda entry-point module afresh, as a new container does, from the current env."""
-    import importlib
-    import sys
-
-    loaded: list[Any] = []
-
-    def load(name: str) -> Any:
-        sys.modules.pop(name, None)
-        module = importlib.import_module(name)
-        loaded.append(module)
-        return module
-
-    yield load
-    for module in loaded:
-        sys.modules.pop(module.__name__, None)
-        module.database.close()
-
-
 def emf_total(output: str, metric: str) -> float:
     """Sum of one metric over every CloudWatch EMF document printed (the way Lambda ships metrics)."""
     total = 0.0
