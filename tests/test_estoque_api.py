@@ -14,14 +14,14 @@ from functions.estoque.models import MAX_ESTOQUE
 from functions.estoque.settings import EstoqueApiSettings
 from functions.shared.db import Database
 from functions.shared.settings import load
+from tests.conftest import set_function_env
 from tests.helpers.api import ApiClient
 from tests.helpers.db import counts, one
 
 
 @pytest.fixture
 def db(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[Database]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.delenv("DB_USER", raising=False)
+    set_function_env(monkeypatch, database_url)
     database = Database(load(EstoqueApiSettings))
     yield database
     database.close()

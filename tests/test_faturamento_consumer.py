@@ -22,6 +22,7 @@ from functions.shared.events import (
     ReservaLiberada,
 )
 from functions.shared.settings import load
+from tests.conftest import set_function_env
 from tests.helpers.api import ApiClient
 from tests.helpers.db import counts, one, rows
 from tests.helpers.events import failed_ids, saga_envelope, sqs_event
@@ -29,9 +30,7 @@ from tests.helpers.events import failed_ids, saga_envelope, sqs_event
 
 @pytest.fixture
 def db(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[Database]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("EVENT_BUS_NAME", "nfe-events-test")
-    monkeypatch.setenv("EAGER_PUBLISH", "false")
+    set_function_env(monkeypatch, database_url)
     database = Database(load(FaturamentoConsumerSettings))
     yield database
     database.close()

@@ -22,6 +22,7 @@ from functions.faturamento.settings import FaturamentoApiSettings
 from functions.shared.db import Database
 from functions.shared.idempotency import PostgresPersistenceLayer
 from functions.shared.settings import load
+from tests.conftest import set_function_env
 from tests.helpers.api import ApiClient
 from tests.helpers.db import counts, rows
 from tests.helpers.events import lambda_context
@@ -31,9 +32,7 @@ CNPJ = "11.222.333/0001-81"
 
 @pytest.fixture
 def db(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[Database]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("EVENT_BUS_NAME", "nfe-events-test")
-    monkeypatch.setenv("EAGER_PUBLISH", "false")
+    set_function_env(monkeypatch, database_url)
     database = Database(load(FaturamentoApiSettings))
     yield database
     database.close()

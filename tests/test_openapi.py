@@ -30,6 +30,7 @@ from functions.shared.settings import load
 from nfe import topology
 from nfe.cli import main
 from nfe.commands import openapi
+from tests.conftest import set_function_env
 from tests.helpers.events import FakeLambdaContext, api_event, response_json
 
 COMMITTED = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
@@ -81,9 +82,7 @@ def test_every_error_is_documented_with_the_error_body() -> None:
 @pytest.fixture
 def handlers(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[dict[str, Any]]:
     """Route function name -> that function's resolver, as API Gateway would dispatch."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("EVENT_BUS_NAME", "nfe-events-test")
-    monkeypatch.setenv("EAGER_PUBLISH", "false")
+    set_function_env(monkeypatch, database_url)
     fat_db, est_db = Database(load(FaturamentoApiSettings)), Database(load(EstoqueApiSettings))
     yield {
         "faturamento-api": faturamento.api(load(FaturamentoApiSettings), fat_db),

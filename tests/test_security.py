@@ -11,8 +11,6 @@
 from __future__ import annotations
 
 import copy
-import importlib
-import sys
 import time
 import urllib.parse
 import uuid
@@ -24,6 +22,7 @@ import pytest
 from psycopg import errors
 
 from nfe import topology
+from tests.conftest import set_function_env
 from tests.helpers.db import counts, rows
 from tests.helpers.events import FakeLambdaContext, api_event, response_json
 from tests.test_faults import Services, wire
@@ -226,26 +225,13 @@ def test_injection_strings_in_every_string_field_are_stored_literally_or_refused
 
 
 @pytest.fixture
-def entry_point(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[Callable[[str], Any]]:
+def entry_point(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, load_handler: Callable[[str], Any]
+) -> Callable[[str], Any]:
     """Import a Lambda entry point afresh from the function environment and return its Database."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.delenv("DB_USER", raising=False)
-    monkeypatch.setenv("EVENT_BUS_NAME", "nfe-events-test")
-    monkeypatch.setenv("EAGER_PUBLISH", "false")
+    set_function_env(monkeypatch, database_url)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    loaded: list[Any] = []
-
-    def load(name: str) -> Any:
-        sys.modules.pop(name, None)
-        module = importlib.import_module(name)
-        loaded.append(module)
-        return getattr(module, "database", None) or module.db
-
-    yield load
-    for module in loaded:
-        sys.modules.pop(module.__name__, None)
-        (getattr(module, "database", None) or module.db).close()
+    return lambda name: load_handler(name).database
 
 
 OWN = {

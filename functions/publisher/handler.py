@@ -39,7 +39,7 @@ class EventsOnDemand:
 
 
 settings = load(PublisherSettings)
-db = Database(settings, application_name="outbox-publisher")
+database = Database(settings, application_name="outbox-publisher")
 relay = OutboxRelay(EventsOnDemand(), settings.event_bus_name)
 
 
@@ -47,12 +47,12 @@ relay = OutboxRelay(EventsOnDemand(), settings.event_bus_name)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    conn = db.connection()
+    conn = database.connection()
     try:
         result = drain(conn, relay, lambda: context.get_remaining_time_in_millis() > settings.publisher_reserve_ms)
         lag = oldest_pending_age_seconds(conn)
     except Exception:
-        db.discard()
+        database.discard()
         raise
     metrics.add_metric(name="OutboxEventsPublished", unit=MetricUnit.Count, value=result.published)
     metrics.add_metric(name="OutboxEventsRetried", unit=MetricUnit.Count, value=result.retried)
