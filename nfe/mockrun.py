@@ -19,6 +19,7 @@ from typing import Any
 
 import pulumi
 import yaml
+from pulumi.output import Unknown
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import wait_for_rpcs
@@ -27,6 +28,9 @@ from pulumi.runtime.sync_await import _sync_await
 from nfe.config import stack_file_values
 
 ACCOUNT_ID = "123456789012"
+# What `pulumi preview --json` prints for a value computed at deploy time (an id, an ARN, ...):
+# the engine's computedValuePlaceholder, the same string as the SDK's rpc.UNKNOWN.
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 
 class ProgramError(RuntimeError):
@@ -46,6 +50,9 @@ class ResourceRecord:
     # Registered after the program's top level finished, i.e. from inside an `.apply()` callback.
     created_in_apply: bool = False
     state: dict[str, Any] = field(default_factory=dict)
+    # URNs this resource waits for: explicit `depends_on` (components expanded to their children)
+    # and every resource whose outputs it takes as inputs, as the engine orders them.
+    depends_on: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +61,7 @@ class ResourceRecord:
             "name": self.name,
             "parent": self.parent,
             "inputs": self.inputs,
+            "dependsOn": self.depends_on,
         }
 
 
@@ -63,6 +71,7 @@ class PlanResult:
     project: str
     resources: list[ResourceRecord]
     outputs: dict[str, Any]
+    preview: bool = False
 
     def of_type(self, type_token: str) -> list[ResourceRecord]:
         return [r for r in self.resources if r.type == type_token]
@@ -93,10 +102,15 @@ def _arn(type_token: str, name: str, region: str) -> str:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Echo inputs back as state, adding the computed attributes programs commonly read."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, preview: bool = False) -> None:
         self.region = region
+        self.preview = preview
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if self.preview:
+            # A first preview: the provider knows only the inputs; ids and computed attributes
+            # (ARNs, URLs, endpoints) stay unknown, so everything derived from them is unknown too.
+            return "", dict(args.inputs)
         name = args.inputs.get("name") or args.name
         state = dict(args.inputs)
         digest = hashlib.sha1(f"{args.typ}/{args.name}".encode(), usedforsecurity=False).hexdigest()[:8]
@@ -223,13 +237,16 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 options=options,
                 created_in_apply=(request.type, request.name) in self.late_constructions,
                 state=_plain(state),
+                depends_on=sorted(set(request.dependencies)),
             )
         )
         return response
 
 
 def _plain(value: Any) -> Any:
-    """Strip Pulumi's secret/unknown wrappers so records are plain JSON-able data."""
+    """Strip Pulumi's secret wrappers so records are plain JSON-able data; unknowns become UNKNOWN."""
+    if isinstance(value, Unknown):
+        return UNKNOWN
     if isinstance(value, dict):
         if value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270":
             return _plain(value.get("value"))
@@ -263,10 +280,14 @@ def _program_context(program_dir: Path) -> Iterator[None]:
         sys.path[:] = old_path
 
 
-def run_program(program_dir: Path, stack: str, config: dict[str, str] | None = None) -> PlanResult:
+def run_program(
+    program_dir: Path, stack: str, config: dict[str, str] | None = None, *, preview: bool = False
+) -> PlanResult:
     """Run `program_dir/__main__.py` for `stack` under mocks and return what it registered.
 
-    `config` overrides (or, for tests, replaces) values from `Pulumi.<stack>.yaml`.
+    `config` overrides (or, for tests, replaces) values from `Pulumi.<stack>.yaml`. With `preview`,
+    the program runs as a first `pulumi preview` sees it: a dry run in which no resource exists yet,
+    so ids and computed outputs are unknown (recorded as UNKNOWN, as `pulumi preview --json` shows them).
     """
     program_dir = program_dir.resolve()
     stack_file = program_dir / f"Pulumi.{stack}.yaml"
@@ -277,11 +298,11 @@ def run_program(program_dir: Path, stack: str, config: dict[str, str] | None = N
     region = values.get("aws:region", "us-east-1")
 
     project = project_name(program_dir)
-    mocks = RecordingMocks(region)
+    mocks = RecordingMocks(region, preview=preview)
     monitor = RecordingMonitor(mocks)
     pulumi_settings.reset_options()
     pulumi.runtime.set_all_config(values)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     outputs: dict[str, Any] = {}
     original_export = pulumi.export
 
@@ -315,7 +336,7 @@ def run_program(program_dir: Path, stack: str, config: dict[str, str] | None = N
     finally:
         pulumi.export = original_export  # type: ignore[assignment]
         pulumi.Resource.__init__ = original_init  # type: ignore[method-assign]
-    return PlanResult(stack=stack, project=project, resources=monitor.records, outputs=resolved)
+    return PlanResult(stack=stack, project=project, resources=monitor.records, outputs=resolved, preview=preview)
 
 
 def _resolve(value: Any) -> Any:
@@ -323,4 +344,7 @@ def _resolve(value: Any) -> Any:
     result: list[Any] = []
     output.apply(result.append)
     _sync_await(wait_for_rpcs())
-    return _plain(result[0]) if result else None
+    if not result:
+        # An apply on an unknown output never runs during a preview.
+        return UNKNOWN if pulumi_settings.is_dry_run() else None
+    return _plain(result[0])

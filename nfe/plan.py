@@ -32,11 +32,16 @@ def offline() -> Iterator[None]:
             os.environ[OFFLINE_ENV] = previous
 
 
-def plan(stack: str, program_dir: Path = PROJECT_ROOT, config: dict[str, str] | None = None) -> PlanResult:
-    """Run the program for `stack` offline; raises nfe.mockrun.ProgramError when it fails."""
+def plan(
+    stack: str, program_dir: Path = PROJECT_ROOT, config: dict[str, str] | None = None, *, preview: bool = False
+) -> PlanResult:
+    """Run the program for `stack` offline; raises nfe.mockrun.ProgramError when it fails.
+
+    `preview` runs it as a first `pulumi preview` would: ids and computed outputs unknown.
+    """
     # The program's own prints go to stderr, so `--json` output stays clean.
     with offline(), contextlib.redirect_stdout(sys.stderr):
-        return run_program(program_dir, stack, config)
+        return run_program(program_dir, stack, config, preview=preview)
 
 
 def counts_by_type(result: PlanResult) -> dict[str, int]:
@@ -55,7 +60,11 @@ def _json_default(value: Any) -> Any:
 
 
 def to_json(result: PlanResult) -> str:
-    document = {"stack": result.stack, "resources": [r.as_json() for r in result.resources]}
+    document = {
+        "stack": result.stack,
+        "preview": result.preview,
+        "resources": [r.as_json() for r in result.resources],
+    }
     return json.dumps(document, indent=2, default=_json_default)
 
 
