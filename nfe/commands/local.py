@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import types
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,6 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=90,
         help="SQS visibility timeout in seconds (default 90, as deployed; lower it to see DLQ redrive sooner)",
+    )
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="write the endpoints, queues, bus and database URL here as JSON once ready (read by "
+        "nfe dlq/replay/outbox/saga --state-file PATH); removed on exit",
     )
     parser.set_defaults(func=run)
 
@@ -68,11 +77,17 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"nfe local: failed to start: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return 1
+    if args.state_file is not None:
+        system.write_state_file(args.state_file)
+        progress(f"state file: {args.state_file}")
     print(f"nfe local ready: {system.url}", flush=True)
     try:
         stop.wait()
     finally:
         progress("stopping")
         system.stop()
+        if args.state_file is not None:
+            # A file left behind would point the tools at ports nobody listens on any more.
+            args.state_file.unlink(missing_ok=True)
         progress("stopped")
     return 0

@@ -30,12 +30,24 @@ class QueueInfo:
 
 
 @dataclass
+class TargetDlqInfo:
+    """The DLQ of one service's EventBridge targets (events the bus could not deliver to a queue)."""
+
+    name: str
+    url: str
+    arn: str
+    rules: list[str] = field(default_factory=list)
+
+
+@dataclass
 class LocalAws:
     """A running moto server and the resources declared on it."""
 
     endpoint_url: str
     bus_name: str
     queues: dict[str, QueueInfo] = field(default_factory=dict)
+    target_dlqs: dict[str, TargetDlqInfo] = field(default_factory=dict)
+    archive_name: str = ""
     _server: Any = None
 
     def client(self, service: str) -> Any:
@@ -87,6 +99,10 @@ def start_moto_server() -> tuple[Any, str]:
     # moto's werkzeug server logs every request; local mode prints its own progress instead.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     _speed_up_moto()
+    # moto's StartReplay replays the whole archive at once, ignoring the window; local mode's is faithful.
+    from nfe.local import archive
+
+    archive.install_faithful_replay()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -98,11 +114,19 @@ def provision(
     environment: str = "local",
     visibility_timeout_seconds: int = topology.QUEUE_VISIBILITY_TIMEOUT_SECONDS,
 ) -> LocalAws:
-    """Create the bus, every queue with its DLQ, and the rules routing events to them."""
+    """Create the bus with its archive, every queue with its DLQ, and the rules routing events to them."""
     aws = LocalAws(endpoint_url=endpoint_url, bus_name=topology.bus_name(environment))
     events = aws.client("events")
     sqs = aws.client("sqs")
-    events.create_event_bus(Name=aws.bus_name)
+    bus_arn = events.create_event_bus(Name=aws.bus_name)["EventBusArn"]
+    # The same archive as the stack's (components/event_bus.py), so `nfe replay` has something to replay.
+    aws.archive_name = f"{aws.bus_name}-archive"
+    events.create_archive(ArchiveName=aws.archive_name, EventSourceArn=bus_arn, RetentionDays=90)
+    for service in sorted({topology.function(q.consumer).service for q in topology.QUEUES}):
+        name = f"{service}-events-target-dlq-{environment}"  # as components/saga_service.py names it
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        aws.target_dlqs[service] = TargetDlqInfo(name, url, arn)
     for queue in topology.QUEUES:
         dlq_url = sqs.create_queue(QueueName=f"{queue.dlq_name}-{environment}")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -118,7 +142,13 @@ def provision(
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         rule = f"{queue.rule_name}-{environment}"
         events.put_rule(Name=rule, EventBusName=aws.bus_name, EventPattern=json.dumps(topology.event_pattern(queue)))
-        events.put_targets(Rule=rule, EventBusName=aws.bus_name, Targets=[{"Id": queue.name, "Arn": arn}])
+        target_dlq = aws.target_dlqs[topology.function(queue.consumer).service]
+        target_dlq.rules.append(rule)
+        events.put_targets(
+            Rule=rule,
+            EventBusName=aws.bus_name,
+            Targets=[{"Id": queue.name, "Arn": arn, "DeadLetterConfig": {"Arn": target_dlq.arn}}],
+        )
         aws.queues[queue.name] = QueueInfo(queue.name, url, arn, dlq_url, dlq_arn, queue.consumer)
     return aws
 

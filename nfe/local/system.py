@@ -7,10 +7,12 @@ process environment exactly as on Lambda; only the endpoints differ.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from nfe import topology
@@ -52,6 +54,44 @@ class LocalSystem:
         assert self._server is not None
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    def state(self) -> dict[str, Any]:
+        """What the operator's tools need to reach this system (nfe/ops/target.py reads it).
+
+        The same facts a deployed stack's outputs give: the API, the AWS endpoint and region, the
+        bus and its archive, every queue with its DLQ and rule, the DLQs of the bus's targets, and
+        the database (the owner's URL: the tools read both schemas and un-park outbox rows).
+        """
+        assert self.aws is not None
+        return {
+            "apiUrl": self.url,
+            "awsEndpoint": self.aws.endpoint_url,
+            "region": emulator.LOCAL_REGION,
+            "busName": self.aws.bus_name,
+            "archiveName": self.aws.archive_name,
+            "queues": {
+                q.name: {
+                    "name": q.url.rsplit("/", 1)[-1],
+                    "url": q.url,
+                    "dlqName": q.dlq_url.rsplit("/", 1)[-1],
+                    "dlqUrl": q.dlq_url,
+                    "consumer": q.consumer,
+                }
+                for q in self.aws.queues.values()
+            },
+            "targetDlqs": {
+                service: {"name": t.name, "url": t.url, "rules": list(t.rules)}
+                for service, t in self.aws.target_dlqs.items()
+            },
+            "databaseUrl": self.database_url,
+        }
+
+    def write_state_file(self, path: Path) -> None:
+        # Written whole and renamed into place: a tool never reads half a file.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.tmp")
+        temporary.write_text(json.dumps(self.state(), indent=2) + "\n")
+        temporary.replace(path)
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         return self.containers[function].invoke(event)
