@@ -68,7 +68,7 @@ def install_faithful_replay() -> None:
                         self.state = state.CANCELLED
                         self.end_time = unix_time()
                         return
-                    replayed = dict(event, **{"id": str(random.uuid4()), "replay-name": self.name})
+                    replayed: Any = dict(event, **{"id": str(random.uuid4()), "replay-name": self.name})
                     for rule in list(bus.rules.values()):
                         if getattr(rule, "managed_by", None) or (filter_arns and rule.arn not in filter_arns):
                             continue
