@@ -33,4 +33,6 @@ def consumer(settings: EstoqueConsumerSettings, db: Database | None = None, even
 
     db = db or Database(settings, application_name="estoque-consumer")
     publisher = EagerPublisher(db, settings.event_bus_name, settings.eager_publish, events_client)
-    return EventConsumer(SagaEstoque(db, publisher).handlers())
+    from functions.shared.failures import FailureLog
+
+    return EventConsumer(SagaEstoque(db, publisher).handlers(), FailureLog(db, "estoque"))

@@ -36,4 +36,6 @@ def consumer(settings: FaturamentoConsumerSettings, db: Database | None = None) 
     from functions.shared.consumer import EventConsumer
 
     db = db or Database(settings, application_name="faturamento-consumer")
-    return EventConsumer(SagaFaturamento(db).handlers())
+    from functions.shared.failures import FailureLog
+
+    return EventConsumer(SagaFaturamento(db).handlers(), FailureLog(db, "faturamento"))

@@ -6,6 +6,10 @@ known schema version whose payload validates against its event's model; anything
 the record fails alone, returns to its queue and reaches the DLQ after MAX_RECEIVE_COUNT receives,
 with an error log line that says why.
 
+A record that fails also leaves its reason in the schema's `mensagens_falhas` (see
+`functions.shared.failures`), and the receive that uses up MAX_RECEIVE_COUNT logs that the consumer
+gives up on it: `nfe dlq show` prints that reason beside the message in the DLQ.
+
 Idempotency lives with the effect: a handler inserts the event id into its schema's
 `mensagens_processadas` in the same transaction (`functions.shared.inbox.mark_processed`), and
 skips the effect when the id was already there.
@@ -23,14 +27,18 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ValidationError
 
 from functions.shared.events import SCHEMA_VERSION, EventDetail, EventName
+from functions.shared.failures import FailureLog
 from functions.shared.inbox import EventHandler, MalformedEvent
 from functions.shared.observability import logger, metrics
 
-__all__ = ["REJECTED_METRIC", "EventConsumer", "EventHandler", "MalformedEvent", "parse_body"]
+__all__ = ["MAX_RECEIVE_COUNT", "REJECTED_METRIC", "EventConsumer", "EventHandler", "MalformedEvent", "parse_body"]
 
 # One per receive of a message no retry can fix (a poison message counts once per receive, so
 # MAX_RECEIVE_COUNT times before the DLQ takes it): the alarmable sign of a bad producer.
 REJECTED_METRIC = "MensagensRejeitadas"
+# The queues' maxReceiveCount (nfe/topology.py declares it for the stack; a test keeps them equal):
+# the function package holds only functions/, so the consumer keeps its own copy.
+MAX_RECEIVE_COUNT = 3
 
 
 def _summary(exc: ValidationError) -> str:
@@ -67,8 +75,9 @@ def parse_body(body: str) -> tuple[EventDetail, BaseModel]:
 class EventConsumer:
     """One consumer Lambda: its event handlers, looked up by event name."""
 
-    def __init__(self, handlers: Mapping[EventName, EventHandler]) -> None:
+    def __init__(self, handlers: Mapping[EventName, EventHandler], failures: FailureLog | None = None) -> None:
         self.handlers = dict(handlers)
+        self.failures = failures
 
     @staticmethod
     def _reject(record: SQSRecord, message: str, reason: str) -> None:
@@ -83,6 +92,30 @@ class EventConsumer:
         metrics.add_metric(name=REJECTED_METRIC, unit=MetricUnit.Count, value=1)
 
     def process_record(self, record: SQSRecord) -> None:
+        try:
+            self._process(record)
+        except Exception as exc:
+            self._failed(record, exc)
+            raise
+
+    def _failed(self, record: SQSRecord, exc: Exception) -> None:
+        reason = str(exc) if isinstance(exc, MalformedEvent) else f"{type(exc).__name__}: {exc}"
+        receive_count = int(record.attributes.approximate_receive_count or 1)
+        gave_up = receive_count >= MAX_RECEIVE_COUNT
+        if gave_up:
+            logger.error(
+                "giving up on the message: its receives are used up and SQS moves it to the DLQ",
+                extra={"message_id": record.message_id, "receive_count": receive_count, "reason": reason},
+            )
+        if self.failures is not None:
+            queue = record.event_source_arn.rsplit(":", 1)[-1]
+            if not self.failures.record(record.message_id, queue, record.body, receive_count, reason, gave_up):
+                logger.warning(
+                    "could not record the failure; this log line is its only record",
+                    extra={"message_id": record.message_id, "reason": reason},
+                )
+
+    def _process(self, record: SQSRecord) -> None:
         receive_count = record.attributes.approximate_receive_count
         try:
             detail, payload = parse_body(record.body)
