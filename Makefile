@@ -20,6 +20,7 @@ lint: setup
 
 typecheck: setup
 	$(BIN)/mypy .
+	$(BIN)/mypy account/__main__.py
 
 pytest: setup
 	$(BIN)/pytest -q

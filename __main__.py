@@ -9,6 +9,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components.account import require_bootstrap
 from components.database import SecureDatabase, SecureDatabaseArgs
 from components.event_bus import EventBus, EventBusArgs
 from components.lambdas import LambdaRuntime
@@ -47,6 +48,9 @@ def package(config: StackConfig) -> tuple[build.TlsSettings, build.Artifacts]:
 def main() -> None:
     config = load_config()
     env = config.environment
+    # Before anything else: without the account project's settings the stage's logging and the
+    # bus's log target fail late, at `up`, in the middle of a deploy.
+    require_bootstrap(config.region)
     tls, artifacts = package(config)
     lam = config.lambda_
 
@@ -63,7 +67,7 @@ def main() -> None:
         code_paths={name: str(path) for name, path in artifacts.functions.items()},
         layer_arns=[layer.arn],
         memory_mb=lam.memory_mb,
-        timeout_seconds=lam.timeout_seconds,
+        api_timeout_seconds=lam.api_timeout_seconds,
         consumer_timeout_seconds=lam.consumer_timeout_seconds,
         reserved_concurrency=lam.reserved_concurrency,
         log_retention_days=lam.log_retention_days,
@@ -95,10 +99,11 @@ def main() -> None:
             final_snapshot=env == "prod",
             proxy=db.proxy,
             vpc_cidr=net.vpc_cidr,
-            availability_zones=net.availability_zones,
+            availability_zone_ids=net.availability_zone_ids,
             endpoint_azs=net.endpoint_azs,
             admin_prefix_list_entries=net.admin_prefix_list_entries,
             log_retention_days=lam.log_retention_days,
+            proxy_borrow_timeout_seconds=db.proxy_borrow_timeout_seconds,
             runtime=runtime,
             sql_checksum=checksum_of_tree(),
             alarm_topic_arn=alarms.arn,
@@ -143,8 +148,8 @@ def main() -> None:
             throttle_rate_limit=config.api.throttle_rate_limit,
             throttle_burst_limit=config.api.throttle_burst_limit,
             log_retention_days=lam.log_retention_days,
-            manage_account_logging_role=config.api.manage_account_logging_role,
             alarm_topic_arn=alarms.arn,
+            migrated=database.access.migrated,
             custom_domain=config.api.custom_domain,
             certificate_arn=config.api.certificate_arn,
         ),

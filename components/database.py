@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pulumi
 import pulumi_aws as aws
@@ -42,10 +43,11 @@ class SecureDatabaseArgs:
     final_snapshot: bool
     proxy: bool
     vpc_cidr: str
-    availability_zones: Sequence[str]
+    availability_zone_ids: Sequence[str]  # zone IDs (use1-az1): names map to other zones in each account
     endpoint_azs: int
     admin_prefix_list_entries: Sequence[str]
     log_retention_days: int
+    proxy_borrow_timeout_seconds: int  # at most the shortest function timeout (nfe/config.py checks it)
     runtime: LambdaRuntime  # packaging and TLS settings of the migrator
     sql_checksum: str  # digest of sql/: a new value re-runs the migrator on deploy
     alarm_topic_arn: pulumi.Input[str]
@@ -60,6 +62,18 @@ def subnet_cidrs(vpc_cidr: str, count: int) -> list[str]:
     new_prefix = min(network.prefixlen + 4, 28)
     blocks = network.subnets(new_prefix=new_prefix)
     return [str(next(blocks)) for _ in range(count)]
+
+
+def final_snapshot_identifier(identifier: str, now: datetime | None = None) -> str:
+    """`nfe-db-prod-final-20261201T220000Z`: one name per instance, fixed when the instance is created.
+
+    A fixed `<id>-final` would be taken by the first teardown, and the teardown of an instance
+    restored from that snapshot would fail with DBSnapshotAlreadyExists. The program passes a new
+    timestamp every run; `ignore_changes` keeps the one the instance was created with, so a deploy
+    never shows a diff and a new instance (a new stack, or a restore into one) gets a new name.
+    """
+    moment = now or datetime.now(UTC)
+    return f"{identifier}-final-{moment:%Y%m%dT%H%M%SZ}"
 
 
 def engine_family(engine_version: str) -> str:
@@ -102,9 +116,9 @@ class SecureDatabase(pulumi.ComponentResource):
         self.key = self._create_key()
         self.instance = self._create_instance()
         self.proxy = self._create_proxy() if args.proxy else None
-        self.access = self._database_access()
         self.function_network = Network(subnet_ids=self.subnet_ids, security_group_ids=[self.lambda_sg.id])
         self.migration = self._create_migrator()
+        self.access = self._database_access()
         self.register_outputs(
             {
                 "vpcId": self.vpc_id,
@@ -138,18 +152,20 @@ class SecureDatabase(pulumi.ComponentResource):
         )
         # The default security group would admit all traffic between its members: strip its rules.
         aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, opts=self._opts())
+        # Placed by zone ID: the same ID is the same physical zone in every account, which is what
+        # the zone checks in nfe/config.py (RDS Proxy's unsupported zones) are written against.
         subnets = [
             aws.ec2.Subnet(
-                f"{name}-private-{az}",
+                f"{name}-private-{zone}",
                 vpc_id=vpc.id,
                 cidr_block=cidr,
-                availability_zone=az,
+                availability_zone_id=zone,
                 map_public_ip_on_launch=False,
-                tags={"Name": f"nfe-{args.environment}-private-{az}"},
+                tags={"Name": f"nfe-{args.environment}-private-{zone}"},
                 opts=self._opts(),
             )
-            for az, cidr in zip(
-                args.availability_zones, subnet_cidrs(args.vpc_cidr, len(args.availability_zones)), strict=True
+            for zone, cidr in zip(
+                args.availability_zone_ids, subnet_cidrs(args.vpc_cidr, len(args.availability_zone_ids)), strict=True
             )
         ]
         self.vpc_id = vpc.id
@@ -318,11 +334,12 @@ class SecureDatabase(pulumi.ComponentResource):
             backup_retention_period=args.backup_retention_days,
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=not args.final_snapshot,
-            final_snapshot_identifier=f"{identifier}-final" if args.final_snapshot else None,
+            final_snapshot_identifier=final_snapshot_identifier(identifier) if args.final_snapshot else None,
             copy_tags_to_snapshot=True,
             ca_cert_identifier=CA_CERT_IDENTIFIER,
             enabled_cloudwatch_logs_exports=list(EXPORTED_LOGS),
-            opts=self._opts(depends_on=log_groups),
+            # The snapshot name is fixed when the instance is created (see final_snapshot_identifier).
+            opts=self._opts(depends_on=log_groups, ignore_changes=["finalSnapshotIdentifier"]),
         )
 
     def _create_proxy(self) -> aws.rds.Proxy:
@@ -368,7 +385,10 @@ class SecureDatabase(pulumi.ComponentResource):
         target_group = aws.rds.ProxyDefaultTargetGroup(
             f"{name}-proxy-target-group",
             db_proxy_name=proxy.name,
-            connection_pool_config={"max_connections_percent": 90, "connection_borrow_timeout": 120},
+            connection_pool_config={
+                "max_connections_percent": 90,
+                "connection_borrow_timeout": args.proxy_borrow_timeout_seconds,
+            },
             opts=self._opts(),
         )
         aws.rds.ProxyTarget(
@@ -390,7 +410,9 @@ class SecureDatabase(pulumi.ComponentResource):
             resource_id = self.instance.resource_id
             host = self.instance.address
         prefix = rds_db_user_prefix(self.instance.arn, resource_id)
-        return DatabaseAccess(host=host, via_proxy=self.proxy is not None, connect_arn_prefix=prefix)
+        return DatabaseAccess(
+            host=host, via_proxy=self.proxy is not None, connect_arn_prefix=prefix, migrated=[self.migration]
+        )
 
     # -- migrations --------------------------------------------------------------------------------
 

@@ -74,24 +74,9 @@ class EventBus(pulumi.ComponentResource):
             event_pattern=json.dumps(ALL_SAGA_EVENTS_PATTERN),
             opts=child,
         )
-        # EventBridge writes to CloudWatch Logs only through the log service's resource policy (an
-        # IAM role is not accepted for log targets). It names this log group only; no source
-        # condition, since AWS documents none for these principals and a wrong one drops every event.
-        policy = aws.cloudwatch.LogResourcePolicy(
-            f"{name}-log-policy",
-            policy_name=f"{bus_name}-to-logs",
-            policy_document=iam.document(
-                [
-                    iam.statement(
-                        iam.LOG_WRITE_ACTIONS,
-                        [pulumi.Output.concat(log_group.arn, ":*")],
-                        sid="EventBridgeToLogGroup",
-                        principal={"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
-                    )
-                ]
-            ),
-            opts=child,
-        )
+        # EventBridge writes to CloudWatch Logs only through the log service's resource policy (an IAM
+        # role is not accepted for log targets). That policy is account-wide, at most 10 per region:
+        # account/ holds the one that admits every nfe bus's log group (docs/deploy.md).
         dlq = aws.sqs.Queue(
             f"{name}-log-target-dlq",
             name=f"{bus_name}-log-target-dlq",
@@ -122,7 +107,7 @@ class EventBus(pulumi.ComponentResource):
             arn=log_group.arn,
             dead_letter_config={"arn": dlq.arn},
             retry_policy={"maximum_event_age_in_seconds": 3600, "maximum_retry_attempts": 24},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            opts=child,
         )
         dlq_depth_alarm(self, f"{name}-log-target-dlq", dlq, args.alarm_topic_arn)
         return log_group

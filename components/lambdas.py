@@ -29,7 +29,7 @@ class LambdaRuntime:
     code_paths: Mapping[str, str]  # topology function name -> zip path (built by nfe.build)
     layer_arns: Sequence[pulumi.Input[str]]
     memory_mb: int
-    timeout_seconds: int
+    api_timeout_seconds: int  # below API Gateway's 29 s integration limit (nfe/config.py checks it)
     consumer_timeout_seconds: int
     reserved_concurrency: int
     log_retention_days: int
@@ -42,7 +42,10 @@ class LambdaRuntime:
     def timeout_for(self, spec: topology.Function) -> int:
         if spec.timeout_seconds is not None:
             return spec.timeout_seconds
-        return self.consumer_timeout_seconds if spec.kind == "consumer" else self.timeout_seconds
+        return self.consumer_timeout_seconds if spec.kind == "consumer" else self.api_timeout_seconds
+
+    def reserved_concurrency_for(self, spec: topology.Function) -> int:
+        return spec.reserved_concurrency if spec.reserved_concurrency is not None else self.reserved_concurrency
 
     def memory_for(self, spec: topology.Function) -> int:
         return spec.memory_mb if spec.memory_mb is not None else self.memory_mb
@@ -62,6 +65,10 @@ class DatabaseAccess:
     via_proxy: bool
     # `arn:aws:rds-db:<region>:<account>:dbuser:<db-... or prx-... resource id>/`; the role name follows.
     connect_arn_prefix: pulumi.Input[str]
+    # The migration invocation of this deploy. Whatever runs application code against the schema
+    # (functions, their triggers, the API deployment) waits for it, so new code never meets an old
+    # schema and a failed migration stops the deploy before any of them changes (docs/deploy.md).
+    migrated: Sequence[pulumi.Resource] = ()
 
     def connect_arn(self, role: str) -> pulumi.Output[str]:
         return pulumi.Output.concat(self.connect_arn_prefix, role)
@@ -149,7 +156,7 @@ def create_function(
         role=role.arn,
         memory_size=runtime.memory_for(spec),
         timeout=runtime.timeout_for(spec),
-        reserved_concurrent_executions=runtime.reserved_concurrency,
+        reserved_concurrent_executions=runtime.reserved_concurrency_for(spec),
         tracing_config={"mode": "Active"},
         logging_config={"log_format": "JSON", "log_group": log_group.name},
         vpc_config={"subnet_ids": list(network.subnet_ids), "security_group_ids": list(network.security_group_ids)},

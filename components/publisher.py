@@ -51,6 +51,7 @@ class OutboxPublisher(pulumi.ComponentResource):
                     ["rds-db:connect"], [args.database.connect_arn(spec.database_role)], sid="OwnDatabaseUser"
                 ),
             ],
+            depends_on=args.database.migrated,
         )
         function = self.resources.function
         # Scheduled rules live on the default bus; the saga's bus carries only domain events.
@@ -73,7 +74,8 @@ class OutboxPublisher(pulumi.ComponentResource):
             f"{name}-schedule-target",
             rule=schedule.name,
             arn=function.arn,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+            # The schedule starts invoking once the target exists: not before the schema is migrated.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission, *args.database.migrated]),
         )
         errors_alarm(self, name, self.resources, args.alarm_topic_arn)
         aws.cloudwatch.MetricAlarm(

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
 from nfe import topology
 
 CORS_ALLOW_ORIGIN = "'*'"
@@ -40,8 +39,9 @@ class RestApiArgs:
     throttle_rate_limit: int
     throttle_burst_limit: int
     log_retention_days: int
-    manage_account_logging_role: bool
     alarm_topic_arn: pulumi.Input[str]
+    # The migration invocation: a deployment of the routes goes live only after the schema is ready.
+    migrated: Sequence[pulumi.Resource] = ()
     custom_domain: str | None = None
     certificate_arn: str | None = None
 
@@ -92,7 +92,6 @@ class RestApi(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             opts=self._opts(),
         )
-        account_setting = self._create_account_logging_role() if args.manage_account_logging_role else None
         integrations = self._create_routes()
         integrations += self._create_cors()
         deployment = aws.apigateway.Deployment(
@@ -100,10 +99,11 @@ class RestApi(pulumi.ComponentResource):
             rest_api=self.api.id,
             description="nfe routes",
             triggers={"routes": routes_digest()},
-            # A deployment taken before every method has its integration fails, or serves a partial API.
-            opts=self._opts(depends_on=integrations),
+            # A deployment taken before every method has its integration fails, or serves a partial API;
+            # one taken before the migration would route requests to code ahead of its schema.
+            opts=self._opts(depends_on=[*integrations, *args.migrated]),
         )
-        self.stage = self._create_stage(deployment, account_setting)
+        self.stage = self._create_stage(deployment)
         self.url = self.stage.invoke_url
         self._create_permissions()
         if args.custom_domain:
@@ -228,51 +228,9 @@ class RestApi(pulumi.ComponentResource):
             )
         return created
 
-    def _create_account_logging_role(self) -> aws.apigateway.Account:
-        """API Gateway's CloudWatch role is one setting per account and region: only one stack owns it."""
-        name = self._prefix
-        # Every log group of this account and region: API Gateway writes execution logs of any API
-        # through this one role. Partition and account come from the access log group's ARN.
-        log_groups = self.access_logs.arn.apply(lambda arn: arn.split(":log-group:")[0] + ":log-group:*")
-        role = aws.iam.Role(
-            f"{name}-cloudwatch-role",
-            assume_role_policy=iam.assume_role_policy("apigateway.amazonaws.com"),
-            description="API Gateway account-wide logging to CloudWatch (one per account and region)",
-            opts=self._opts(),
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-cloudwatch-policy",
-            role=role.id,
-            policy=iam.document(
-                [
-                    iam.statement(
-                        [
-                            "logs:CreateLogGroup",
-                            "logs:CreateLogStream",
-                            "logs:DescribeLogGroups",
-                            "logs:DescribeLogStreams",
-                            "logs:PutLogEvents",
-                            "logs:GetLogEvents",
-                            "logs:FilterLogEvents",
-                        ],
-                        [log_groups, pulumi.Output.concat(log_groups, ":log-stream:*")],
-                        sid="ApiGatewayLogsInThisRegion",
-                    )
-                ]
-            ),
-            opts=self._opts(),
-        )
-        return aws.apigateway.Account(
-            f"{name}-account",
-            cloudwatch_role_arn=role.arn,
-            opts=self._opts(depends_on=[policy]),
-        )
-
-    def _create_stage(
-        self, deployment: aws.apigateway.Deployment, account_setting: aws.apigateway.Account | None
-    ) -> aws.apigateway.Stage:
+    def _create_stage(self, deployment: aws.apigateway.Deployment) -> aws.apigateway.Stage:
+        """The stage and its logging; API Gateway's account-wide CloudWatch role comes from account/."""
         args, name = self.args, self._prefix
-        needs_logging_role = [account_setting] if account_setting is not None else []
         # API Gateway creates the execution log group on first use, without retention: create it first.
         execution_logs = aws.cloudwatch.LogGroup(
             f"{name}-execution-logs",
@@ -287,7 +245,7 @@ class RestApi(pulumi.ComponentResource):
             stage_name=args.environment,
             xray_tracing_enabled=True,
             access_log_settings={"destination_arn": self.access_logs.arn, "format": ACCESS_LOG_FORMAT},
-            opts=self._opts(depends_on=needs_logging_role),
+            opts=self._opts(depends_on=list(args.migrated)),
         )
         aws.apigateway.MethodSettings(
             f"{name}-method-settings",
@@ -302,7 +260,7 @@ class RestApi(pulumi.ComponentResource):
                 # Full request and response bodies would put notas fiscais in the logs.
                 "data_trace_enabled": False,
             },
-            opts=self._opts(depends_on=[execution_logs, *needs_logging_role]),
+            opts=self._opts(depends_on=[execution_logs]),
         )
         return stage
 

@@ -93,7 +93,14 @@ class SagaService(pulumi.ComponentResource):
         }
         prefix = f"{name}-{spec.kind}"
         resources = create_function(
-            self, prefix, spec, args.runtime, args.network, environment=environment, statements=statements
+            self,
+            prefix,
+            spec,
+            args.runtime,
+            args.network,
+            environment=environment,
+            statements=statements,
+            depends_on=args.database.migrated,
         )
         errors_alarm(self, prefix, resources, args.alarm_topic_arn)
         return resources
@@ -151,6 +158,7 @@ class SagaService(pulumi.ComponentResource):
                 batch_size=topology.SQS_BATCH_SIZE,
                 function_response_types=["ReportBatchItemFailures"],
                 scaling_config={"maximum_concurrency": share},
-                opts=child,
+                # A mapping starts polling as soon as it exists: not before the schema is migrated.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.database.migrated)),
             )
             dlq_depth_alarm(self, f"{name}-{r.spec.name}-dlq", r.dlq, args.alarm_topic_arn)

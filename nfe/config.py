@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +17,8 @@ import yaml
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+
+from nfe.topology import QUEUE_VISIBILITY_TIMEOUT_SECONDS
 
 NAMESPACE = "nfe"
 
@@ -46,6 +49,9 @@ class DatabaseConfig(_Model):
     backup_retention_days: int = Field(7, ge=7, le=35)
     deletion_protection: bool = False
     proxy: bool = False
+    # How long RDS Proxy lets a client wait for a pooled connection. A wait longer than the shortest
+    # function timeout would outlive the invocation that asked (the API default is 120 s).
+    proxy_borrow_timeout_seconds: int = Field(10, ge=1, le=3600)
     # Set when deploying prod: TLS verification (verify-full) needs the RDS CA bundle in the package.
     ca_bundle_path: str | None = None
 
@@ -60,9 +66,40 @@ class DatabaseConfig(_Model):
         return value
 
 
+# Zones by ID, where a service the stack configures is not offered (AZ IDs name the same physical
+# zone in every account; AZ names do not). RDS Proxy: "RDS Proxy isn't available in the use1-az3
+# Availability Zone" (RDS user guide, RDS Proxy limitations).
+UNSUPPORTED_ZONES: dict[str, frozenset[str]] = {"rds-proxy": frozenset({"use1-az3"})}
+# API Gateway ends every REST integration at 29 s; a function still running then is billed for a
+# response the client never gets (504).
+API_GATEWAY_INTEGRATION_LIMIT_SECONDS = 29
+_ZONE_ID = re.compile(r"^(?P<prefix>[a-z]+[0-9]+)-az(?P<n>[0-9]+)$")
+_DIRECTIONS = {
+    "east": "e",
+    "west": "w",
+    "north": "n",
+    "south": "s",
+    "central": "c",
+    "northeast": "ne",
+    "northwest": "nw",
+    "southeast": "se",
+    "southwest": "sw",
+}
+
+
+def zone_id_prefix(region: str) -> str:
+    """The prefix of a region's AZ IDs: us-east-1 -> use1, sa-east-1 -> sae1, ap-southeast-2 -> apse2."""
+    parts = region.split("-")
+    if len(parts) < 3 or not parts[-1].isdigit():
+        raise ValueError(f"not an AWS region name: {region!r}")
+    middle = "".join(_DIRECTIONS.get(p, p[:1]) for p in parts[1:-1])
+    return f"{parts[0]}{middle}{parts[-1]}"
+
+
 class NetworkConfig(_Model):
     vpc_cidr: str = "10.20.0.0/16"
-    availability_zones: list[str] = Field(default_factory=lambda: ["us-east-1a", "us-east-1b"])
+    # Zone IDs (`aws ec2 describe-availability-zones` shows each ZoneName's ZoneId in an account).
+    availability_zone_ids: list[str] = Field(default_factory=lambda: ["use1-az1", "use1-az2"])
     # CIDRs allowed to reach the database port through the managed prefix list; empty = nobody.
     admin_prefix_list_entries: list[str] = Field(default_factory=list)
     # Endpoints cost per AZ-hour: dev keeps them in one AZ, prod in two.
@@ -85,9 +122,15 @@ class NetworkConfig(_Model):
                 raise ValueError(f"must not contain an open range, got {entry!r}")
         return value
 
-    @field_validator("availability_zones")
+    @field_validator("availability_zone_ids")
     @classmethod
     def _two_azs(cls, value: list[str]) -> list[str]:
+        for zone in value:
+            if not _ZONE_ID.match(zone):
+                raise ValueError(
+                    f"must hold zone IDs such as use1-az1, got {zone!r} (zone names such as us-east-1a map to "
+                    "different zones in every account)"
+                )
         # RDS subnet groups need subnets in at least two AZs, even for a single-AZ instance.
         if len(value) < 2 or len(set(value)) != len(value):
             raise ValueError(f"must list at least two distinct availability zones, got {value!r}")
@@ -96,12 +139,34 @@ class NetworkConfig(_Model):
 
 class LambdaConfig(_Model):
     memory_mb: int = Field(512, ge=128, le=10240)
-    timeout_seconds: int = Field(30, ge=1, le=900)
+    # The API functions' timeout, below API Gateway's 29 s integration limit.
+    api_timeout_seconds: int = Field(25, ge=1, le=900)
     # Consumers run shorter so the queue's 90 s visibility covers six times their timeout.
     consumer_timeout_seconds: int = Field(15, ge=1, le=900)
     reserved_concurrency: int = Field(10, ge=1, le=1000)
     architecture: Literal["arm64"] = "arm64"
     log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 180, 365] = 30
+
+    @field_validator("api_timeout_seconds")
+    @classmethod
+    def _below_gateway_limit(cls, value: int) -> int:
+        if value >= API_GATEWAY_INTEGRATION_LIMIT_SECONDS:
+            raise ValueError(
+                f"must be below API Gateway's {API_GATEWAY_INTEGRATION_LIMIT_SECONDS} s integration limit "
+                f"(the client would get a 504 while the function kept running), got {value}"
+            )
+        return value
+
+    @field_validator("consumer_timeout_seconds")
+    @classmethod
+    def _fits_visibility(cls, value: int) -> int:
+        if 6 * value > QUEUE_VISIBILITY_TIMEOUT_SECONDS:
+            raise ValueError(
+                f"must be at most {QUEUE_VISIBILITY_TIMEOUT_SECONDS // 6}: the queues' "
+                f"{QUEUE_VISIBILITY_TIMEOUT_SECONDS} s visibility timeout must be at least six times the "
+                f"consumer's timeout (AWS guidance for SQS event sources), got {value}"
+            )
+        return value
 
 
 class ApiConfig(_Model):
@@ -109,8 +174,6 @@ class ApiConfig(_Model):
     throttle_burst_limit: int = Field(200, ge=1, le=5000)
     custom_domain: str | None = None
     certificate_arn: str | None = None
-    # API Gateway's CloudWatch role is one setting per account and region: only one stack owns it.
-    manage_account_logging_role: bool = False
 
     @model_validator(mode="after")
     def _domain_needs_certificate(self) -> ApiConfig:
@@ -120,16 +183,18 @@ class ApiConfig(_Model):
 
 
 class FunctionUsage(_Model):
-    invocations: int = Field(ge=0)
+    # None: a scheduled function's invocations follow from its schedule (the cost review reads it).
+    invocations: int | None = Field(None, ge=0)
     avg_duration_ms: float = Field(gt=0)
 
 
 def _default_function_usage() -> dict[str, FunctionUsage]:
-    # The seed's volumes: 1M invocations per service, 500K publisher runs.
+    # The seed's volumes: 1M invocations per service. The publisher runs on its schedule (43,800 a
+    # month at rate(1 minute)); eager publishing runs inside the API and consumer functions.
     return {
         "faturamento": FunctionUsage(invocations=1_000_000, avg_duration_ms=40),
         "estoque": FunctionUsage(invocations=1_000_000, avg_duration_ms=40),
-        "publisher": FunctionUsage(invocations=500_000, avg_duration_ms=120),
+        "publisher": FunctionUsage(avg_duration_ms=120),
     }
 
 
@@ -162,9 +227,27 @@ class StackConfig(_Model):
             raise ValueError("database.multiAz must be true for prod")
         if self.environment == "prod" and not self.database.deletion_protection:
             raise ValueError("database.deletionProtection must be true for prod")
-        for az in self.network.availability_zones:
-            if not az.startswith(self.region):
-                raise ValueError(f"network.availabilityZones: {az!r} is not in region {self.region}")
+        prefix = zone_id_prefix(self.region)
+        for zone in self.network.availability_zone_ids:
+            if zone.rsplit("-az", 1)[0] != prefix:
+                raise ValueError(
+                    f"network.availabilityZoneIds: {zone!r} is not a zone of {self.region} (its IDs start {prefix}-)"
+                )
+            if self.database.proxy and zone in UNSUPPORTED_ZONES["rds-proxy"]:
+                raise ValueError(
+                    f"network.availabilityZoneIds: RDS Proxy is not available in {zone} (RDS Proxy limitations); "
+                    "pick another zone or set database.proxy to false"
+                )
+        if self.database.proxy:
+            # Publisher and migrator timeouts are fixed in nfe/topology.py (60 s, 300 s), so the
+            # configured API and consumer timeouts are the shortest ones behind the proxy.
+            shortest = min(self.lambda_.api_timeout_seconds, self.lambda_.consumer_timeout_seconds)
+            if self.database.proxy_borrow_timeout_seconds > shortest:
+                raise ValueError(
+                    f"database.proxyBorrowTimeoutSeconds ({self.database.proxy_borrow_timeout_seconds}) must not "
+                    f"exceed the shortest function timeout ({shortest} s, nfe:lambda): a client would wait for a "
+                    "connection after its invocation ended"
+                )
         return self
 
 

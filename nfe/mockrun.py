@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import runpy
 import sys
@@ -99,12 +100,32 @@ def _arn(type_token: str, name: str, region: str) -> str:
     return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{kind}/{name}"
 
 
+def _account_bootstrap_record(region: str) -> str:
+    """What account/ writes to its SSM parameter once deployed in an account (see components/account.py)."""
+    return json.dumps(
+        {
+            "version": 1,
+            "apiGatewayCloudWatchRoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/nfe-apigateway-cloudwatch-{region}",
+            "eventsLogPolicyName": "nfe-eventbridge-to-logs",
+            "eventsLogGroupPattern": "/aws/events/nfe-events-*",
+        }
+    )
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Echo inputs back as state, adding the computed attributes programs commonly read."""
+    """Echo inputs back as state, adding the computed attributes programs commonly read.
+
+    SSM parameters the mocked account holds: by default the account project's record, as in an
+    account where account/ has been deployed; a test empties it to see a program in a new account.
+    """
+
+    ssm_parameters: dict[str, str] | None = None
 
     def __init__(self, region: str, preview: bool = False) -> None:
         self.region = region
         self.preview = preview
+        if self.ssm_parameters is None:
+            self.ssm_parameters = {"/nfe/account/bootstrap": _account_bootstrap_record(region)}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if self.preview:
@@ -190,6 +211,21 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return {"name": self.region, "region": self.region, "id": self.region}, []
         if invoke == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
+        if invoke == "aws:ssm/getParameter:getParameter":
+            name = str(args.args.get("name"))
+            value = (self.ssm_parameters or {}).get(name)
+            if value is None:
+                # The provider's answer for a missing parameter, as a failed invoke.
+                return {}, [("name", f"ParameterNotFound: parameter {name} not found")]
+            return {
+                "name": name,
+                "value": value,
+                "insecureValue": value,
+                "type": "String",
+                "version": 1,
+                "arn": f"arn:aws:ssm:{self.region}:{ACCOUNT_ID}:parameter{name}",
+                "id": name,
+            }, []
         if invoke == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {
                 "names": [f"{self.region}a", f"{self.region}b"],

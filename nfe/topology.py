@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from functions.shared import access
+from functions.shared.access import Route
 from functions.shared.events import SOURCES, EventName, Source
 
 # Every queue redrives to its own DLQ after this many receives (seed: "DLQ after 3 retries").
@@ -31,13 +33,8 @@ class Function:
     memory_mb: int | None = None  # None: the stack's Lambda default
     timeout_seconds: int | None = None
     publishes_events: bool = False
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str  # API Gateway path, `{id}` style parameters
-    function: str
+    # None: the stack's reserved concurrency. Every reservation counts against the account's quota.
+    reserved_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -108,20 +105,15 @@ FUNCTIONS: tuple[Function, ...] = (
         "migrator",
         memory_mb=256,
         timeout_seconds=300,
+        # One migration at a time (the advisory lock serializes them anyway); reserving more would
+        # take executions from the account's quota for nothing.
+        reserved_concurrency=1,
     ),
 )
 
-ROUTES: tuple[Route, ...] = (
-    Route("GET", "/health", "faturamento-api"),
-    Route("POST", "/api/v1/notas", "faturamento-api"),
-    Route("GET", "/api/v1/notas", "faturamento-api"),
-    Route("GET", "/api/v1/notas/{id}", "faturamento-api"),
-    Route("POST", "/api/v1/notas/{id}/cancelamento", "faturamento-api"),
-    Route("POST", "/api/v1/produtos", "estoque-api"),
-    Route("GET", "/api/v1/produtos", "estoque-api"),
-    Route("GET", "/api/v1/produtos/{id}", "estoque-api"),
-    Route("POST", "/api/v1/produtos/{id}/entradas", "estoque-api"),
-)
+# Routes, which are public and which groups may call each: declared once in functions/shared/access.py,
+# since the functions check the groups themselves and their package holds only functions/.
+ROUTES: tuple[Route, ...] = access.ROUTES
 
 QUEUES: tuple[Queue, ...] = (
     Queue("estoque-reserva", "estoque-consumer", EventName.NOTA_FISCAL_CRIADA),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nfe.config import ConfigError, load_stack_file, parse
+from nfe.config import ConfigError, load_stack_file, parse, zone_id_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,7 +60,33 @@ def test_prod_stack_is_multi_az_with_proxy_and_deletion_protection() -> None:
             "nfe:network.vpcCidr must be an IPv4 CIDR between /16 and /24",
         ),
         (base(network={"adminPrefixListEntries": ["0.0.0.0/0"]}), "must not contain an open range"),
-        (base(network={"availabilityZones": ["us-east-1a"]}), "at least two distinct availability zones"),
+        (base(network={"availabilityZoneIds": ["use1-az1"]}), "at least two distinct availability zones"),
+        (base(network={"availabilityZoneIds": ["use1-az1", "use1-az1"]}), "at least two distinct availability zones"),
+        (
+            base(network={"availabilityZoneIds": ["us-east-1a", "us-east-1b"]}),
+            "nfe:network.availabilityZoneIds must hold zone IDs such as use1-az1, got 'us-east-1a'",
+        ),
+        (base(network={"availabilityZones": ["us-east-1a", "us-east-1b"]}), "availabilityZones is not a known"),
+        (
+            base(network={"availabilityZoneIds": ["use1-az1", "sae1-az2"]}),
+            "network.availabilityZoneIds: 'sae1-az2' is not a zone of us-east-1 (its IDs start use1-)",
+        ),
+        (
+            base(database={"proxy": True}, network={"availabilityZoneIds": ["use1-az1", "use1-az3"]}),
+            "network.availabilityZoneIds: RDS Proxy is not available in use1-az3",
+        ),
+        (
+            base(**{"lambda": {"apiTimeoutSeconds": 29}}),
+            "nfe:lambda.apiTimeoutSeconds must be below API Gateway's 29 s integration limit",
+        ),
+        (
+            base(**{"lambda": {"consumerTimeoutSeconds": 16}}),
+            "nfe:lambda.consumerTimeoutSeconds must be at most 15: the queues' 90 s visibility timeout",
+        ),
+        (
+            base(database={"proxy": True, "proxyBorrowTimeoutSeconds": 20}),
+            "database.proxyBorrowTimeoutSeconds (20) must not exceed the shortest function timeout (15 s",
+        ),
         (base(**{"lambda": {"memoryMb": 64}}), "nfe:lambda.memoryMb must be between 128 and 10240, got 64"),
         (base(api={"customDomain": "api.example.com"}), "customDomain needs certificateArn"),
         (base(monthlyBudgetUsd=0), "nfe:monthlyBudgetUsd must be more than 0, got 0"),
@@ -75,6 +101,25 @@ def test_bad_values_name_the_key(values: dict[str, object], message: str) -> Non
     with pytest.raises(ConfigError) as error:
         parse(values)
     assert message in str(error.value)
+
+
+def test_zone_ids_are_fine_without_a_proxy_where_the_proxy_is_missing() -> None:
+    # Given a stack without RDS Proxy / When it names use1-az3 / Then nothing forbids it
+    config = parse(base(network={"availabilityZoneIds": ["use1-az1", "use1-az3"]}))
+    assert config.network.availability_zone_ids == ["use1-az1", "use1-az3"]
+
+
+def test_a_borrow_timeout_without_a_proxy_is_not_checked_against_the_functions() -> None:
+    config = parse(base(database={"proxyBorrowTimeoutSeconds": 120}))
+    assert config.database.proxy is False
+
+
+@pytest.mark.parametrize(
+    ("region", "prefix"),
+    [("us-east-1", "use1"), ("sa-east-1", "sae1"), ("eu-central-1", "euc1"), ("ap-southeast-2", "apse2")],
+)
+def test_zone_id_prefix_follows_the_region(region: str, prefix: str) -> None:
+    assert zone_id_prefix(region) == prefix
 
 
 def test_every_problem_is_reported_at_once() -> None:

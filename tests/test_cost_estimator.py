@@ -238,7 +238,7 @@ def test_an_input_unknown_at_preview_makes_the_resource_unpriced() -> None:
 
 def test_prices_not_found_in_sa_east_1_make_the_resource_unpriced() -> None:
     # Given a Brazilian stack with a queue (SQS price not found there) and a Lambda (priced there)
-    sa = config(region="sa-east-1", network={"availabilityZones": ["sa-east-1a", "sa-east-1b"]})
+    sa = config(region="sa-east-1", network={"availabilityZoneIds": ["sae1-az1", "sae1-az2"]})
     result = estimate([res("aws:sqs/queue:Queue", "estoque-reserva"), fn("outbox-publisher", 256)], sa)
     # Then the queue is unpriced naming the missing line, and the Lambda is priced at the same rate
     assert [u.resource for u in result.unpriced] == ["estoque-reserva"]

@@ -6,7 +6,9 @@ the recorded resources, with engine (camelCase) property names.
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 import pytest
 
 from components import metrics
+from components.account import EVENT_LOG_GROUP_PATTERN
 from components.iam import ACTIONS_ONLY_ON_WILDCARD
 from components.rest_api import routes_digest, source_arn_path
 from functions.migrator.runner import checksum_of_tree
@@ -27,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # What the issue asks of each stack, stated here rather than read back from the stack files.
 EXPECTED = {
-    "dev": {"multi_az": False, "proxy": False, "deletion_protection": False, "endpoint_azs": 1, "account_role": True},
-    "prod": {"multi_az": True, "proxy": True, "deletion_protection": True, "endpoint_azs": 2, "account_role": False},
+    "dev": {"multi_az": False, "proxy": False, "deletion_protection": False, "endpoint_azs": 1},
+    "prod": {"multi_az": True, "proxy": True, "deletion_protection": True, "endpoint_azs": 2},
 }
 
 FUNCTION = "aws:lambda/function:Function"
@@ -138,7 +141,11 @@ def test_database_instance_per_stack(stack: Stack) -> None:
     assert instance["multiAz"] is expected["multi_az"]
     assert instance["deletionProtection"] is expected["deletion_protection"]
     if stack.name == "prod":
-        assert instance["skipFinalSnapshot"] is False and instance["finalSnapshotIdentifier"] == "nfe-db-prod-final"
+        # One snapshot name per instance, kept from its creation: a second teardown cannot collide.
+        assert instance["skipFinalSnapshot"] is False
+        assert re.fullmatch(r"nfe-db-prod-final-\d{8}T\d{6}Z", instance["finalSnapshotIdentifier"])
+        record = stack.one("aws:rds/instance:Instance")
+        assert "finalSnapshotIdentifier" in record.options["ignoreChanges"]
     else:
         assert instance["skipFinalSnapshot"] is True
     assert instance["engine"] == "postgres" and instance["engineVersion"] == stack.config.database.engine_version
@@ -211,7 +218,11 @@ def test_private_network_without_nat_or_internet_gateway(stack: Stack) -> None:
     vpc = stack.one("aws:ec2/vpc:Vpc").inputs
     assert vpc["enableDnsSupport"] is True and vpc["enableDnsHostnames"] is True
     subnets = stack.of_type("aws:ec2/subnet:Subnet")
-    assert sorted(s.inputs["availabilityZone"] for s in subnets) == sorted(stack.config.network.availability_zones)
+    # Placed by zone ID, never by name (names differ per account).
+    assert sorted(s.inputs["availabilityZoneId"] for s in subnets) == sorted(
+        stack.config.network.availability_zone_ids
+    )
+    assert not [s for s in subnets if "availabilityZone" in s.inputs]
     assert all(s.inputs["mapPublicIpOnLaunch"] is False for s in subnets)
     for function in stack.of_type(FUNCTION):
         assert len(function.inputs["vpcConfig"]["subnetIds"]) == 2
@@ -361,11 +372,10 @@ def test_event_bus_archive_discovery_and_log_copy(stack: Stack) -> None:
         if t.inputs["rule"] == log_rule.inputs["name"]
     ]
     assert target.inputs["arn"] == log_group.state["arn"]
-    (statement,) = json.loads(stack.one("aws:cloudwatch/logResourcePolicy:LogResourcePolicy").inputs["policyDocument"])[
-        "Statement"
-    ]
-    assert "events.amazonaws.com" in statement["Principal"]["Service"]
-    assert statement["Resource"] == [f"{log_group.state['arn']}:*"]
+    # The resource policy that lets EventBridge write there is account-wide: account/ holds it,
+    # for every log group matching its pattern; an app stack creates none.
+    assert stack.of_type("aws:cloudwatch/logResourcePolicy:LogResourcePolicy") == []
+    assert fnmatch.fnmatchcase(log_group.inputs["name"], EVENT_LOG_GROUP_PATTERN)
 
 
 def test_outbox_publisher_schedule_role_and_lag_alarm(stack: Stack) -> None:
@@ -405,8 +415,8 @@ def test_stage_throttling_logging_and_account_role(stack: Stack) -> None:
     assert stage["stageName"] == stack.name and stage["xrayTracingEnabled"] is True
     access = stack.named("aws:cloudwatch/logGroup:LogGroup", f"/aws/apigateway/nfe-api-{stack.name}/access")
     assert stage["accessLogSettings"]["destinationArn"] == access.state["arn"]
-    accounts = stack.of_type("aws:apigateway/account:Account")
-    assert len(accounts) == (1 if EXPECTED[stack.name]["account_role"] else 0)
+    # API Gateway's CloudWatch role is account-wide: account/ sets it, no app stack does.
+    assert stack.of_type("aws:apigateway/account:Account") == []
     deployment = stack.one("aws:apigateway/deployment:Deployment")
     assert deployment.inputs["triggers"] == {"routes": routes_digest()}
 
@@ -448,13 +458,13 @@ def test_every_function_runtime_sizing_tracing_logs_and_environment(stack: Stack
         function = stack.function(spec.name).inputs
         assert function["runtime"] == "python3.13"
         assert function["architectures"] == ["arm64"]
-        assert function["reservedConcurrentExecutions"] == lam.reserved_concurrency
+        assert function["reservedConcurrentExecutions"] == (spec.reserved_concurrency or lam.reserved_concurrency)
         assert function["tracingConfig"] == {"mode": "Active"}
         assert function["handler"] == spec.handler
         assert function["layers"] == [layer.state["arn"]]
         assert function["code"]["path"] == str(build.function_zip_path(spec.name))
         expected_timeout = spec.timeout_seconds or (
-            lam.consumer_timeout_seconds if spec.kind == "consumer" else lam.timeout_seconds
+            lam.consumer_timeout_seconds if spec.kind == "consumer" else lam.api_timeout_seconds
         )
         assert function["timeout"] == expected_timeout
         assert function["memorySize"] == (spec.memory_mb or lam.memory_mb)
@@ -478,7 +488,7 @@ def test_every_function_runtime_sizing_tracing_logs_and_environment(stack: Stack
 
 def test_no_wildcard_action_and_star_resources_only_for_the_allowlist(stack: Stack) -> None:
     documents = all_policy_documents(stack)
-    assert len(documents) > 20
+    assert len(documents) >= len(topology.FUNCTIONS)
     for where, document in documents:
         for statement in document["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
