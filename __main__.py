@@ -101,6 +101,7 @@ def main() -> None:
             vpc_cidr=net.vpc_cidr,
             availability_zone_ids=net.availability_zone_ids,
             endpoint_azs=net.endpoint_azs,
+            xray_endpoint=net.xray_endpoint,
             admin_prefix_list_entries=net.admin_prefix_list_entries,
             log_retention_days=lam.log_retention_days,
             proxy_borrow_timeout_seconds=db.proxy_borrow_timeout_seconds,

@@ -53,6 +53,7 @@ def main() -> None:
             }
         ),
         description="API Gateway account-wide logging to CloudWatch (one per account and region)",
+        opts=pulumi.ResourceOptions(protect=True),
     )
     policy = aws.iam.RolePolicy(
         "apigateway-cloudwatch-policy",
@@ -78,11 +79,15 @@ def main() -> None:
                 ],
             }
         ),
+        opts=pulumi.ResourceOptions(protect=True),
     )
+    # Protected: deleting it resets the account's setting (pulumi-aws v7 has no reset_on_delete),
+    # which breaks the logging of every API in the region, nfe's or not. `pulumi destroy` here
+    # stops until someone unprotects it on purpose, after the last app stack is gone.
     aws.apigateway.Account(
         "apigateway-account",
         cloudwatch_role_arn=role.arn,
-        opts=pulumi.ResourceOptions(depends_on=[policy]),
+        opts=pulumi.ResourceOptions(depends_on=[policy], protect=True),
     )
 
     # One policy for every stack's bus log (`/aws/events/nfe-events-<env>`): a policy per stack
@@ -105,6 +110,7 @@ def main() -> None:
                 ],
             }
         ),
+        opts=pulumi.ResourceOptions(protect=True),
     )
 
     # Written last, after what it describes exists: an app stack that finds it can rely on both.

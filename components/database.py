@@ -22,8 +22,10 @@ from components.lambdas import DB_PORT, DatabaseAccess, LambdaRuntime, Network, 
 from nfe import topology
 
 MASTER_USERNAME = "nfe_admin"
-# Interface endpoints the private functions need: the bus (every publisher) and Secrets Manager (the migrator).
+# Interface endpoints the private functions need: the bus (every publisher) and Secrets Manager (the
+# migrator); X-Ray (traces) when the stack asks for it (nfe:network.xrayEndpoint, docs/deploy.md).
 ENDPOINT_SERVICES = ("events", "secretsmanager")
+XRAY_ENDPOINT_SERVICE = "xray"
 # Matches the RDS CA bundle the functions verify against (the global bundle holds every RDS CA).
 CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
 EXPORTED_LOGS = ("postgresql", "upgrade")
@@ -46,6 +48,7 @@ class SecureDatabaseArgs:
     availability_zone_ids: Sequence[str]  # zone IDs (use1-az1): names map to other zones in each account
     endpoint_azs: int
     admin_prefix_list_entries: Sequence[str]
+    xray_endpoint: bool
     log_retention_days: int
     proxy_borrow_timeout_seconds: int  # at most the shortest function timeout (nfe/config.py checks it)
     runtime: LambdaRuntime  # packaging and TLS settings of the migrator
@@ -262,7 +265,7 @@ class SecureDatabase(pulumi.ComponentResource):
                 tags={"Name": f"nfe-{args.environment}-{service}"},
                 opts=self._opts(),
             )
-            for service in ENDPOINT_SERVICES
+            for service in (*ENDPOINT_SERVICES, *([XRAY_ENDPOINT_SERVICE] if args.xray_endpoint else []))
         }
 
     # -- database --------------------------------------------------------------------------------

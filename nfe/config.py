@@ -104,6 +104,10 @@ class NetworkConfig(_Model):
     admin_prefix_list_entries: list[str] = Field(default_factory=list)
     # Endpoints cost per AZ-hour: dev keeps them in one AZ, prod in two.
     endpoint_azs: int = Field(1, ge=1, le=2)
+    # An `xray` interface endpoint for the functions' traces. AWS documents no path for Lambda's
+    # managed X-Ray daemon out of a VPC without NAT, so it is on unless a stack opts out after
+    # checking that traces arrive without it (docs/deploy.md, "X-Ray from private subnets").
+    xray_endpoint: bool = True
 
     @field_validator("vpc_cidr")
     @classmethod

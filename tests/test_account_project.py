@@ -33,6 +33,10 @@ def test_account_project_declares_the_settings_and_records_them() -> None:
     types = [r.type for r in result.resources]
     # Then it holds API Gateway's CloudWatch role and one EventBridge log policy for every nfe bus
     assert types.count("aws:apigateway/account:Account") == 1
+    # Protected: a destroy of this project would reset the setting under every API in the region
+    for record in result.resources:
+        if record.type != "aws:ssm/parameter:Parameter":
+            assert record.options["protect"] is True, record.name
     (policy,) = result.of_type("aws:cloudwatch/logResourcePolicy:LogResourcePolicy")
     (statement,) = json.loads(policy.inputs["policyDocument"])["Statement"]
     assert set(statement["Principal"]["Service"]) == {"events.amazonaws.com", "delivery.logs.amazonaws.com"}

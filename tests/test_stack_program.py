@@ -155,6 +155,7 @@ SecureDatabase(
         allocated_storage_gb=20, storage_type="gp3", multi_az=False, backup_retention_days=7,
         deletion_protection=False, final_snapshot=False, proxy=False, vpc_cidr="10.9.0.0/16",
         availability_zone_ids=["use1-az1", "use1-az2"], endpoint_azs=1, admin_prefix_list_entries=[],
+        xray_endpoint=False,
         log_retention_days=7, proxy_borrow_timeout_seconds=10, runtime=runtime, sql_checksum="abc",
         alarm_topic_arn="arn:aws:sns:us-east-1:123456789012:alarms",
         vpc_id="vpc-0given", subnet_ids=["subnet-given-a", "subnet-given-b"],

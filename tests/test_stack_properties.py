@@ -219,9 +219,7 @@ def test_private_network_without_nat_or_internet_gateway(stack: Stack) -> None:
     assert vpc["enableDnsSupport"] is True and vpc["enableDnsHostnames"] is True
     subnets = stack.of_type("aws:ec2/subnet:Subnet")
     # Placed by zone ID, never by name (names differ per account).
-    assert sorted(s.inputs["availabilityZoneId"] for s in subnets) == sorted(
-        stack.config.network.availability_zone_ids
-    )
+    assert sorted(s.inputs["availabilityZoneId"] for s in subnets) == sorted(stack.config.network.availability_zone_ids)
     assert not [s for s in subnets if "availabilityZone" in s.inputs]
     assert all(s.inputs["mapPublicIpOnLaunch"] is False for s in subnets)
     for function in stack.of_type(FUNCTION):
@@ -267,11 +265,22 @@ def test_security_groups_reference_each_other_and_no_cidr_reaches_5432(stack: St
 
 def test_interface_endpoints_with_private_dns_in_the_configured_azs(stack: Stack) -> None:
     endpoints = {e.inputs["serviceName"]: e.inputs for e in stack.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
-    assert set(endpoints) == {"com.amazonaws.us-east-1.events", "com.amazonaws.us-east-1.secretsmanager"}
+    # X-Ray's endpoint is on by default: nothing documents a way out for traces without it.
+    assert set(endpoints) == {
+        "com.amazonaws.us-east-1.events",
+        "com.amazonaws.us-east-1.secretsmanager",
+        "com.amazonaws.us-east-1.xray",
+    }
     for endpoint in endpoints.values():
         assert endpoint["vpcEndpointType"] == "Interface"
         assert endpoint["privateDnsEnabled"] is True
         assert len(endpoint["subnetIds"]) == EXPECTED[stack.name]["endpoint_azs"]
+
+
+def test_xray_endpoint_can_be_switched_off() -> None:
+    result = plan("dev", config={"nfe:network": json.dumps({"xrayEndpoint": False})})
+    services = {e.inputs["serviceName"] for e in result.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
+    assert "com.amazonaws.us-east-1.xray" not in services and "com.amazonaws.us-east-1.events" in services
 
 
 def test_migrator_runs_on_deploy_when_sql_changes(stack: Stack) -> None:
