@@ -4,6 +4,14 @@ The Pulumi program runs under Pulumi's mocks (`nfe.plan`, offline: nothing is pa
 resource goes to every resource policy and the whole stack to every stack policy. What the CLI and
 pulumi-policy's analyzer do is reproduced rather than approximated:
 
+- The program runs in its own interpreter, as the CLI runs it in its own language host: a fresh
+  `python` with the program's folder first on `sys.path`, so `--program DIR` runs DIR's
+  `components/`, `functions/` and `nfe/` and not the copies this process has imported. Only the
+  mock engine (`nfe.mockrun`, `nfe.plan`) is this checkout's. The resources come back as JSON,
+  as they reach the analyzer over gRPC, and the pack (which imports nothing of the program) judges
+  them here. With `preview`, the program runs as a first `pulumi preview` sees it (ids and
+  computed outputs unknown).
+
 - Policy config (pulumi/pulumi `resourceanalyzer`): each policy starts from its own enforcement level
   (or the pack's) and its config schema's defaults; the per-stack file then applies, `"all"` first;
   the result is validated against each schema, and a bad file stops the check.
@@ -11,7 +19,9 @@ pulumi-policy's analyzer do is reproduced rather than approximated:
   arrive as floats, and reach the validators through pulumi-policy's own deserializer and
   unknown-checking proxy inside its own `ResourceValidationArgs`, `StackValidationArgs` and
   `PolicyResource`. Resource policies see a resource's inputs, stack policies every resource's
-  outputs. A policy that reads a value unknown at preview is reported as an advisory "can't run".
+  outputs, parent and dependencies (`dependencies`, and `property_dependencies` when the runner
+  recorded them). A policy that reads a value unknown at preview is reported as an advisory
+  "can't run".
 - The stack's config reaches the pack through the Pulumi runtime config, as the CLI's
   `PULUMI_CONFIG` does.
 """
@@ -20,12 +30,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import importlib
 import importlib.metadata
 import inspect
 import json
+import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,13 +65,13 @@ from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from nfe.config import stack_file_values
-from nfe.mockrun import PlanResult, ResourceRecord
-from nfe.plan import plan as offline_plan
+from nfe.mockrun import PlanResult, ProgramError, ResourceRecord
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 PACK_DIR = PROJECT_DIR / "policies"
 CONFIG_DIR_NAME = "config"  # policies/config/<stack>.json
 ALL_POLICIES = "all"  # the config file's key for every policy at once
+CANT_RUN = "can't run during preview"  # how a policy stopped by an unknown value is reported
 
 
 class PolicyConfigError(ValueError):
@@ -110,13 +123,19 @@ class PolicyReport:
     policies: int
     violations: list[Violation]
     warnings: list[str] = field(default_factory=list)
+    preview: bool = False
 
     @property
     def mandatory(self) -> list[Violation]:
         return [v for v in self.violations if v.level == EnforcementLevel.MANDATORY.value]
 
+    @property
+    def cannot_run(self) -> list[Violation]:
+        """Policies that could not decide because a value they read is unknown (preview only)."""
+        return [v for v in self.violations if v.message.startswith(CANT_RUN)]
+
     def as_json(self) -> dict[str, Any]:
-        return {"stack": self.stack, "violations": [v.as_json() for v in self.violations]}
+        return {"stack": self.stack, "preview": self.preview, "violations": [v.as_json() for v in self.violations]}
 
 
 def load_pack(pack_dir: Path = PACK_DIR) -> LoadedPack:
@@ -307,8 +326,20 @@ def policy_resources(records: list[ResourceRecord], provider_of: ProviderOf = la
         resource = resources[record.urn]
         if record.parent in resources:
             resource.parent = resources[record.parent]
-        resource.dependencies = [resources[d] for d in record.options.get("dependencies", []) if d in resources]
+        # As the analyzer does, a dependency outside the stack's resources is dropped.
+        resource.dependencies = [resources[d] for d in record.depends_on if d in resources]
+        resource.property_dependencies = {
+            key: [resources[d] for d in urns if d in resources] for key, urns in property_dependencies(record).items()
+        }
     return list(resources.values())
+
+
+def property_dependencies(record: ResourceRecord) -> dict[str, list[str]]:
+    """Per input property, the URNs its value came from, when the mock runner recorded them.
+
+    The engine always sends them; policies fall back on `dependencies` when they are absent."""
+    recorded = getattr(record, "property_dependencies", None) or record.options.get("propertyDependencies") or {}
+    return {str(key): [str(u) for u in urns] for key, urns in dict(recorded).items()}
 
 
 def stack_args(
@@ -402,7 +433,7 @@ class _Analysis:
         try:
             _settle(policy.validate(args, report_violation))  # type: ignore[arg-type]
         except UnknownValueError as exc:
-            message = f"can't run during preview: {exc.message}"
+            message = f"{CANT_RUN}: {exc.message}"
             self.violations.append(Violation(policy.name, EnforcementLevel.ADVISORY.value, name, kind, message, at))
         except _NotApplicableError:
             pass
@@ -445,26 +476,103 @@ def engine_config(values: dict[str, str]) -> Iterator[None]:
         pulumi.runtime.set_all_config(saved)
 
 
+# --- the program, in an interpreter of its own -------------------------------------------------------
+
+# Run by `python -c` with: this checkout, the program folder, the stack, "1" for a preview (else
+# ""), the output file. `sys.path` starts with the program folder, so `components`, `functions` and `nfe` (the
+# program imports its config model, topology and build from it) resolve to the program's own
+# files; the mock engine is loaded from this checkout by path. Records go to the output file (the
+# program may print), an error as {"error": ...}.
+_CHILD = """
+import dataclasses, importlib.util, json, sys
+from pathlib import Path
+tool, program, stack, preview, out = sys.argv[1:]
+sys.path[:] = [program] + [p for p in sys.path if p not in ("", program)] + [tool]
+import nfe
+
+def engine(name):
+    spec = importlib.util.spec_from_file_location("nfe." + name, f"{tool}/nfe/{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    setattr(nfe, name, module)
+    return module
+
+def plain(value):
+    path = getattr(value, "path", None)
+    return {"path": path} if isinstance(path, str) else repr(value)
+
+mockrun = engine("mockrun")
+plan = engine("plan")
+try:
+    result = plan.plan(stack, Path(program), preview=bool(preview))
+    document = {
+        "stack": result.stack,
+        "project": result.project,
+        "preview": result.preview,
+        "resources": [dataclasses.asdict(r) for r in result.resources],
+    }
+except mockrun.ProgramError as exc:
+    document = {"error": str(exc)}
+with open(out, "w") as handle:
+    json.dump(document, handle, default=plain)
+"""
+
+
+def run_isolated(program_dir: Path, stack: str, *, preview: bool = False) -> PlanResult:
+    """Run `program_dir` for `stack` under mocks in a fresh interpreter and return what it registered.
+
+    Raises `ProgramError` when the program fails (its message), or when the interpreter dies
+    without an answer (the end of its stderr). The program's own output goes to stderr."""
+    program_dir = program_dir.resolve()
+    with tempfile.TemporaryDirectory(prefix="nfe-policy-") as tmp:
+        out = Path(tmp) / "plan.json"
+        argv = [
+            sys.executable,
+            "-c",
+            _CHILD,
+            str(PROJECT_DIR),
+            str(program_dir),
+            stack,
+            "1" if preview else "",
+            str(out),
+        ]
+        child = subprocess.run(argv, cwd=program_dir, capture_output=True, text=True, check=False)
+        sys.stderr.write(child.stderr)
+        if not out.exists():
+            tail = child.stderr.strip().splitlines()[-1:] or [f"exit status {child.returncode}"]
+            raise ProgramError(f"the program's interpreter stopped without a result: {tail[0]}")
+        document = json.loads(out.read_text())
+    if "error" in document:
+        raise ProgramError(document["error"])
+    known = {f.name for f in dataclasses.fields(ResourceRecord)}
+    records = [ResourceRecord(**{k: v for k, v in r.items() if k in known}) for r in document["resources"]]
+    # Stack outputs are left behind: no policy reads them (the analyzer does not receive them either).
+    return PlanResult(document["stack"], document["project"], records, {}, preview=document["preview"])
+
+
 def check_program(
     program_dir: Path,
     stack_name: str,
     *,
     pack_dir: Path = PACK_DIR,
     config_file: Path | None = None,
+    preview: bool = False,
 ) -> PolicyReport:
-    """Run `program_dir` for `stack_name` under mocks and check it against the pack.
+    """Run `program_dir` for `stack_name` under mocks, in its own interpreter, and check it against the pack.
 
     The policy config is `<pack>/config/<stack>.json` unless `config_file` is given (none there:
-    the pack's defaults, as the CLI without `--policy-pack-config`). Raises `ProgramError` when the
-    program fails, `PolicyConfigError` for a bad config file, `PolicyRunError` for a crashing policy.
+    the pack's defaults, as the CLI without `--policy-pack-config`). `preview` runs the program as a
+    first `pulumi preview`. Raises `ProgramError` when the program fails, `PolicyConfigError` for a
+    bad config file, `PolicyRunError` for a crashing policy.
     """
     pack = load_pack(pack_dir)
     path = config_file or pack_dir / CONFIG_DIR_NAME / f"{stack_name}.json"
     settings, warnings = load_config(pack, path)
-    plan = offline_plan(stack_name, program_dir)
+    plan = run_isolated(program_dir, stack_name, preview=preview)
     config_values = stack_file_values(program_dir.resolve() / f"Pulumi.{stack_name}.yaml")
     with engine_config(config_values):
         violations = analyze(plan, config_values, pack, settings)
     # Mandatory first, then by policy and resource, so the blocking ones head the report.
     violations.sort(key=lambda v: (v.level != EnforcementLevel.MANDATORY.value, v.policy, v.resource))
-    return PolicyReport(stack_name, len(plan.resources), len(pack.policies), violations, warnings)
+    return PolicyReport(stack_name, len(plan.resources), len(pack.policies), violations, warnings, preview)

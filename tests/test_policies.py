@@ -517,9 +517,73 @@ def test_monthly_cost_budget() -> None:
     assert "exceeds nfe:monthlyBudgetUsd $1.00" in message
 
 
-def test_monthly_cost_budget_fails_closed_without_stack_config() -> None:
-    # Given a stack config without the nfe: keys (an old CLI, or another project)
+def test_monthly_cost_budget_counts_fixed_charges_only() -> None:
+    # Given the stack's fixed charges: a t4g.micro with 20 GB gp3 (730 h x $0.016 + 20 x $0.115 = $13.98),
+    # two interface endpoints in one AZ ($7.30 each) and a KMS key ($1): $29.58
+    endpoint = {"vpcEndpointType": "Interface", "subnetIds": ["subnet-1"]}
+    stack = [
+        *_database_stack(),
+        resource("aws:ec2/vpcEndpoint:VpcEndpoint", "events", endpoint),
+        resource("aws:ec2/vpcEndpoint:VpcEndpoint", "secrets", endpoint),
+        resource(KMS_KEY, "key"),
+        resource("aws:ec2/vpcEndpoint:VpcEndpoint", "s3", {"vpcEndpointType": "Gateway"}),
+        function("busy", memorySize=512),  # billed by use, not counted
+    ]
+    # When the budget is $30, Then it passes; at $29, it is reported with the sum
+    with engine_config(_stack_config(30)):
+        assert violations("monthly-cost-budget", *stack) == []
+    with engine_config(_stack_config(29)):
+        assert "fixed charges alone come to $29.58/month" in only(violations("monthly-cost-budget", *stack))
+
+
+def test_monthly_cost_budget_fails_closed_without_a_budget_or_prices() -> None:
+    # Given a stack config without the budget key (an old CLI, or another project)
     with engine_config({"aws:region": REGION}):
         message = only(violations("monthly-cost-budget", *_database_stack()))
     # Then the budget is reported as unverifiable instead of passed
-    assert "nfe:environment" in message
+    assert "nfe:monthlyBudgetUsd is not set" in message
+    # And so is a region the pack has no prices for
+    with engine_config(_stack_config(100) | {"aws:region": "sa-east-1"}):
+        assert "no prices for aws:region sa-east-1" in only(violations("monthly-cost-budget", *_database_stack()))
+
+
+def test_monthly_cost_budget_leaves_out_what_a_preview_does_not_know() -> None:
+    # Given a first preview: an endpoint's subnets and the instance class are unknown
+    unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    endpoint = resource(
+        "aws:ec2/vpcEndpoint:VpcEndpoint", "events", {"vpcEndpointType": "Interface", "subnetIds": [unknown]}
+    )
+    instance = resource(INSTANCE, "db", {"engine": "postgres", "instanceClass": unknown, "storageType": "gp3"})
+    # When the budget is just above the one endpoint, Then the policy decides (no "can't run"),
+    # counting what it can read, and the sum stays a lower bound
+    with engine_config(_stack_config(7.5)):
+        assert violations("monthly-cost-budget", endpoint, instance) == []
+    with engine_config(_stack_config(7)):
+        assert "$7.30/month" in only(violations("monthly-cost-budget", endpoint, instance))
+
+
+# --- the pack's own data, kept equal to the program's and the cost review's -------------------------
+
+
+def test_the_pack_wildcard_allowlist_equals_the_program_one() -> None:
+    # Given the allowlist the pack carries and the one the program builds its IAM statements from
+    from nfe_policies.iam import ACTIONS_ONLY_ON_WILDCARD as PACK_LIST
+
+    from components.iam import ACTIONS_ONLY_ON_WILDCARD as PROGRAM_LIST
+
+    # Then they are the same set: a program that grants more on '*' fails the pack, not the other way round
+    assert PACK_LIST == PROGRAM_LIST
+
+
+def test_the_pack_unit_prices_equal_the_cost_review_table() -> None:
+    # Given the pack's fixed-charge prices and the versioned table `nfe cost` prices from
+    from nfe_policies.cost import HOURS_PER_MONTH, PRICES, QUANTITIES
+
+    from nfe.cost.prices import load_table
+
+    for region, prices in PRICES.items():
+        table = load_table(region)
+        # Then every price and quantity the pack uses is the table's, line for line
+        assert table.hours_per_month == HOURS_PER_MONTH
+        assert prices == {key: table.prices[key].price for key in prices}
+        assert QUANTITIES[region] == {key: table.quantities[key].value for key in QUANTITIES[region]}

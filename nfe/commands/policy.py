@@ -1,7 +1,10 @@
-"""`nfe policy --stack dev|prod [--program DIR] [--json]`: the CrossGuard pack, offline.
+"""`nfe policy --stack dev|prod [--program DIR] [--preview] [--json]`: the CrossGuard pack, offline.
 
 Exit status: 0 when no mandatory policy is violated, 1 when one is, 2 when the check could not be
-made (the program failed, the policy config is invalid, or a policy crashed).
+made (the program failed, the policy config is invalid, or a policy crashed). With `--preview` the
+program runs as a first `pulumi preview` sees it; a policy that reads a value unknown until deploy
+is listed as an advisory "can't run during preview", as the Pulumi CLI reports it, and does not
+fail the check.
 """
 
 from __future__ import annotations
@@ -21,8 +24,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "policy", help="check a stack against the policy pack in policies/, offline (Pulumi mocks)"
     )
     parser.add_argument("--stack", required=True, help="stack name: dev or prod (reads Pulumi.<stack>.yaml)")
-    parser.add_argument("--program", type=Path, default=None, help="Pulumi program folder (default: this project)")
-    parser.add_argument("--json", action="store_true", help='print {"stack": ..., "violations": [...]} only')
+    parser.add_argument(
+        "--program",
+        type=Path,
+        default=None,
+        help="Pulumi program folder, run in its own interpreter with its own modules (default: this project)",
+    )
+    parser.add_argument(
+        "--preview",
+        action="store_true",
+        help="run the program as a first `pulumi preview` sees it: ids and computed outputs unknown",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help='print {"stack": ..., "preview": ..., "violations": [...]} only'
+    )
     parser.set_defaults(func=run)
 
 
@@ -41,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
     program = args.program or PROJECT_DIR
     try:
-        report = check_program(program, args.stack)
+        report = check_program(program, args.stack, preview=args.preview)
     except (ProgramError, PolicyConfigError, PolicyRunError) as exc:
         print(f"nfe policy: {args.stack}: {exc}", file=sys.stderr)
         return EXIT_CANNOT_CHECK
@@ -55,8 +70,10 @@ def run(args: argparse.Namespace) -> int:
             rows = [COLUMNS, *((v.policy, v.level, v.resource, v.message) for v in report.violations)]
             print(_table(rows))
         mandatory = len(report.mandatory)
+        cannot_run = f", {len(report.cannot_run)} of them can't run during preview" if report.preview else ""
         print(
-            f"stack {report.stack}: {report.resources} resources, {report.policies} policies: "
-            f"{mandatory} mandatory and {len(report.violations) - mandatory} advisory violation(s)"
+            f"stack {report.stack}{' (preview)' if report.preview else ''}: {report.resources} resources, "
+            f"{report.policies} policies: {mandatory} mandatory and "
+            f"{len(report.violations) - mandatory} advisory violation(s){cannot_run}"
         )
     return EXIT_VIOLATIONS if report.mandatory else EXIT_CLEAN

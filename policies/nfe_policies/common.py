@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import PolicyResource
+from pulumi_policy.proxy import UnknownValueError
 
 # Every policy module guards on these type tokens (pulumi-aws v7 engine names).
 RDS_INSTANCE = "aws:rds/instance:Instance"
@@ -37,6 +38,21 @@ IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 IAM_USER_POLICY = "aws:iam/userPolicy:UserPolicy"
 IAM_GROUP_POLICY = "aws:iam/groupPolicy:GroupPolicy"
 IAM_ROLE = "aws:iam/role:Role"
+LAMBDA_INVOCATION = "aws:lambda/invocation:Invocation"
+SCHEDULER_SCHEDULE = "aws:scheduler/schedule:Schedule"
+APIGW_DEPLOYMENT = "aws:apigateway/deployment:Deployment"
+APIGW_INTEGRATION = "aws:apigateway/integration:Integration"
+APIGW_V2_DEPLOYMENT = "aws:apigatewayv2/deployment:Deployment"
+APIGW_V2_INTEGRATION = "aws:apigatewayv2/integration:Integration"
+SUBNET = "aws:ec2/subnet:Subnet"
+RDS_PROXY_DEFAULT_TARGET_GROUP = "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup"
+VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
+SECRETS_MANAGER_SECRET = "aws:secretsmanager/secret:Secret"  # noqa: S105 (a type token)
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+# What AWS uses when a program leaves a Lambda function's timeout unset.
+LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
 
 
 def as_list(value: Any) -> list[Any]:
@@ -92,3 +108,25 @@ def json_document(value: Any) -> Any:
 
 def of_type(resources: Iterable[PolicyResource], *type_tokens: str) -> list[PolicyResource]:
     return [r for r in resources if r.resource_type in type_tokens]
+
+
+def declares(props: Mapping[str, Any], key: str) -> bool:
+    """Whether a property is set (not null), known or not.
+
+    `key in props` would read the value, and the proxy raises for an unknown one; iterating the
+    keys does not, and an unknown value is a set one.
+    """
+    if not any(k == key for k in props):
+        return False
+    try:
+        return props[key] is not None
+    except UnknownValueError:
+        return True
+
+
+def known(props: Mapping[str, Any], key: str) -> Any:
+    """A property's value, or None when it is unset or not known yet (a preview)."""
+    try:
+        return props.get(key)
+    except UnknownValueError:
+        return None

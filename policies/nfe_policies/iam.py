@@ -1,10 +1,14 @@
 """IAM: name the actions, scope the resources.
 
 An Allow statement may not grant `*` or `service:*` (nor use NotAction / NotResource, which allow
-everything else), and may name `"Resource": "*"` only when every action in it is one AWS grants on
-`*` alone. That allowlist is the Pulumi program's own `components.iam.ACTIONS_ONLY_ON_WILDCARD`, so
-the program and the pack cannot disagree about it. Checked: managed policies, role/user/group
-policies and a role's inline policies. Deny statements may be as broad as they like.
+everything else), and may name `"Resource": "*"` only when every action in it is one of the few
+AWS documents on `*` (`ACTIONS_ONLY_ON_WILDCARD` below). Checked: managed policies, role/user/group policies
+and a role's inline policies. Deny statements may be as broad as they like.
+
+The allowlist is the pack's own, not imported from the program it checks: a pack that imported the
+program's list would approve whatever that program declares, and under the Pulumi CLI the pack runs
+in its own virtualenv, without the program. The program keeps its copy (`components.iam`), and a
+test fails when the two differ.
 """
 
 from __future__ import annotations
@@ -12,8 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
-
-from components.iam import ACTIONS_ONLY_ON_WILDCARD
 
 from .common import (
     IAM_GROUP_POLICY,
@@ -24,6 +26,23 @@ from .common import (
     as_list,
     as_mapping,
     json_document,
+)
+
+# Actions an Allow statement may grant on "*": the ENI actions Lambda performs with the function's
+# role to attach it to private subnets, which AWS documents on "*" (the AWS-managed
+# AWSLambdaVPCAccessExecutionRole; the Describe actions have no resource type at all), and the
+# X-Ray writes of active tracing, which have no resource type either.
+ACTIONS_ONLY_ON_WILDCARD: frozenset[str] = frozenset(
+    {
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }
 )
 
 POLICY_DOCUMENT_TYPES = (IAM_POLICY, IAM_ROLE_POLICY, IAM_USER_POLICY, IAM_GROUP_POLICY)
@@ -59,8 +78,8 @@ def statement_problems(document: Any) -> list[str]:
             unscoped = [a for a in actions if a.lower() not in WILDCARD_ONLY]
             if unscoped:
                 problems.append(
-                    f"{label} grants {', '.join(unscoped)} on '*'; only actions AWS grants on '*' alone may be "
-                    f"(components.iam.ACTIONS_ONLY_ON_WILDCARD)"
+                    f"{label} grants {', '.join(unscoped)} on '*'; only the few actions AWS documents on '*' may be "
+                    f"(the pack's ACTIONS_ONLY_ON_WILDCARD)"
                 )
     return problems
 

@@ -26,6 +26,7 @@ from .common import (
     EVENT_BUS,
     EVENT_SOURCE_MAPPING,
     EVENT_TARGET,
+    LAMBDA_DEFAULT_TIMEOUT_SECONDS,
     LAMBDA_FUNCTION,
     SQS_QUEUE,
     SQS_REDRIVE_POLICY,
@@ -41,7 +42,6 @@ DEFAULT_MAX_RECEIVE_COUNT = 5
 DEFAULT_VISIBILITY_MULTIPLIER = 6
 # What AWS uses when a program sets neither value.
 SQS_DEFAULT_VISIBILITY_SECONDS = 30
-LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
 
 
 def sqs_encryption(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
