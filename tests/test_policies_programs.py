@@ -1,10 +1,13 @@
 """`nfe policy` on whole Pulumi programs: a program making the classic mistakes, a failing program,
-and the project's own dev and prod stacks (clean, and caught when one of their safeguards is undone)."""
+a copy of this program with a safeguard undone in its own code, and the project's own dev and prod
+stacks (clean, caught when one of their safeguards is undone, and checked as a first preview)."""
 
 from __future__ import annotations
 
 import copy
 import json
+import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -35,6 +38,10 @@ CLASSIC_MISTAKES = {
     ("sqs-dead-letter-queue", "orders-queue"),
     ("rds-proxy-require-tls", "plain-proxy"),
     ("iam-no-wildcard-actions", "s3-admin"),
+    ("subnet-az-id", "by-name-subnet"),
+    ("api-function-timeout", "slow-api-fn"),
+    ("code-waits-for-migrations", "slow-api-fn"),
+    ("rds-proxy-borrow-timeout", "plain-proxy-targets"),
 }
 
 
@@ -61,7 +68,7 @@ def test_bad_program_table_lists_policy_level_resource_and_message(capsys: pytes
     assert lines[0].split() == ["policy", "level", "resource", "message"]
     for policy, resource in CLASSIC_MISTAKES:
         assert any(line.split()[:3] == [policy, "mandatory", resource] for line in lines[1:]), (policy, resource)
-    assert lines[-1].startswith("stack dev: 6 resources, 23 policies: ")
+    assert lines[-1].startswith(f"stack dev: 15 resources, {len(PACK.policies)} policies: ")
 
 
 def test_a_program_that_raises_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -84,6 +91,71 @@ def test_an_invalid_policy_config_stops_the_check_before_the_program_runs(tmp_pa
     # When checked, Then the config error is raised first, naming the bad value
     with pytest.raises(PolicyConfigError, match=r"rds-backup-retention\.minDays: expected integer"):
         check_program(tmp_path, "dev", config_file=config)
+
+
+def test_bad_program_as_a_first_preview_still_fails_and_nothing_crashes(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given the fixture program run as a first preview (ids and computed outputs unknown)
+    code = main(["policy", "--program", str(BAD_PROGRAM), "--stack", "dev", "--preview", "--json"])
+    document = json.loads(capsys.readouterr().out)
+    # Then what a preview can show is still caught (exit 1, not 2: no policy raised), and what it
+    # cannot is an advisory "can't run"
+    assert code == 1 and document["preview"] is True
+    mandatory = {(v["policy"], v["resource"]) for v in document["violations"] if v["level"] == "mandatory"}
+    assert {("subnet-az-id", "by-name-subnet"), ("api-function-timeout", "slow-api-fn")} <= mandatory
+    assert ("code-waits-for-migrations", "slow-api-fn") in mandatory
+    cannot_run = [v for v in document["violations"] if v["message"].startswith("can't run during preview")]
+    assert all(v["level"] == "advisory" for v in cannot_run)
+
+
+# --- --program runs that program's own code ----------------------------------------------------------
+
+# What the Pulumi program is made of: its entry point, project and stack files, and the packages
+# and folders it imports or reads (nfe/ holds its config model, topology and build inputs).
+PROGRAM_FILES = ("__main__.py", "Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "pyproject.toml")
+PROGRAM_FOLDERS = ("components", "functions", "nfe", "sql")
+
+
+def copy_program(destination: Path) -> Path:
+    for name in PROGRAM_FILES:
+        shutil.copy2(PROJECT_DIR / name, destination / name)
+    for name in PROGRAM_FOLDERS:
+        shutil.copytree(PROJECT_DIR / name, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return destination
+
+
+def test_program_option_checks_the_copy_own_components(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a copy of this program whose database component no longer encrypts storage, while this
+    # process has already imported the checkout's own components (as `nfe policy` on the checkout does)
+    import components.database
+
+    assert Path(components.database.__file__).resolve().parent == PROJECT_DIR / "components"
+    program = copy_program(tmp_path)
+    database = program / "components" / "database.py"
+    source = database.read_text()
+    assert source.count("storage_encrypted=True") == 1
+    database.write_text(source.replace("storage_encrypted=True", "storage_encrypted=False"))
+    # When the copy is checked
+    code = main(["policy", "--program", str(program), "--stack", "dev", "--json"])
+    found = {(v["policy"], v["level"], v["resource"]) for v in json.loads(capsys.readouterr().out)["violations"]}
+    # Then the copy's own code ran: the unencrypted database is a mandatory violation
+    assert code == 1
+    assert ("rds-storage-encrypted-with-cmk", "mandatory", "database-instance") in found
+    # And the unmodified checkout stays clean, and its imported component was left alone
+    assert main(["policy", "--stack", "dev", "--json"]) == 0
+    assert not any(
+        v["policy"] == "rds-storage-encrypted-with-cmk" for v in json.loads(capsys.readouterr().out)["violations"]
+    )
+    assert sys.modules["components.database"] is components.database
+
+
+def test_a_program_whose_interpreter_dies_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a program that ends its own interpreter before the engine can answer
+    (tmp_path / "Pulumi.yaml").write_text("name: dies\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  aws:region: us-east-1\n")
+    (tmp_path / "__main__.py").write_text("import os\nos._exit(9)\n")
+    # When checked, Then the check could not be made, and says so
+    assert main(["policy", "--program", str(tmp_path), "--stack", "dev"]) == 2
+    assert "stopped without a result" in capsys.readouterr().err
 
 
 # --- the project's own stacks ----------------------------------------------------------------------
@@ -169,7 +241,51 @@ def _open_database_port(plan: PlanResult) -> str:
     return rule.name
 
 
+def _waits_for(plan: PlanResult, urn: str, target: str) -> bool:
+    by_urn = {r.urn: r for r in plan.resources}
+    seen: set[str] = set()
+    todo = [urn]
+    while todo:
+        current = todo.pop()
+        if current == target:
+            return True
+        if current not in seen and current in by_urn:
+            seen.add(current)
+            todo.extend(by_urn[current].depends_on)
+    return False
+
+
+def _api_function(plan: PlanResult) -> ResourceRecord:
+    uris = {str(i.inputs.get("uri")) for i in _of_type(plan, "aws:apigateway/integration:Integration")}
+    return next(f for f in _of_type(plan, "aws:lambda/function:Function") if f.state["invokeArn"] in uris)
+
+
+def _api_function_not_waiting(plan: PlanResult) -> str:
+    # Drop every dependency through which the API function waits for the migration.
+    invocation = _of_type(plan, "aws:lambda/invocation:Invocation")[0].urn
+    function = _api_function(plan)
+    function.depends_on = [d for d in function.depends_on if not _waits_for(plan, d, invocation)]
+    return function.name
+
+
+def _api_timeout_30(plan: PlanResult) -> str:
+    function = _api_function(plan)
+    _set(function, "timeout", 30)
+    return function.name
+
+
+def _subnet_by_name(plan: PlanResult) -> str:
+    subnet = _of_type(plan, "aws:ec2/subnet:Subnet")[0]
+    subnet.inputs.pop("availabilityZoneId", None)
+    subnet.state.pop("availabilityZoneId", None)
+    _set(subnet, "availabilityZone", "us-east-1a")
+    return subnet.name
+
+
 UNDONE: list[tuple[str, Callable[[PlanResult], str]]] = [
+    ("code-waits-for-migrations", _api_function_not_waiting),
+    ("api-function-timeout", _api_timeout_30),
+    ("subnet-az-id", _subnet_by_name),
     ("sqs-visibility-covers-consumer", _short_visibility),
     ("sqs-dead-letter-queue", _no_redrive),
     ("apigateway-throttling", _no_stage_throttling),
@@ -204,3 +320,41 @@ def test_dev_stack_over_budget_is_caught(plans: dict[str, PlanResult]) -> None:
         and budget[0].level == "mandatory"
         and "exceeds nfe:monthlyBudgetUsd $1.00" in budget[0].message
     )
+
+
+def test_prod_proxy_borrow_timeout_left_at_its_default_is_caught(plans: dict[str, PlanResult]) -> None:
+    # Given the prod stack (the one with an RDS Proxy) whose target group no longer sets a borrow timeout
+    plan = copy.deepcopy(plans["prod"])
+    group = _of_type(plan, "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup")[0]
+    for properties in (group.inputs, group.state):
+        properties["connectionPoolConfig"].pop("connectionBorrowTimeout")
+    # When checked, Then RDS's 120 s default is reported against the shortest function timeout
+    found = [v for v in check(plan) if v.policy == "rds-proxy-borrow-timeout"]
+    assert [(v.level, v.resource) for v in found] == [("mandatory", group.name)]
+    assert "120 s is longer than the 15 s timeout" in found[0].message
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_a_first_preview_of_each_stack_says_what_it_cannot_decide(
+    stack: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the stack run as a first `pulumi preview` sees it: ids and computed outputs unknown
+    code = main(["policy", "--stack", stack, "--preview", "--json"])
+    document = json.loads(capsys.readouterr().out)
+    # Then no policy crashed (exit 2) and nothing blocks (exit 1)
+    assert code == 0 and document["preview"] is True
+    violations = document["violations"]
+    cannot_run = {v["policy"] for v in violations if v["message"].startswith("can't run during preview")}
+    # And the policies that compare ARNs say, as advisories, that they can't run yet
+    assert {"iam-no-wildcard-actions", "sqs-dead-letter-queue", "rds-storage-encrypted-with-cmk"} <= cannot_run
+    assert all(v["level"] == "advisory" for v in violations if v["policy"] in cannot_run)
+    # While the ones that follow the dependency graph or read plain inputs decide even now
+    deciding = {
+        "code-waits-for-migrations",
+        "api-function-timeout",
+        "rds-proxy-borrow-timeout",
+        "subnet-az-id",
+        "monthly-cost-budget",
+        "eventbus-archive",
+    }
+    assert not cannot_run & deciding

@@ -62,6 +62,11 @@ EXPECTED_POLICIES = {
     "apigateway-access-logging",
     "iam-no-wildcard-actions",
     "monthly-cost-budget",
+    # issue 11: what a real deploy meets
+    "code-waits-for-migrations",
+    "subnet-az-id",
+    "api-function-timeout",
+    "rds-proxy-borrow-timeout",
 }
 ADVISORY = {"rds-multi-az", "lambda-tracing", "lambda-arm64"}
 STACK_POLICIES = {
@@ -71,6 +76,9 @@ STACK_POLICIES = {
     "eventbus-archive",
     "apigateway-throttling",
     "monthly-cost-budget",
+    "code-waits-for-migrations",
+    "api-function-timeout",
+    "rds-proxy-borrow-timeout",
 }
 
 

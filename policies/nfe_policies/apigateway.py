@@ -1,8 +1,14 @@
-"""API Gateway: every stage is throttled and writes access logs.
+"""API Gateway: every stage is throttled and writes access logs; API functions finish before the gateway gives up.
 
 A REST API stage (`aws.apigateway.Stage`) is throttled by a `MethodSettings` resource for that stage
 with `methodPath` `*/*` (the stage-wide setting); an HTTP API stage (`aws.apigatewayv2.Stage`) by its
 own `defaultRouteSettings`. Usage plans are not counted: they throttle only clients with API keys.
+
+An API function is a Lambda function some integration invokes: a REST integration's `uri` (the
+function's invoke ARN) or an HTTP API integration's `integrationUri` names it. API Gateway stops
+waiting after the integration's `timeoutMilliseconds` (REST: 29 s by default, the most it allows
+without a quota increase; HTTP API: 30 s) and answers 504 while the function keeps running, so the
+function's own timeout must be below it.
 """
 
 from __future__ import annotations
@@ -18,9 +24,26 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .common import APIGW_METHOD_SETTINGS, APIGW_STAGE, APIGW_V2_STAGE, as_mapping, number, of_type
+from .common import (
+    APIGW_INTEGRATION,
+    APIGW_METHOD_SETTINGS,
+    APIGW_STAGE,
+    APIGW_V2_INTEGRATION,
+    APIGW_V2_STAGE,
+    LAMBDA_DEFAULT_TIMEOUT_SECONDS,
+    LAMBDA_FUNCTION,
+    as_mapping,
+    number,
+    number_or,
+    of_type,
+    show,
+)
+from .graph import names_function, referents
 
 STAGE_WIDE = "*/*"
+# Integration timeouts when `timeoutMilliseconds` is unset, by the property naming the function.
+INTEGRATION_DEFAULT_TIMEOUT_MS = {APIGW_INTEGRATION: 29_000, APIGW_V2_INTEGRATION: 30_000}
+FUNCTION_REFERENCE = {APIGW_INTEGRATION: "uri", APIGW_V2_INTEGRATION: "integrationUri"}
 
 
 def _throttled(settings: Mapping[str, Any]) -> bool:
@@ -59,6 +82,32 @@ def apigateway_access_logging(args: ResourceValidationArgs, report_violation: Re
         report_violation("accessLogSettings needs a destinationArn and a format", None)
 
 
+def api_function_timeout(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    functions = of_type(args.resources, LAMBDA_FUNCTION)
+    # The tightest integration limit each API function is held to, and the integration setting it.
+    limits: dict[str, tuple[float, str]] = {}
+    for integration in of_type(args.resources, APIGW_INTEGRATION, APIGW_V2_INTEGRATION):
+        kind = integration.resource_type
+        targets = referents(integration, FUNCTION_REFERENCE[kind], functions, names_function)
+        if not targets:
+            continue
+        limit = number_or(integration.props.get("timeoutMilliseconds"), INTEGRATION_DEFAULT_TIMEOUT_MS[kind]) / 1000
+        for function in targets:
+            if function.urn not in limits or limit < limits[function.urn][0]:
+                limits[function.urn] = (limit, integration.name)
+    for function in functions:
+        if function.urn not in limits:
+            continue
+        limit, integration_name = limits[function.urn]
+        timeout = number_or(function.props.get("timeout"), LAMBDA_DEFAULT_TIMEOUT_SECONDS)
+        if timeout >= limit:
+            report_violation(
+                f"timeout {show(timeout)} s is not below the {show(limit)} s limit of its API Gateway "
+                f"integration {integration_name}: the client gets a 504 while the function keeps running",
+                function.urn,
+            )
+
+
 POLICIES = [
     StackValidationPolicy(
         name="apigateway-throttling",
@@ -69,5 +118,10 @@ POLICIES = [
         name="apigateway-access-logging",
         description="Every API Gateway stage writes access logs.",
         validate=apigateway_access_logging,
+    ),
+    StackValidationPolicy(
+        name="api-function-timeout",
+        description="Lambda functions behind API Gateway time out below their integration's limit (29 s).",
+        validate=api_function_timeout,
     ),
 ]

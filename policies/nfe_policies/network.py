@@ -1,7 +1,13 @@
-"""Security-group ingress: the database port is reached only from named sources, nothing from anywhere.
+"""Network: the database port is reached only from named sources, nothing from anywhere; subnets
+are placed by availability-zone ID.
 
 An ingress rule can be written three ways in pulumi-aws (inline in the group, `SecurityGroupRule`,
 `vpc.SecurityGroupIngressRule`); all three are read into one shape so both policies judge them alike.
+
+AZ names (`us-east-1a`) are shuffled per account: the same name is a different physical zone in two
+accounts, so a subnet placed by name lands wherever this account's mapping says. Zone IDs
+(`use1-az1`) are the same everywhere, and they are what service availability is published by (RDS
+Proxy is not offered in `use1-az3`). A subnet with neither lets EC2 pick a zone, which is no better.
 """
 
 from __future__ import annotations
@@ -13,7 +19,18 @@ from typing import Any
 
 from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from .common import SECURITY_GROUP, SECURITY_GROUP_RULE, VPC_INGRESS_RULE, as_list, as_mapping, number, show
+from .common import (
+    SECURITY_GROUP,
+    SECURITY_GROUP_RULE,
+    SUBNET,
+    VPC_INGRESS_RULE,
+    as_list,
+    as_mapping,
+    declares,
+    known,
+    number,
+    show,
+)
 
 POSTGRES_PORT = 5432
 # Protocol values that mean "every protocol, every port" in the EC2 API.
@@ -120,6 +137,21 @@ def no_open_ingress(args: ResourceValidationArgs, report_violation: ReportViolat
             report_violation(f"{rule.where} opens {rule.ports()} to {', '.join(anywhere)}", None)
 
 
+def subnet_az_id(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != SUBNET:
+        return
+    # Set at all is enough: a name still unknown at preview is still a name.
+    if declares(args.props, "availabilityZone"):
+        name = known(args.props, "availabilityZone") or "(not known yet)"
+        report_violation(
+            f"placed by AZ name {name}: names map to different zones in every account; "
+            "set availabilityZoneId (e.g. use1-az1) instead",
+            None,
+        )
+    elif not declares(args.props, "availabilityZoneId"):
+        report_violation("no availabilityZoneId: EC2 picks the zone; set availabilityZoneId (e.g. use1-az1)", None)
+
+
 POLICIES = [
     ResourceValidationPolicy(
         name="db-port-ingress-sources",
@@ -133,5 +165,10 @@ POLICIES = [
         name="no-open-ingress",
         description="No security group admits 0.0.0.0/0 or ::/0, on any port.",
         validate=no_open_ingress,
+    ),
+    ResourceValidationPolicy(
+        name="subnet-az-id",
+        description="Subnets are placed by availability-zone ID (availabilityZoneId), not by AZ name.",
+        validate=subnet_az_id,
     ),
 ]

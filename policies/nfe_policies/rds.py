@@ -1,7 +1,13 @@
 """RDS PostgreSQL and RDS Proxy: IAM authentication, TLS, encryption, backups, availability.
 
 A property a program leaves unset is judged by what AWS does without it (no IAM auth, no
-encryption, one day of backups), because that is what the deployed instance will have.
+encryption, one day of backups, a 120 s proxy borrow timeout), because that is what the deployed
+instance will have.
+
+The proxy's `connectionBorrowTimeout` is how long a client waits for a pooled connection before the
+proxy gives up. Longer than a function's timeout, a function waiting on a saturated pool is killed by
+Lambda first: it never sees the proxy's error, and its invocation is billed to the timeout. So no
+function of the stack may time out sooner than the borrow timeout.
 """
 
 from __future__ import annotations
@@ -16,10 +22,25 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .common import RDS_INSTANCE, RDS_PARAMETER_GROUP, RDS_PROXY, as_list, as_mapping, number, number_or, of_type, show
+from .common import (
+    LAMBDA_DEFAULT_TIMEOUT_SECONDS,
+    LAMBDA_FUNCTION,
+    RDS_INSTANCE,
+    RDS_PARAMETER_GROUP,
+    RDS_PROXY,
+    RDS_PROXY_DEFAULT_TARGET_GROUP,
+    as_list,
+    as_mapping,
+    number,
+    number_or,
+    of_type,
+    show,
+)
 
 AWS_MANAGED_RDS_KEY = "alias/aws/rds"
 DEFAULT_MIN_BACKUP_DAYS = 7
+# RDS Proxy's ConnectionBorrowTimeout when a target group leaves it unset.
+PROXY_DEFAULT_BORROW_TIMEOUT_SECONDS = 120
 
 
 def rds_iam_auth_required(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -120,6 +141,23 @@ def rds_force_ssl(args: StackValidationArgs, report_violation: ReportViolation) 
             )
 
 
+def rds_proxy_borrow_timeout(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    functions = of_type(args.resources, LAMBDA_FUNCTION)
+    if not functions:
+        return
+    timeouts = [(number_or(f.props.get("timeout"), LAMBDA_DEFAULT_TIMEOUT_SECONDS), f.name) for f in functions]
+    shortest, function = min(timeouts)
+    for group in of_type(args.resources, RDS_PROXY_DEFAULT_TARGET_GROUP):
+        pool = as_mapping(group.props.get("connectionPoolConfig"))
+        borrow = number_or(pool.get("connectionBorrowTimeout"), PROXY_DEFAULT_BORROW_TIMEOUT_SECONDS)
+        if borrow > shortest:
+            report_violation(
+                f"connectionPoolConfig.connectionBorrowTimeout {show(borrow)} s is longer than the "
+                f"{show(shortest)} s timeout of {function}: Lambda kills the function before the proxy answers",
+                group.urn,
+            )
+
+
 POLICIES = [
     ResourceValidationPolicy(
         name="rds-iam-auth-required",
@@ -164,5 +202,10 @@ POLICIES = [
         name="rds-proxy-require-tls",
         description="RDS proxies require TLS from clients.",
         validate=rds_proxy_require_tls,
+    ),
+    StackValidationPolicy(
+        name="rds-proxy-borrow-timeout",
+        description="An RDS proxy's connection borrow timeout is no longer than the shortest function timeout.",
+        validate=rds_proxy_borrow_timeout,
     ),
 ]
