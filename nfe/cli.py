@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "nfe.commands.policy",
     "nfe.commands.schemas",
     "nfe.commands.openapi",
+    "nfe.commands.ops",
 ]
 
 

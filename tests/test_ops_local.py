@@ -1,0 +1,504 @@
+"""The operator's commands against local mode: `nfe local --state-file` in its own process, and
+`nfe dlq|replay|outbox|saga` run as an operator runs them (the CLI, `--json`).
+
+Faults are real: a revoked grant makes the estoque consumer fail until the DLQ takes the message;
+an event is deleted from its queue before delivery; the publisher's bus refuses rows for good.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from nfe.ops import dlq as dlq_ops
+from nfe.ops.target import from_state_file
+from tests.conftest import create_database
+from tests.test_local_mode import start_local
+
+ROOT = Path(__file__).resolve().parents[1]
+DESTINATARIO = {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"}
+
+
+# --- the one way these tests reach the API -------------------------------------------------------
+
+
+def api_token(state: dict[str, Any]) -> str | None:
+    """An ID token when local mode has a user pool (sign-in), else None (an open API)."""
+    try:
+        from nfe.local.cognito import DEMO_PASSWORD
+    except ImportError:  # pragma: no cover
+        DEMO_PASSWORD = "NfeDemo#2026"
+    cognito = boto3.client(
+        "cognito-idp",
+        endpoint_url=state["awsEndpoint"],
+        region_name=state["region"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    client_id = state.get("userPoolClientId")
+    if not client_id:
+        pools = cognito.list_user_pools(MaxResults=10)["UserPools"]
+        if not pools:
+            return None
+        clients = cognito.list_user_pool_clients(UserPoolId=pools[0]["Id"], MaxResults=10)["UserPoolClients"]
+        client_id = clients[0]["ClientId"]
+    answer = cognito.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "admin@example.com", "PASSWORD": DEMO_PASSWORD},
+    )
+    return str(answer["AuthenticationResult"]["IdToken"])
+
+
+class Api:
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.base = state["apiUrl"]
+        self.token = api_token(state)
+
+    def call(self, method: str, path: str, body: Any = None, expect: int | None = None) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = self.token
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                status, payload = response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            status, payload = error.code, json.loads(error.read() or b"null")
+        if expect is not None:
+            assert status == expect, f"{method} {path}: {status} {payload}"
+        return payload
+
+    def produto(self, quantidade: int) -> str:
+        body = {"sku": f"OPS-{uuid.uuid4().hex[:10]}", "nome": "Arruela", "quantidade": quantidade}
+        return str(self.call("POST", "/api/v1/produtos", body, expect=201)["id"])
+
+    def nota(self, produto_id: str, quantidade: int) -> str:
+        body = {
+            "destinatario": DESTINATARIO,
+            "items": [{"produtoId": produto_id, "quantidade": quantidade, "valorUnitario": "2.00"}],
+        }
+        return str(self.call("POST", "/api/v1/notas", body, expect=201)["id"])
+
+    def cancelar(self, nota_id: str) -> None:
+        self.call("POST", f"/api/v1/notas/{nota_id}/cancelamento", expect=202)
+
+    def status(self, nota_id: str) -> str:
+        return str(self.call("GET", f"/api/v1/notas/{nota_id}", expect=200)["status"])
+
+    def stock(self, produto_id: str) -> int:
+        return int(self.call("GET", f"/api/v1/produtos/{produto_id}", expect=200)["quantidade"])
+
+    def wait_for(self, nota_id: str, wanted: str, timeout: float = 15) -> str:
+        deadline = time.monotonic() + timeout
+        while (status := self.status(nota_id)) != wanted and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return status
+
+
+# --- fixtures and small tools ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def state_file(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    path = tmp_path_factory.mktemp("ops") / "local-state.json"
+    # Visibility 1 s: a failing message reaches its DLQ in about 3 s. No schedule during the tests.
+    system = start_local(
+        create_database(pg_admin_url),
+        "--visibility-timeout",
+        "1",
+        "--outbox-interval",
+        "3600",
+        "--state-file",
+        str(path),
+    )
+    try:
+        yield path
+    finally:
+        assert system.stop() == 0
+    assert not path.exists()  # removed on exit
+
+
+@pytest.fixture(scope="module")
+def state(state_file: Path) -> dict[str, Any]:
+    return dict(json.loads(state_file.read_text()))
+
+
+@pytest.fixture(scope="module")
+def api(state: dict[str, Any]) -> Api:
+    return Api(state)
+
+
+def nfe(*args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "nfe.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=180, check=False
+    )
+    assert result.returncode == expect, f"nfe {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def nfe_json(*args: str, expect: int = 0) -> Any:
+    return json.loads(nfe(*args, "--json", expect=expect).stdout)
+
+
+def sql(state: dict[str, Any], statement: str, params: Any = None) -> list[dict[str, Any]]:
+    with psycopg.connect(state["databaseUrl"], row_factory=dict_row, autocommit=True) as conn:
+        cursor = conn.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def depth(state_file: Path, queue: str) -> int:
+    for row in nfe_json("dlq", "list", "--state-file", str(state_file)):
+        if row["queue"] == queue:
+            return int(row["depth"])
+    raise AssertionError(f"no DLQ {queue}")
+
+
+def wait_for_depth(state_file: Path, queue: str, wanted: int, timeout: float = 30) -> int:
+    deadline = time.monotonic() + timeout
+    while (found := depth(state_file, queue)) != wanted and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return found
+
+
+class StockFrozen:
+    """The estoque consumer can't update produtos (a bad grant): every reservation fails and retries."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.state = state
+
+    def __enter__(self) -> StockFrozen:
+        sql(self.state, "REVOKE UPDATE ON estoque.produtos FROM estoque_app")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.fix()
+
+    def fix(self) -> None:
+        sql(self.state, "GRANT UPDATE ON estoque.produtos TO estoque_app")
+
+
+# --- the tests ------------------------------------------------------------------------------------
+
+
+def test_the_state_file_names_every_queue_and_dlq(state: dict[str, Any], state_file: Path) -> None:
+    # Given nfe local started with --state-file / Then the file has what the tools need
+    assert {"apiUrl", "awsEndpoint", "region", "busName", "queues", "databaseUrl"} <= set(state)
+    assert len(state["queues"]) == 5 and all(q["url"] and q["dlqUrl"] for q in state["queues"].values())
+    # And `dlq list` reports every queue's DLQ and both services' target DLQs, all empty
+    rows = nfe_json("dlq", "list", "--state-file", str(state_file))
+    assert len(rows) == 7
+    assert all(set(r) == {"queue", "depth", "oldestAgeSeconds", "source"} for r in rows)
+    assert {r["depth"] for r in rows} == {0}
+    assert {r["source"] for r in rows} >= {"estoque-reserva", "faturamento-confirmacao"}
+
+
+def test_a_wrong_or_unreachable_target_is_one_line_and_exit_2(state: dict[str, Any], tmp_path: Path) -> None:
+    # Given no file, a file that isn't a state file, and one whose emulator is gone
+    dead = tmp_path / "dead.json"
+    dead.write_text(
+        json.dumps({**state, "awsEndpoint": "http://127.0.0.1:9", "databaseUrl": "postgresql://127.0.0.1:9/x"})
+    )
+    junk = tmp_path / "junk.json"
+    junk.write_text("[]")
+    cases = [
+        ("dlq", "list", "--state-file", str(tmp_path / "missing.json")),
+        ("dlq", "list", "--state-file", str(junk)),
+        ("dlq", "list", "--state-file", str(dead)),
+        ("outbox", "status", "--state-file", str(dead)),
+        ("replay", "--from=-1h", "--to", "now", "--state-file", str(dead)),
+        ("dlq", "show", "nosuchqueue", "--state-file", str(dead)),
+        ("outbox", "status", "--stack", "dev", "--outputs", str(tmp_path / "missing.json")),
+        ("dlq", "list"),
+    ]
+    for case in cases:
+        # When a command runs against it / Then: exit 2, one line on stderr, no traceback
+        result = nfe(*case, expect=2)
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith("nfe ")
+
+
+def test_a_failing_message_is_shown_with_its_reason_and_redriven_once_fixed(
+    state: dict[str, Any], state_file: Path, api: Api
+) -> None:
+    target = str(state_file)
+    produto = api.produto(10)
+    # Given the estoque consumer can't update stock, and a nota
+    with StockFrozen(state) as frozen:
+        nota = api.nota(produto, 3)
+        # Then its NotaFiscalCriada fails three times and lands in the reservation DLQ
+        assert wait_for_depth(state_file, "estoque-reserva-dlq-local", 1) == 1
+        assert api.status(nota) == "PENDING"
+        listed = {r["queue"]: r for r in nfe_json("dlq", "list", "--state-file", target)}
+        assert listed["estoque-reserva-dlq-local"]["oldestAgeSeconds"] >= 0
+        # And `dlq show` reports it with the reason the consumer recorded, leaving it in the DLQ
+        shown = nfe_json("dlq", "show", "estoque-reserva", "--state-file", target)
+        assert len(shown) == 1
+        message = shown[0]
+        assert {"messageId", "eventType", "notaId", "receiveCount", "firstFailedAt", "reason"} <= set(message)
+        assert message["eventType"] == "NotaFiscalCriada" and message["notaId"] == nota
+        assert message["receiveCount"] == 3
+        assert "permission denied" in message["reason"]
+        assert message["firstFailedAt"].endswith("Z")
+        assert depth(state_file, "estoque-reserva-dlq-local") == 1
+        human = nfe("dlq", "show", "estoque-reserva-dlq-local", "--state-file", target).stdout
+        assert "permission denied" in human and nota in human
+        # And the nota's story says where it is stuck
+        story = nfe_json("saga", "show", nota, "--state-file", target)
+        assert story["status"] == "PENDING"
+        assert any(s["what"].startswith("IN DLQ estoque-reserva-dlq-local") for s in story["timeline"])
+        assert any("gave up (DLQ)" in s["what"] for s in story["timeline"])
+        # When the cause is fixed and the DLQ redriven
+        frozen.fix()
+        dry = nfe_json("dlq", "redrive", "estoque-reserva", "--dry-run", "--state-file", target)
+        assert dry["wouldMove"] == 1 and dry["destinations"] == {"estoque-reserva-local": 1}
+        assert nfe_json("dlq", "redrive", "estoque-reserva", "--state-file", target) == {
+            "moved": 1,
+            "failed": 0,
+            "method": "copy",
+        }
+    # Then the saga finishes, once: stock dropped by 3, one reservation, an empty DLQ
+    assert api.wait_for(nota, "CONFIRMADA") == "CONFIRMADA"
+    assert api.stock(produto) == 7
+    assert len(sql(state, "SELECT * FROM estoque.reservas WHERE nota_fiscal_id = %s", (nota,))) == 1
+    assert depth(state_file, "estoque-reserva-dlq-local") == 0
+
+
+class DiesMidRedrive:
+    """An SQS client whose process 'dies' after copying its second batch, before deleting it."""
+
+    def __init__(self, sqs: Any, batch_size: int, die_after_sends: int) -> None:
+        self.sqs = sqs
+        self.batch_size = batch_size
+        self.die_after_sends = die_after_sends
+        self.sends = 0
+
+    def receive_message(self, **kwargs: Any) -> Any:
+        kwargs["MaxNumberOfMessages"] = min(kwargs["MaxNumberOfMessages"], self.batch_size)
+        return self.sqs.receive_message(**kwargs)
+
+    def send_message_batch(self, **kwargs: Any) -> Any:
+        answer = self.sqs.send_message_batch(**kwargs)
+        self.sends += 1
+        if self.sends == self.die_after_sends:
+            raise KeyboardInterrupt("killed between the copy and the delete")
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sqs, name)
+
+
+def test_a_redrive_killed_halfway_then_run_again_loses_and_duplicates_nothing(
+    state: dict[str, Any], state_file: Path, api: Api
+) -> None:
+    produto = api.produto(100)
+    # Given six notas whose reservations all ended in the DLQ
+    with StockFrozen(state) as frozen:
+        notas = [api.nota(produto, 1 + i) for i in range(6)]
+        assert wait_for_depth(state_file, "estoque-reserva-dlq-local", 6) == 6
+        frozen.fix()
+    target = from_state_file(state_file)
+    dlq = target.dlq("estoque-reserva")
+    # When a redrive moving two at a time is killed after copying its second pair, before deleting it
+    dying = DiesMidRedrive(target.client("sqs"), batch_size=2, die_after_sends=2)
+    with pytest.raises(KeyboardInterrupt):
+        dlq_ops.redrive_by_copy(target, dlq, None, lambda _: None, visibility_timeout=2, sqs=dying)
+    # Then the first pair left the DLQ, the second is still in it (in flight), the rest untouched
+    visible, in_flight = dlq_ops.depth(target, dlq)
+    assert visible + in_flight == 4
+    # When it runs again (the second pair reappears after its visibility timeout)
+    again = nfe_json("dlq", "redrive", "estoque-reserva", "--visibility-timeout", "2", "--state-file", str(state_file))
+    assert again["failed"] == 0 and again["moved"] == 4
+    # Then every nota is confirmed once: stock dropped by 1+2+...+6, one reservation each, DLQ empty
+    for nota in notas:
+        assert api.wait_for(nota, "CONFIRMADA") == "CONFIRMADA"
+    assert api.stock(produto) == 100 - 21
+    reservas = sql(state, "SELECT nota_fiscal_id FROM estoque.reservas WHERE produto_id = %s", (produto,))
+    assert sorted(str(r["nota_fiscal_id"]) for r in reservas) == sorted(notas)
+    # And the second pair, delivered twice, was applied once (the inbox kept one row per event)
+    criadas = sql(
+        state,
+        "SELECT count(*) AS n FROM estoque.mensagens_processadas m JOIN faturamento.eventos_outbox o "
+        "ON o.id = m.evento_id WHERE o.agregado_id = ANY(%s)",
+        ([uuid.UUID(n) for n in notas],),
+    )
+    assert criadas[0]["n"] == 6
+    assert depth(state_file, "estoque-reserva-dlq-local") == 0
+
+
+def snapshot(state: dict[str, Any], except_nota: str) -> dict[str, Any]:
+    return {
+        "notas": sql(
+            state,
+            "SELECT id, status, atualizada_em, cancelada_em FROM faturamento.notas_fiscais WHERE id <> %s ORDER BY id",
+            (except_nota,),
+        ),
+        "produtos": sql(state, "SELECT id, quantidade, atualizado_em FROM estoque.produtos ORDER BY id"),
+        "reservas": sql(
+            state,
+            "SELECT id, status, liberada_em FROM estoque.reservas WHERE nota_fiscal_id <> %s ORDER BY id",
+            (except_nota,),
+        ),
+    }
+
+
+def test_a_replay_changes_nothing_applied_and_applies_an_event_dropped_before_delivery(
+    state: dict[str, Any], state_file: Path, api: Api
+) -> None:
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    # Given a confirmed, a compensated and a canceled saga in the window
+    produto = api.produto(5)
+    confirmed = api.nota(produto, 2)
+    compensated = api.nota(produto, 50)
+    canceled = api.nota(produto, 1)
+    assert api.wait_for(confirmed, "CONFIRMADA") == "CONFIRMADA"
+    assert api.wait_for(compensated, "ERRO_ESTOQUE") == "ERRO_ESTOQUE"
+    assert api.wait_for(canceled, "CONFIRMADA") == "CONFIRMADA"
+    api.cancelar(canceled)
+    assert api.wait_for(canceled, "CANCELADA") == "CANCELADA"
+    # And a nota whose NotaFiscalCriada is deleted from its queue before the consumer sees it
+    sqs = from_state_file(state_file).client("sqs")
+    queue = state["queues"]["estoque-reserva"]["url"]
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"DelaySeconds": "30"})
+    try:
+        dropped = api.nota(produto, 1)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            delayed = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessagesDelayed"])
+            if delayed["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1":
+                break
+            time.sleep(0.05)
+        sqs.purge_queue(QueueUrl=queue)
+    finally:
+        sqs.set_queue_attributes(QueueUrl=queue, Attributes={"DelaySeconds": "0"})
+    time.sleep(1.5)
+    assert api.status(dropped) == "PENDING"
+    before = snapshot(state, dropped)
+    stock_before = api.stock(produto)
+    # When the window is replayed from the archive (every event type), waiting for it to end
+    ended = datetime.now(UTC)
+    result = nfe(
+        "replay",
+        "--from",
+        started.isoformat(),
+        "--to",
+        ended.isoformat(),
+        "--wait",
+        "--json",
+        "--state-file",
+        str(state_file),
+    )
+    replay = json.loads(result.stdout)
+    assert replay["state"] == "COMPLETED" and replay["replayName"].startswith("nfe-")
+    assert "COMPLETED" in result.stderr  # progress
+    # Then the dropped event is applied: the nota is confirmed and its unit reserved
+    assert api.wait_for(dropped, "CONFIRMADA") == "CONFIRMADA"
+    time.sleep(1.0)  # every other replayed event has reached its consumer by now
+    # And nothing already applied changed: every other nota, every stock figure, every reserva
+    after = snapshot(state, dropped)
+    assert after["notas"] == before["notas"]
+    assert after["reservas"] == before["reservas"]
+    changed = [(b, a) for b, a in zip(before["produtos"], after["produtos"], strict=True) if b != a]
+    assert [(str(b["id"]), b["quantidade"] - a["quantidade"]) for b, a in changed] == [(produto, 1)]
+    assert api.stock(produto) == stock_before - 1
+    # And the duplicates were recognised as such (the consumers' inbox), not applied
+    story = nfe_json("saga", "show", confirmed, "--state-file", str(state_file))
+    assert story["status"] == "CONFIRMADA"
+
+
+def test_a_replay_of_one_event_type_reaches_only_its_rules(state: dict[str, Any], state_file: Path, api: Api) -> None:
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    produto = api.produto(3)
+    nota = api.nota(produto, 1)
+    assert api.wait_for(nota, "CONFIRMADA") == "CONFIRMADA"
+    result = nfe_json(
+        "replay",
+        "--from",
+        started.isoformat(),
+        "--to",
+        datetime.now(UTC).isoformat(),
+        "--event-type",
+        "ReservaConfirmada",
+        "--wait",
+        "--state-file",
+        str(state_file),
+    )
+    assert result["state"] == "COMPLETED" and "ReservaConfirmada" in result["replayName"]
+    assert api.stock(produto) == 2
+    nfe(
+        "replay",
+        "--from",
+        "-1h",
+        "--to",
+        "now",
+        "--event-type",
+        "NoSuchEvent",
+        "--state-file",
+        str(state_file),
+        expect=2,
+    )
+
+
+def test_saga_show_tells_a_confirmed_a_compensated_and_a_canceled_story(
+    state: dict[str, Any], state_file: Path, api: Api
+) -> None:
+    produto = api.produto(4)
+    confirmed, compensated, canceled = api.nota(produto, 1), api.nota(produto, 40), api.nota(produto, 2)
+    assert api.wait_for(confirmed, "CONFIRMADA") == "CONFIRMADA"
+    assert api.wait_for(compensated, "ERRO_ESTOQUE") == "ERRO_ESTOQUE"
+    assert api.wait_for(canceled, "CONFIRMADA") == "CONFIRMADA"
+    api.cancelar(canceled)
+    assert api.wait_for(canceled, "CANCELADA") == "CANCELADA"
+
+    def story(nota: str) -> list[str]:
+        shown = nfe_json("saga", "show", nota, "--state-file", str(state_file))
+        assert shown["notaId"] == nota and set(shown) >= {"notaId", "status", "timeline"}
+        assert all(set(step) == {"at", "what"} for step in shown["timeline"])
+        assert [s["at"] for s in shown["timeline"]] == sorted(s["at"] for s in shown["timeline"])
+        return [s["what"] for s in shown["timeline"]]
+
+    def index(steps: list[str], prefix: str) -> int:
+        return next(i for i, s in enumerate(steps) if s.startswith(prefix) or prefix in s)
+
+    steps = story(confirmed)
+    assert steps[0] == "nota PENDING (created)"
+    order = [
+        "faturamento outbox: NotaFiscalCriada",
+        "estoque consumer applied NotaFiscalCriada",
+        "reserva made: 1 x OPS-",
+        "estoque outbox: ReservaConfirmada",
+        "faturamento consumer applied ReservaConfirmada",
+    ]
+    assert [index(steps, p) for p in order] == sorted(index(steps, p) for p in order)
+    assert any(s.startswith("NotaFiscalCriada") and s.endswith("published to the bus") for s in steps)
+    assert "nota CONFIRMADA" in steps
+
+    steps = story(compensated)
+    assert any(s.startswith("estoque refused the reservation: ESTOQUE_INSUFICIENTE") for s in steps)
+    assert "nota ERRO_ESTOQUE (compensated)" in steps
+    assert any(s.startswith("faturamento consumer applied ReservaFalhou") for s in steps)
+    assert not any(s.startswith("reserva made") for s in steps)
+
+    steps = story(canceled)
+    for wanted in ("cancelation requested", "reserva released: 2 x OPS-", "nota CANCELADA"):
+        assert any(s.startswith(wanted) for s in steps), (wanted, steps)
+    assert index(steps, "cancelation requested") < index(steps, "reserva released") <= index(steps, "nota CANCELADA")
+    human = nfe("saga", "show", canceled, "--state-file", str(state_file)).stdout
+    assert human.startswith(f"nota {canceled}: CANCELADA")
+    nfe("saga", "show", str(uuid.uuid4()), "--state-file", str(state_file), expect=1)
