@@ -502,3 +502,71 @@ def test_saga_show_tells_a_confirmed_a_compensated_and_a_canceled_story(
     human = nfe("saga", "show", canceled, "--state-file", str(state_file)).stdout
     assert human.startswith(f"nota {canceled}: CANCELADA")
     nfe("saga", "show", str(uuid.uuid4()), "--state-file", str(state_file), expect=1)
+
+
+class RefusesForGood:
+    """A bus that refuses every entry with an error no retry fixes (as a wrong resource policy would)."""
+
+    def put_events(self, *, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "FailedEntryCount": len(Entries),
+            "Entries": [{"ErrorCode": "AccessDeniedException", "ErrorMessage": "not authorized"} for _ in Entries],
+        }
+
+
+def test_parked_outbox_rows_are_listed_with_their_reason_and_retried(pg_admin_url: str, tmp_path: Path) -> None:
+    from functions.shared.outbox import OutboxRelay
+
+    # Given local mode publishing only on a schedule that won't fire during the test
+    path = tmp_path / "state.json"
+    system = start_local(
+        create_database(pg_admin_url), "--no-eager-publish", "--outbox-interval", "3600", "--state-file", str(path)
+    )
+    try:
+        state = json.loads(path.read_text())
+        api = Api(state)
+        produto = api.produto(5)
+        nota = api.nota(produto, 2)
+        pending = nfe_json("outbox", "status", "--state-file", str(path))
+        assert [(r["schema"], r["unpublished"], r["parked"]) for r in pending] == [
+            ("faturamento", 1, 0),
+            ("estoque", 0, 0),
+        ]
+        assert pending[0]["oldestAgeSeconds"] >= 0
+        # And a publisher run whose bus refused the row for good
+        with psycopg.connect(state["databaseUrl"], row_factory=dict_row) as conn:
+            refused = OutboxRelay(RefusesForGood(), state["busName"]).relay_batch(conn, "faturamento")
+        assert refused is not None and refused.parked == 1
+        # When the operator looks / Then the row is listed as parked, with the reason
+        status = nfe_json("outbox", "status", "--state-file", str(path))
+        assert set(status[0]) >= {"schema", "unpublished", "oldestAgeSeconds", "parked"}
+        assert status[0]["unpublished"] == 0 and status[0]["parked"] == 1
+        row = status[0]["parkedRows"][0]
+        assert row["eventType"] == "NotaFiscalCriada" and row["notaId"] == nota
+        assert "AccessDeniedException" in row["reason"]
+        assert "AccessDeniedException" in nfe("outbox", "status", "--state-file", str(path)).stdout
+        assert any("PARKED" in s["what"] for s in nfe_json("saga", "show", nota, "--state-file", str(path))["timeline"])
+        # When the cause is fixed and the rows retried
+        assert nfe_json("outbox", "retry", "--all", "--state-file", str(path)) == {
+            "unparked": 1,
+            "published": 1,
+            "parkedAgain": 0,
+            "pending": 0,
+        }
+        # Then the reservation is made and its answer waits in estoque's outbox for the publisher
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            status = nfe_json("outbox", "status", "--state-file", str(path))
+            if status[1]["unpublished"] == 1:
+                break
+            time.sleep(0.2)
+        assert [(r["unpublished"], r["parked"]) for r in status] == [(0, 0), (1, 0)]
+        assert api.stock(produto) == 3
+        with psycopg.connect(state["databaseUrl"], row_factory=dict_row) as conn:
+            OutboxRelay(from_state_file(path).client("events"), state["busName"]).relay_batch(conn, "estoque")
+        assert api.wait_for(nota, "CONFIRMADA") == "CONFIRMADA"
+        # And nothing is left to retry
+        nfe("outbox", "retry", "--id", str(uuid.uuid4()), "--state-file", str(path), expect=2)
+        assert nfe_json("outbox", "retry", "--all", "--state-file", str(path))["unparked"] == 0
+    finally:
+        assert system.stop() == 0
