@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-from nfe.config import StackConfig, parse
+from nfe.config import StackConfig, load_stack_file, parse
 from nfe.cost import CostEstimate, PreviewResource, estimate, load_table
 from nfe.cost.preview import UNKNOWN
 from nfe.cost.pricers import PRICERS
 from nfe.cost.prices import PRICES_DIR, UNITS, Quantity, parse_table
 from nfe.cost.types import FREE_TYPES
 
+ROOT = Path(__file__).resolve().parents[1]
 STACK = "urn:pulumi:dev::nfe::"
 PULUMI_AWS = Path(str(__import__("pulumi_aws").__file__)).parent
 
@@ -53,6 +54,12 @@ def db(multi_az: bool = False, **extra: Any) -> PreviewResource:
 
 def fn(name: str, memory: int = 512, arch: str = "arm64", **extra: Any) -> PreviewResource:
     return res("aws:lambda/function:Function", name, {"memorySize": memory, "architectures": [arch], **extra})
+
+
+def schedule(expression: str = "rate(1 minute)", **extra: Any) -> PreviewResource:
+    # Top level, like the bare functions here: the same component ("stack") as the publisher.
+    inputs = {"name": "outbox-publisher-schedule-dev", "scheduleExpression": expression, **extra}
+    return res("aws:cloudwatch/eventRule:EventRule", "outbox-publisher-schedule", inputs)
 
 
 def line(result: CostEstimate, resource: str, dimension: str) -> float:
@@ -136,13 +143,19 @@ def test_twice_the_invocations_twice_the_lambda_request_cost() -> None:
 
 
 def test_a_service_invocations_split_evenly_between_its_api_and_consumer() -> None:
-    # Given both faturamento functions, a publisher and the migrator
-    resources = [fn("faturamento-api"), fn("faturamento-consumer"), fn("outbox-publisher", 256), fn("db-migrator", 256)]
+    # Given both faturamento functions, a publisher on its one-minute schedule and the migrator
+    resources = [
+        fn("faturamento-api"),
+        fn("faturamento-consumer"),
+        fn("outbox-publisher", 256),
+        schedule(),
+        fn("db-migrator", 256),
+    ]
     result = estimate(resources, config())
-    # Then each faturamento function gets half of 1M, the publisher its 500K, the migrator nothing
+    # Then each faturamento function gets half of 1M, the publisher one run a minute, the migrator nothing
     assert line(result, "faturamento-api", "requests") == pytest.approx(0.10)
     assert line(result, "faturamento-consumer", "requests") == pytest.approx(0.10)
-    assert line(result, "outbox-publisher", "requests") == pytest.approx(0.10)
+    assert line(result, "outbox-publisher", "requests") == pytest.approx(43_800 * 0.20 / 1e6)
     assert line(result, "db-migrator", "requests") == 0.0
 
 
@@ -155,12 +168,12 @@ def test_a_function_outside_the_topology_is_unpriced() -> None:
 
 
 def test_active_tracing_adds_one_trace_per_invocation() -> None:
-    # Given a traced and an untraced publisher (500K invocations)
-    traced = estimate([fn("outbox-publisher", 256, tracingConfig={"mode": "Active"})], config())
-    plain = estimate([fn("outbox-publisher", 256)], config())
-    # Then the traced one pays 500K traces x $5/1M = $2.50 more
-    assert line(traced, "outbox-publisher", "traces") == pytest.approx(2.50)
-    assert traced.monthly_total - plain.monthly_total == pytest.approx(2.50)
+    # Given a traced and an untraced faturamento API (1M invocations)
+    traced = estimate([fn("faturamento-api", tracingConfig={"mode": "Active"})], config())
+    plain = estimate([fn("faturamento-api")], config())
+    # Then the traced one pays 1M traces x $5/1M = $5.00 more
+    assert line(traced, "faturamento-api", "traces") == pytest.approx(5.00)
+    assert traced.monthly_total - plain.monthly_total == pytest.approx(5.00)
 
 
 def test_sqs_counts_three_requests_per_message_and_dlqs_carry_none() -> None:
@@ -239,25 +252,25 @@ def test_an_input_unknown_at_preview_makes_the_resource_unpriced() -> None:
 def test_prices_not_found_in_sa_east_1_make_the_resource_unpriced() -> None:
     # Given a Brazilian stack with a queue (SQS price not found there) and a Lambda (priced there)
     sa = config(region="sa-east-1", network={"availabilityZoneIds": ["sae1-az1", "sae1-az2"]})
-    result = estimate([res("aws:sqs/queue:Queue", "estoque-reserva"), fn("outbox-publisher", 256)], sa)
+    result = estimate([res("aws:sqs/queue:Queue", "estoque-reserva"), fn("faturamento-api")], sa)
     # Then the queue is unpriced naming the missing line, and the Lambda is priced at the same rate
     assert [u.resource for u in result.unpriced] == ["estoque-reserva"]
     assert "sqs.requests.standard not found for sa-east-1" in result.unpriced[0].reason
-    assert line(result, "outbox-publisher", "requests") == pytest.approx(0.10)
+    assert line(result, "faturamento-api", "requests") == pytest.approx(0.20)
     assert result.region == "sa-east-1"
 
 
 def test_free_tier_is_off_by_default_and_shared_in_proportion() -> None:
-    # Given 2.5M Lambda invocations in three functions
-    resources = [fn("faturamento-api"), fn("estoque-api"), fn("outbox-publisher", 256)]
+    # Given 2M Lambda invocations in three functions (faturamento 1M; estoque's 1M split in two)
+    resources = [fn("faturamento-api"), fn("estoque-api"), fn("estoque-consumer", 256)]
     paid = estimate(resources, config())
     free = estimate(resources, config(), free_tier=True)
     requests = [i for i in free.items if i.dimension == "requests"]
-    # Then without --free-tier all 2.5M requests are billed ($0.50); with it 1M are free ($0.30)
-    assert sum(i.monthly for i in paid.items if i.dimension == "requests") == pytest.approx(0.50)
-    assert sum(i.monthly for i in requests) == pytest.approx(0.30)
+    # Then without --free-tier all 2M requests are billed ($0.40); with it 1M are free ($0.20)
+    assert sum(i.monthly for i in paid.items if i.dimension == "requests") == pytest.approx(0.40)
+    assert sum(i.monthly for i in requests) == pytest.approx(0.20)
     assert all("free" in i.basis for i in requests)
-    # And 55,000 GB-s of compute are all inside the 400,000 GB-s allowance
+    # And 35,000 GB-s of compute are all inside the 400,000 GB-s allowance
     assert sum(i.monthly for i in free.items if i.dimension == "compute") == 0.0
 
 
@@ -327,3 +340,80 @@ def test_price_tables_are_complete_and_sourced(region: str) -> None:
             assert raw["date"] is None
     for fact in [*document["freeTier"], *document["quantities"]]:
         assert _citations(fact["source"]) <= set(table.sources) - {"NF"}, fact
+
+
+def test_the_scheduled_publisher_runs_as_often_as_its_schedule_says() -> None:
+    # Given the publisher beside its schedule, at the design's rate and at others
+    def runs(expression: str, **extra: Any) -> float:
+        result = estimate([fn("outbox-publisher", 256), schedule(expression, **extra)], config())
+        requests = next(i for i in result.items if i.dimension == "requests")
+        assert expression in requests.basis or extra
+        return requests.monthly / 0.20 * 1e6
+
+    # Then rate(1 minute) is 730 h x 60 = 43,800 runs a month, not the seed's 500,000
+    assert runs("rate(1 minute)") == pytest.approx(43_800)
+    assert runs("rate(5 minutes)") == pytest.approx(8_760)
+    assert runs("rate(1 hour)") == pytest.approx(730)
+    # And a cron of every 15 minutes all day is 4 x 24 a day over 730 / 24 days
+    assert runs("cron(0/15 * * * ? *)") == pytest.approx(4 * 730)
+    assert runs("cron(0 8-17 ? * * *)") == pytest.approx(10 * 730 / 24)
+    # And a disabled schedule runs nothing
+    assert runs("rate(1 minute)", state="DISABLED") == 0.0
+
+
+def test_a_publisher_without_a_readable_schedule_is_unpriced() -> None:
+    # Given the publisher alone, with a cron that picks weekdays, and with an unknown expression
+    cases = {
+        "alone": [fn("outbox-publisher", 256)],
+        "weekdays": [fn("outbox-publisher", 256), schedule("cron(0 8 ? * MON-FRI *)")],
+        "unknown": [fn("outbox-publisher", 256), schedule(UNKNOWN)],
+    }
+    reasons = {case: estimate(resources, config()).unpriced[0].reason for case, resources in cases.items()}
+    # Then it is unpriced with the reason, never priced at a made-up figure
+    assert reasons["alone"].startswith("no scheduled rule beside it")
+    assert "monthly count is not modelled" in reasons["weekdays"]
+    assert reasons["unknown"] == "schedule outbox-publisher-schedule: input scheduleExpression is unknown until apply"
+
+
+def test_usage_invocations_for_the_publisher_override_its_schedule() -> None:
+    # Given a usage file that sets the publisher's invocations
+    usage = {"functions": {"publisher": {"invocations": 100_000, "avgDurationMs": 120}}}
+    result = estimate([fn("outbox-publisher", 256), schedule()], config(usage=usage))
+    # Then that figure is used, and the basis says where it came from
+    requests = next(i for i in result.items if i.dimension == "requests")
+    assert requests.monthly == pytest.approx(0.02)
+    assert "usage.functions.publisher" in requests.basis
+
+
+def test_the_default_usage_and_both_stacks_leave_the_publisher_to_its_schedule() -> None:
+    # Given the default usage and the stack files
+    defaults = config().usage.functions["publisher"]
+    stacks = [load_stack_file(ROOT / f"Pulumi.{stack}.yaml").usage.functions["publisher"] for stack in ("dev", "prod")]
+    # Then none sets the publisher's invocations (the seed's 500,000 cannot happen with this design)
+    assert [u.invocations for u in (defaults, *stacks)] == [None, None, None]
+    assert all(u.avg_duration_ms == 120 for u in (defaults, *stacks))
+
+
+def test_schema_discovery_free_allowance_applies_under_free_tier() -> None:
+    # Given a discoverer on a bus carrying 1M and then 8M events a month
+    def discovery(events: int, free_tier: bool) -> float:
+        resources = [res("aws:schemas/discoverer:Discoverer", "discoverer")]
+        result = estimate(resources, config(usage={"eventsPublished": events}), free_tier=free_tier)
+        return line(result, "discoverer", "discovery")
+
+    # Then without --free-tier every event is billed at $0.10/1M
+    assert discovery(1_000_000, False) == pytest.approx(0.10)
+    # And with it the first 5M ingested events a month are free (EventBridge user guide)
+    assert discovery(1_000_000, True) == 0.0
+    assert discovery(8_000_000, True) == pytest.approx(0.30)
+    assert load_table("us-east-1").free_tier["freeTier.eventbridge.schema.discovery"].value == 5_000_000
+
+
+def test_a_dashboard_is_a_flat_monthly_fee() -> None:
+    # Given a CloudWatch dashboard
+    result = estimate([res("aws:cloudwatch/dashboard:Dashboard", "ops", {"dashboardName": "nfe-dev"})], config())
+    # Then it costs $3.00 a month in us-east-1; no source gives the sa-east-1 price: unpriced there
+    assert line(result, "ops", "dashboard") == pytest.approx(3.00)
+    sa = config(region="sa-east-1", network={"availabilityZoneIds": ["sae1-az1", "sae1-az2"]})
+    unpriced = estimate([res("aws:cloudwatch/dashboard:Dashboard", "ops")], sa).unpriced
+    assert "cloudwatch.dashboard not found for sa-east-1" in unpriced[0].reason

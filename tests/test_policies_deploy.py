@@ -201,6 +201,8 @@ def test_rds_proxy_borrow_timeout_reports_a_wait_longer_than_a_function_lives() 
     # Then the target group is reported against the shortest function
     assert "connectionBorrowTimeout 120 s is longer than the 15 s timeout of consumer" in message
     assert "120 s" in only(violations("rds-proxy-borrow-timeout", *functions, _target_group(None)))
+    # And 0, which RDS reads as "wait without limit", is the longest wait of all
+    assert "0 (no limit)" in only(violations("rds-proxy-borrow-timeout", *functions, _target_group(0)))
     # And a function left at Lambda's 3 s default is the shortest
     assert "3 s timeout of tiny" in only(
         violations("rds-proxy-borrow-timeout", *functions, function("tiny"), _target_group(10))

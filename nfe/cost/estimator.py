@@ -1,8 +1,9 @@
 """`estimate(resources, config)`: a stack's monthly cost from its resources, usage and unit prices.
 
 A resource is either fully priced (one line item per billed dimension) or listed unpriced with
-the reason (unknown type, input unknown at preview, a price the table marks "not found" in this
-region); it is never half priced and never silently zero. Known-free types are counted apart.
+the reason (unknown type, an input its price depends on unknown at preview or secret, a price the
+table marks "not found" in this region); it is never half priced and never silently zero.
+Known-free types are counted apart.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from nfe.cost.pricing import (
     PricingContext,
     Resource,
     Unpriceable,
+    component_of,
     function_demands,
     num,
 )
-from nfe.cost.types import is_component, is_free
+from nfe.cost.types import is_free
 
 
 def money(price: float) -> str:
@@ -39,25 +41,6 @@ def _stack_name(resources: Sequence[Resource], config: StackConfig) -> str:
         if resource.urn.startswith("urn:pulumi:"):
             return resource.urn.split("::", 1)[0].removeprefix("urn:pulumi:")
     return config.environment
-
-
-def _urn_type(urn: str) -> str:
-    # urn:pulumi:<stack>::<project>::<parent types $ ...>$<type>::<name>
-    parts = urn.split("::")
-    return parts[2].rsplit("$", 1)[-1] if len(parts) >= 4 else ""
-
-
-def component_of(resource: Resource, by_urn: dict[str, Resource]) -> str:
-    """The name of the nearest `nfe:index:*` ancestor, or "stack"."""
-    parent = resource.parent
-    visited: set[str] = set()
-    while parent and parent not in visited:
-        visited.add(parent)
-        if is_component(_urn_type(parent)):
-            return parent.rsplit("::", 1)[-1]
-        ancestor = by_urn.get(parent)
-        parent = ancestor.parent if ancestor is not None else None
-    return "stack"
 
 
 def _basis(charge: Charge, free: float, price: float, unit_quantity: str, unit_price: str) -> str:
@@ -95,14 +78,15 @@ def estimate(
 
     `free_tier=True` subtracts the account's free allowances listed in the price table (Lambda 1M
     requests + 400,000 GB-s, SQS 1M requests, API Gateway 1M REST calls for a new account's first 12
-    months, X-Ray 100,000 traces, 100 GB data out), shared in proportion between the resources that
-    draw on each. Off by default: the free tier is per account, and other workloads may use it.
+    months, X-Ray 100,000 traces, 100 GB data out, 5M events of schema discovery), shared in
+    proportion between the resources that draw on each. Off by default: the free tier is per
+    account, and other workloads may use it.
     """
     table = table or load_table(config.region)
     resources = list(resources)
     by_urn = {r.urn: r for r in resources}
     ctx = PricingContext(config=config, table=table, resources=resources)
-    ctx.demands = function_demands(resources, config)
+    ctx.demands = function_demands(resources, config, table.hours_per_month)
 
     unpriced: list[UnpricedResource] = []
     priced: list[tuple[Resource, str, list[Charge]]] = []
@@ -121,6 +105,11 @@ def estimate(
             charges = pricer(resource, ctx)
         except Unpriceable as exc:
             unpriced.append(UnpricedResource(resource.name, resource.type, exc.reason, component))
+            continue
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+            # Inputs of a shape no pricer expected (a preview can hold anything): listed, never a crash.
+            reason = f"its inputs could not be read ({type(exc).__name__}: {exc})"
+            unpriced.append(UnpricedResource(resource.name, resource.type, reason, component))
             continue
         if not charges:
             free_count += 1

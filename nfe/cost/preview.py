@@ -5,11 +5,14 @@ The shape followed (docs/cost.md, shared/reference/pulumi-preview-json.md):
 "duration", "changeSummary": {op: count}}`, each state being `{"urn", "custom", "type", "inputs",
 "parent", ...}` with camelCase inputs. Unknown values are the UUID placeholder below; secrets print
 as "[secret]". Run `pulumi preview --json --show-sames` for a whole-stack estimate: without
-`--show-sames` unchanged resources are missing, and this module refuses such a document.
+`--show-sames` unchanged resources are missing, and this module refuses such a document. The
+streaming variant (NDJSON engine events, printed when PULUMI_ENABLE_STREAMING_JSON_PREVIEW is set)
+has another shape altogether and is refused with a message saying what to run instead.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +20,10 @@ from typing import Any
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 SECRET = "[secret]"  # noqa: S105 (the placeholder Pulumi prints for secrets)
 SIGNATURE_KEY = "4dabf18193072939515e22adb298388d"
+# The signature value marking a secret (sdk/go/common/resource/sig: Secret); other signatures mark
+# assets, archives and resource references, which are not secret.
+SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105
+STREAMING_VARIABLE = "PULUMI_ENABLE_STREAMING_JSON_PREVIEW"
 
 # Steps whose newState is what the stack holds after the update.
 _PRICED_OPS = {"create", "update", "same", "replace", "create-replacement", "import", "import-replacement"}
@@ -52,11 +59,50 @@ class PreviewResource:
 
 
 def is_unknown(value: Any) -> bool:
-    return value == UNKNOWN
+    return isinstance(value, str) and value == UNKNOWN
 
 
 def is_secret(value: Any) -> bool:
-    return value == SECRET or (isinstance(value, Mapping) and SIGNATURE_KEY in value)
+    if isinstance(value, str):
+        return value == SECRET
+    return isinstance(value, Mapping) and value.get(SIGNATURE_KEY) == SECRET_SIGNATURE
+
+
+def _is_engine_event(value: Any) -> bool:
+    # apitype.EngineEvent: {"sequence", "timestamp", "<kind>Event": {...}}
+    return (
+        isinstance(value, dict)
+        and "sequence" in value
+        and "timestamp" in value
+        and any(key.endswith("Event") for key in value)
+    )
+
+
+def _streaming_refusal() -> PreviewError:
+    return PreviewError(
+        "this is a streaming JSON preview (one engine event per line, what `pulumi preview --json` prints"
+        f" when {STREAMING_VARIABLE} is set), not the preview digest: unset {STREAMING_VARIABLE}, run"
+        " `pulumi preview --json --show-sames > preview.json` and pass that file, or run"
+        " `nfe cost --preview` to price the offline plan in preview mode"
+    )
+
+
+def read_preview(text: str) -> Any:
+    """The JSON document in `text`; refuses the streaming (NDJSON) variant by name."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        first = next((line for line in text.splitlines() if line.strip()), "")
+        try:
+            head = json.loads(first)
+        except json.JSONDecodeError:
+            raise PreviewError(f"not JSON: {exc}") from None
+        if _is_engine_event(head):
+            raise _streaming_refusal() from None
+        raise PreviewError(f"not JSON: {exc}") from None
+    if _is_engine_event(document):
+        raise _streaming_refusal()
+    return document
 
 
 def _name_from_urn(urn: str) -> str:
@@ -70,6 +116,8 @@ def _stack_from_urn(urn: str) -> str:
 
 def parse_preview(document: Any) -> tuple[list[PreviewResource], dict[str, str]]:
     """Resources the stack holds after the previewed update, and the document's config map."""
+    if _is_engine_event(document):
+        raise _streaming_refusal()
     if not isinstance(document, dict) or not isinstance(document.get("steps"), list):
         raise PreviewError("not a `pulumi preview --json` document: no `steps` list")
     errors = [

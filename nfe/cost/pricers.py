@@ -1,15 +1,17 @@
 """What each priced resource type consumes in a month: quantities and the price lines they bill on.
 
 Each pricer reads one resource's camelCase inputs and the stack's usage and returns `Charge`s, or
-raises `Unpriceable` when an input it needs is missing, unknown at preview, or names something
-the price table has no line for. Assumptions are module constants, quoted in docs/cost.md.
+raises `Unpriceable` when an input it needs is missing, unknown at preview, secret, or names
+something the price table has no line for. Inputs are read through `get` / `number` / `flag` /
+`items` only, which refuse unknown and secret values at any depth. Assumptions are module
+constants, quoted in docs/cost.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
-from nfe.cost.preview import is_unknown
+from nfe.cost.metrics import metrics_of
 from nfe.cost.pricing import (
     DB_INSTANCE,
     EVENT_BUS,
@@ -23,10 +25,12 @@ from nfe.cost.pricing import (
     PricingContext,
     Resource,
     Unpriceable,
+    flag,
     get,
+    items,
     num,
     number,
-    resource_name,
+    physical_name,
 )
 
 # Each SQS message costs a SendMessage, a ReceiveMessage and a DeleteMessage (one 64 KB chunk each;
@@ -40,16 +44,29 @@ UNBOUNDED_RETENTION_MONTHS = 12
 ALB_ASSUMED_LCUS = 1.0
 
 
+def _architecture(resource: Resource) -> str:
+    architectures = items(resource, "architectures")
+    if not architectures:
+        return "x86_64"  # AWS's default
+    if len(architectures) != 1 or architectures[0] not in ("arm64", "x86_64"):
+        raise Unpriceable(f"architectures {architectures!r} have no price line")
+    return str(architectures[0])
+
+
+def _metrics_enabled(resource: Resource) -> bool:
+    # Powertools reads POWERTOOLS_METRICS_DISABLED as a boolean string (local mode sets it).
+    disabled = get(resource, "environment.variables.POWERTOOLS_METRICS_DISABLED", "false")
+    return str(disabled).strip().lower() not in ("1", "true", "yes", "on")
+
+
 def price_lambda(resource: Resource, ctx: PricingContext) -> list[Charge]:
     demand = ctx.demands.get(resource.urn)
     if demand is None or isinstance(demand, str):
         raise Unpriceable(demand or "no usage figure")
-    storage = resource.inputs.get("ephemeralStorage")
-    if isinstance(storage, Mapping) and float(storage.get("size", 512)) > 512:
+    if number(resource, "ephemeralStorage.size", 512) > 512:
         raise Unpriceable("ephemeral storage above 512 MB has no price line")
     memory_mb = number(resource, "memorySize", 128)
-    architectures = get(resource, "architectures", ["x86_64"])
-    arch = "arm64" if list(architectures) == ["arm64"] else "x86_64"
+    arch = _architecture(resource)
     memory_gb = memory_mb / 1024
     invocations = demand.invocations
     gb_seconds = invocations * demand.duration_ms / 1000 * memory_gb
@@ -71,8 +88,7 @@ def price_lambda(resource: Resource, ctx: PricingContext) -> list[Charge]:
             free_pool="freeTier.lambda.compute",
         ),
     ]
-    tracing = resource.inputs.get("tracingConfig")
-    if isinstance(tracing, Mapping) and tracing.get("mode") == "Active":
+    if get(resource, "tracingConfig.mode", "PassThrough") == "Active":
         charges.append(
             Charge(
                 "traces",
@@ -80,6 +96,16 @@ def price_lambda(resource: Resource, ctx: PricingContext) -> list[Charge]:
                 "xray.traces.recorded",
                 note="X-Ray active tracing; upper bound: one trace per invocation",
                 free_pool="freeTier.xray.traces",
+            )
+        )
+    emitted = metrics_of(demand.function) if demand.function and _metrics_enabled(resource) else []
+    if emitted:
+        charges.append(
+            Charge(
+                "custom-metrics",
+                len(emitted),
+                "cloudwatch.metric.custom",
+                note="EMF, one per name and dimension set: " + ", ".join(m.name for m in emitted),
             )
         )
     return charges
@@ -107,7 +133,7 @@ def price_rest_api(resource: Resource, ctx: PricingContext) -> list[Charge]:
 
 
 def price_stage(resource: Resource, ctx: PricingContext) -> list[Charge]:
-    if resource.inputs.get("cacheClusterEnabled"):
+    if flag(resource, "cacheClusterEnabled", False):
         raise Unpriceable("the API cache has no price line")
     return []
 
@@ -147,15 +173,41 @@ def price_event_archive(resource: Resource, ctx: PricingContext) -> list[Charge]
 
 def price_discoverer(resource: Resource, ctx: PricingContext) -> list[Charge]:
     events, how = _bus_events(ctx)
-    return [Charge("discovery", events, "eventbridge.schema.discovery", note=f"{how}; one 8 KB chunk each")]
+    return [
+        Charge(
+            "discovery",
+            events,
+            "eventbridge.schema.discovery",
+            note=f"{how}; one 8 KB chunk each",
+            free_pool="freeTier.eventbridge.schema.discovery",
+        )
+    ]
 
 
 def _is_dlq(resource: Resource) -> bool:
-    return any("dlq" in n.lower() for n in (resource.name, resource_name(resource)))
+    # The logical name decides when it says so; otherwise the `name` input must be known.
+    if "dlq" in resource.name.lower():
+        return True
+    name = physical_name(resource)
+    return name is not None and "dlq" in name.lower()
+
+
+def _main_queues(ctx: PricingContext) -> list[Resource]:
+    main = []
+    for queue in ctx.of_type(QUEUE):
+        try:
+            if not _is_dlq(queue):
+                main.append(queue)
+        except Unpriceable as exc:
+            # Its share of the messages depends on how many main queues there are.
+            raise Unpriceable(
+                f"usage.sqsMessages is shared between the main queues, and {queue.name}'s {exc.reason}"
+            ) from None
+    return main
 
 
 def price_queue(resource: Resource, ctx: PricingContext) -> list[Charge]:
-    key = "sqs.requests.fifo" if resource.inputs.get("fifoQueue") is True else "sqs.requests.standard"
+    key = "sqs.requests.fifo" if flag(resource, "fifoQueue", False) else "sqs.requests.standard"
     if _is_dlq(resource):
         return [
             Charge(
@@ -166,7 +218,7 @@ def price_queue(resource: Resource, ctx: PricingContext) -> list[Charge]:
                 free_pool="freeTier.sqs.requests",
             )
         ]
-    main = [q for q in ctx.of_type(QUEUE) if not _is_dlq(q)]
+    main = _main_queues(ctx)
     messages = ctx.config.usage.sqs_messages / len(main)
     how = (
         "usage.sqsMessages"
@@ -193,10 +245,10 @@ def price_db_instance(resource: Resource, ctx: PricingContext) -> list[Charge]:
     if engine != "postgres":
         raise Unpriceable(f"engine {engine!r} has no price lines (the table prices PostgreSQL)")
     instance_class = get(resource, "instanceClass")
-    multi_az = bool(get(resource, "multiAz", False))
+    multi_az = flag(resource, "multiAz", False)
     az_key, az_label = ("multi-az", "Multi-AZ") if multi_az else ("single-az", "Single-AZ")
     # AWS defaults when the program leaves storageType out: gp2, or io1 when iops is set.
-    storage_type = get(resource, "storageType", None) or ("io1" if resource.inputs.get("iops") else "gp2")
+    storage_type = get(resource, "storageType", None) or ("io1" if get(resource, "iops", None) else "gp2")
     if storage_type != "gp3":
         raise Unpriceable(f"storage type {storage_type} has no price line (the table prices gp3)")
     storage_gb = number(resource, "allocatedStorage")
@@ -219,7 +271,7 @@ def price_db_instance(resource: Resource, ctx: PricingContext) -> list[Charge]:
                 note=f"{num(retention)}-day backups assumed to fit the free {num(storage_gb)} GB, 100% of storage",
             )
         )
-    if get(resource, "manageMasterUserPassword", False) is True:
+    if flag(resource, "manageMasterUserPassword", False):
         charges.append(
             Charge(
                 "master-secret",
@@ -231,20 +283,19 @@ def price_db_instance(resource: Resource, ctx: PricingContext) -> list[Charge]:
     return charges
 
 
-def price_db_proxy(resource: Resource, ctx: PricingContext) -> list[Charge]:
+def _fronted_instance(ctx: PricingContext) -> Resource:
     instances = ctx.of_type(DB_INSTANCE)
-    targets = {
-        t.inputs.get("dbInstanceIdentifier")
-        for t in ctx.of_type(PROXY_TARGET)
-        if isinstance(t.inputs.get("dbInstanceIdentifier"), str)
-        and not is_unknown(t.inputs.get("dbInstanceIdentifier"))
-    }
-    fronted = [i for i in instances if i.inputs.get("identifier") in targets]
-    if not fronted and len(instances) == 1:
-        fronted = instances
+    if len(instances) == 1:
+        return instances[0]  # nothing to tell apart: the targets need not be read
+    targets = {get(t, "dbInstanceIdentifier") for t in ctx.of_type(PROXY_TARGET)}
+    fronted = [i for i in instances if get(i, "identifier", None) in targets]
     if len(fronted) != 1:
         raise Unpriceable("cannot tell which DB instance the proxy fronts; its price is per vCPU of that instance")
-    instance_class = get(fronted[0], "instanceClass")
+    return fronted[0]
+
+
+def price_db_proxy(resource: Resource, ctx: PricingContext) -> list[Charge]:
+    instance_class = get(_fronted_instance(ctx), "instanceClass")
     vcpus = ctx.table.quantities.get(f"rds.vcpu.{instance_class}")
     minimum = ctx.table.quantities.get("rds.proxy.minimumVcpu")
     if vcpus is None or minimum is None:
@@ -272,18 +323,33 @@ def price_secret(resource: Resource, ctx: PricingContext) -> list[Charge]:
     return [Charge("secret", 1, "secretsmanager.secret")]
 
 
+def _interface_endpoints(ctx: PricingContext) -> list[Resource]:
+    found = []
+    for endpoint in ctx.of_type(VPC_ENDPOINT):
+        try:
+            if get(endpoint, "vpcEndpointType", "Gateway") == "Interface":
+                found.append(endpoint)
+        except Unpriceable as exc:
+            # Its share of the endpoint data depends on how many interface endpoints there are.
+            raise Unpriceable(
+                f"usage.endpointDataGb is shared between the interface endpoints, and {endpoint.name}'s {exc.reason}"
+            ) from None
+    return found
+
+
 def price_vpc_endpoint(resource: Resource, ctx: PricingContext) -> list[Charge]:
     kind = get(resource, "vpcEndpointType", "Gateway")
     if kind == "Gateway":
         return []
     if kind != "Interface":
         raise Unpriceable(f"{kind} endpoints have no price line")
-    subnets = get(resource, "subnetIds")
+    subnets = get(resource, "subnetIds", None)
     if not isinstance(subnets, list) or not subnets:
         raise Unpriceable("an interface endpoint without subnetIds: its AZ count is unknown")
-    # An endpoint takes at most one subnet per AZ, so its subnets are its AZs.
+    # An endpoint takes at most one subnet per AZ, so its subnets are its AZs. The subnet ids
+    # themselves may be unknown (a first preview): only their count matters.
     azs = len(subnets)
-    interface_count = sum(1 for e in ctx.of_type(VPC_ENDPOINT) if e.inputs.get("vpcEndpointType") == "Interface")
+    interface_count = len(_interface_endpoints(ctx))
     total = ctx.config.usage.endpoint_data_gb
     data_gb = total / max(1, interface_count)
     how = (
@@ -292,7 +358,7 @@ def price_vpc_endpoint(resource: Resource, ctx: PricingContext) -> list[Charge]:
         else f"usage.endpointDataGb {num(total)} / {interface_count} endpoints"
     )
     service = resource.inputs.get("serviceName")
-    label = service.rsplit(".", 1)[-1] if isinstance(service, str) and not is_unknown(service) else "interface"
+    label = service.rsplit(".", 1)[-1] if isinstance(service, str) and "." in service else "interface"
     return [
         Charge(
             "endpoint",
@@ -356,13 +422,22 @@ def price_log_group(resource: Resource, ctx: PricingContext) -> list[Charge]:
 
 
 def price_metric_alarm(resource: Resource, ctx: PricingContext) -> list[Charge]:
-    period = resource.inputs.get("period")
-    if isinstance(period, int | float) and period < 60:
+    period = get(resource, "period", None)
+    if period is not None and number(resource, "period") < 60:
         raise Unpriceable("high-resolution alarms have no price line")
-    queries = resource.inputs.get("metricQueries")
+    queries = get(resource, "metricQueries", None)
     # A metric-math alarm is billed per metric it reads, not per expression.
-    metrics = sum(1 for q in queries if isinstance(q, Mapping) and q.get("metric")) if isinstance(queries, list) else 1
+    if queries is None:
+        metrics = 1
+    else:
+        count = len(items(resource, "metricQueries"))
+        metrics = sum(1 for i in range(count) if get(resource, f"metricQueries[{i}].metric", None) is not None)
     return [Charge("alarm", max(1, metrics), "cloudwatch.alarm.standard", note="standard resolution")]
+
+
+def price_dashboard(resource: Resource, ctx: PricingContext) -> list[Charge]:
+    # A flat monthly fee per dashboard, whatever its body holds.
+    return [Charge("dashboard", 1, "cloudwatch.dashboard")]
 
 
 PRICERS: dict[str, Callable[[Resource, PricingContext], list[Charge]]] = {
@@ -383,4 +458,9 @@ PRICERS: dict[str, Callable[[Resource, PricingContext], list[Charge]]] = {
     "aws:mq/broker:Broker": price_mq_broker,
     LOG_GROUP: price_log_group,
     "aws:cloudwatch/metricAlarm:MetricAlarm": price_metric_alarm,
+    "aws:cloudwatch/dashboard:Dashboard": price_dashboard,
 }
+
+# Inputs a pricer reads only to label a line, never to compute it: an unknown value changes the
+# label, not the price (tests/test_cost_unknowns.py holds pricers to this).
+LABEL_ONLY_INPUTS: frozenset[tuple[str, str]] = frozenset({(VPC_ENDPOINT, "serviceName")})

@@ -38,6 +38,7 @@ UNITS: dict[str, Unit] = {
     "secret-month": Unit(1, "secret-month", "secret-month"),
     "alarm-month": Unit(1, "alarm-month", "alarm-month"),
     "metric-month": Unit(1, "metric-month", "metric-month"),
+    "dashboard-month": Unit(1, "dashboard-month", "dashboard-month"),
     "1M requests": Unit(1_000_000, "requests", "1M requests"),
     "1M events": Unit(1_000_000, "events", "1M events"),
     "1M traces": Unit(1_000_000, "traces", "1M traces"),

@@ -150,9 +150,11 @@ def rds_proxy_borrow_timeout(args: StackValidationArgs, report_violation: Report
     for group in of_type(args.resources, RDS_PROXY_DEFAULT_TARGET_GROUP):
         pool = as_mapping(group.props.get("connectionPoolConfig"))
         borrow = number_or(pool.get("connectionBorrowTimeout"), PROXY_DEFAULT_BORROW_TIMEOUT_SECONDS)
-        if borrow > shortest:
+        # 0 is "wait without limit" in the RDS API (ConnectionPoolConfiguration), the longest of all.
+        if borrow == 0 or borrow > shortest:
+            wait = "0 (no limit)" if borrow == 0 else f"{show(borrow)} s"
             report_violation(
-                f"connectionPoolConfig.connectionBorrowTimeout {show(borrow)} s is longer than the "
+                f"connectionPoolConfig.connectionBorrowTimeout {wait} is longer than the "
                 f"{show(shortest)} s timeout of {function}: Lambda kills the function before the proxy answers",
                 group.urn,
             )
