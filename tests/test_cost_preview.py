@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from nfe.cli import main
 from nfe.config import StackConfig, parse
 from nfe.cost import PreviewError, estimate, parse_preview
+from nfe.cost.preview import read_preview
 
 MINIMAL = Path(__file__).resolve().parent / "fixtures" / "preview-minimal.json"
 
@@ -66,3 +68,37 @@ def test_a_failed_preview_is_refused() -> None:
         parse_preview(document)
     with pytest.raises(PreviewError, match="steps"):
         parse_preview({"resources": []})
+
+
+STREAMING = Path(__file__).resolve().parent / "fixtures" / "preview-streaming.json"
+
+
+def test_a_streaming_json_preview_is_refused_naming_the_variable(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given the NDJSON engine events `pulumi preview --json` prints with PULUMI_ENABLE_STREAMING_JSON_PREVIEW
+    # set, whole and cut to its first line (then a single JSON object)
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  nfe:environment: dev\n  nfe:monthlyBudgetUsd: 60\n")
+    first_line = tmp_path / "one-event.json"
+    first_line.write_text(STREAMING.read_text().splitlines()[0] + "\n")
+    for document in (STREAMING, first_line):
+        # When `nfe cost` is given it
+        code = main(["cost", "--project-dir", str(tmp_path), "--stack", "dev", "--preview-json", str(document)])
+        out, err = capsys.readouterr()
+        # Then it exits 2 without a traceback, naming the variable and what to run instead
+        assert (code, out) == (2, "")
+        assert "streaming JSON preview" in err and "PULUMI_ENABLE_STREAMING_JSON_PREVIEW" in err
+        assert "pulumi preview --json --show-sames" in err and "nfe cost --preview" in err
+        assert "Traceback" not in err
+
+
+def test_streaming_events_are_refused_by_the_parser_too() -> None:
+    # Given one engine event handed to the parser directly
+    event = json.loads(STREAMING.read_text().splitlines()[1])
+    # Then it is refused by name, not as a document without steps
+    with pytest.raises(PreviewError, match="PULUMI_ENABLE_STREAMING_JSON_PREVIEW"):
+        parse_preview(event)
+    with pytest.raises(PreviewError, match="PULUMI_ENABLE_STREAMING_JSON_PREVIEW"):
+        read_preview(STREAMING.read_text())
+    with pytest.raises(PreviewError, match="not JSON"):
+        read_preview("{not json\n")

@@ -1,4 +1,5 @@
-"""`nfe cost --stack dev|prod`: the stack's monthly cost from its offline plan or a real preview.
+"""`nfe cost --stack dev|prod`: the stack's monthly cost from its offline plan (as a deploy or as a
+first `pulumi preview` sees it, `--preview`) or a real preview document (`--preview-json`).
 
 Exit codes: 0 estimate printed; 2 the program, the stack config, the preview document, the price
 table or the --diff file could not be used (the message says which and why).
@@ -25,11 +26,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml (dev, prod)")
-    parser.add_argument(
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
         "--preview-json",
         type=Path,
         metavar="FILE",
         help="price the resources of this `pulumi preview --json --show-sames` output instead of the offline plan",
+    )
+    source.add_argument(
+        "--preview",
+        action="store_true",
+        help="run the offline plan as a first `pulumi preview` would (ids and computed outputs unknown)"
+        " and list what cannot be priced from it",
     )
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     parser.add_argument(
@@ -63,22 +71,27 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _read_json(path: Path, what: str) -> Any:
+def _read_text(path: Path, what: str) -> str:
     try:
-        return json.loads(path.read_text())
+        return path.read_text()
     except OSError as exc:
         raise CostCommandError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(_read_text(path, what))
     except json.JSONDecodeError as exc:
         raise CostCommandError(f"{what} {path} is not JSON: {exc}") from None
 
 
 def _resources(args: argparse.Namespace, project: Path, region: str) -> list[Any]:
-    from nfe.cost.preview import PreviewError, parse_preview, stack_of
+    from nfe.cost.preview import PreviewError, parse_preview, read_preview, stack_of
 
     if args.preview_json is not None:
-        document = _read_json(args.preview_json, "preview document")
+        text = _read_text(args.preview_json, "preview document")
         try:
-            resources, config = parse_preview(document)
+            resources, config = parse_preview(read_preview(text))
         except PreviewError as exc:
             raise CostCommandError(f"{args.preview_json}: {exc}") from None
         preview_region = config.get("aws:region")
@@ -97,7 +110,7 @@ def _resources(args: argparse.Namespace, project: Path, region: str) -> list[Any
     if not (project / "__main__.py").exists():
         raise CostCommandError(f"no Pulumi program in {project} (__main__.py); pass --preview-json FILE instead")
     try:
-        return list(plan(args.stack, project).resources)
+        return list(plan(args.stack, project, preview=args.preview).resources)
     except ProgramError as exc:
         raise CostCommandError(f"the Pulumi program failed for stack {args.stack}: {exc}") from None
 
@@ -119,6 +132,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         resources = _resources(args, project, config.region)
         result = estimate(resources, config, free_tier=args.free_tier)
+        if args.preview:
+            result.notes.insert(
+                0, "offline plan in preview mode: ids and computed outputs unknown, as at a first preview"
+            )
         if args.diff is not None:
             before = _read_json(args.diff, "--diff file")
             try:
