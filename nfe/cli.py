@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "nfe.commands.plan",
     "nfe.commands.local",
     "nfe.commands.demo",
+    "nfe.commands.login",
     "nfe.commands.cost",
     "nfe.commands.policy",
     "nfe.commands.schemas",

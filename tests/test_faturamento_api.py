@@ -348,7 +348,10 @@ def test_cancel_confirmada_nota_is_202_and_emits_nota_fiscal_cancelada(
     assert result.body["cancelamentoSolicitadoEm"] is not None
     # And NotaFiscalCancelada is in the outbox for Estoque
     [event] = outbox(function_env, "faturamento", "NotaFiscalCancelada")
-    assert event["payload"]["payload"] == {"notaFiscalId": nota_id}
+    assert event["payload"]["payload"] == {
+        "notaFiscalId": nota_id,
+        "solicitadoPor": result.body["cancelamentoSolicitadoPor"],
+    }
 
 
 def test_second_cancelation_is_409_and_emits_nothing_more(api: ApiClient, db: Database, function_env: str) -> None:

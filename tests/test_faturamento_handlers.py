@@ -131,7 +131,7 @@ def test_unit_of_work_without_commit_writes_neither_nota_nor_outbox_row(function
     nota = NotaIn.model_validate(NOTA)
     # Given a unit of work that inserts a nota and its event / When it is left without commit
     with UnitOfWork(db) as uow:
-        row = dal.inserir_nota(uow.conn, nota)
+        row = dal.inserir_nota(uow.conn, nota, "0b6c3f5e-sub", "faturista@example.com")
         evento = NotaFiscalCriada.model_validate(
             {
                 "notaFiscalId": str(row["id"]),
@@ -144,12 +144,12 @@ def test_unit_of_work_without_commit_writes_neither_nota_nor_outbox_row(function
     assert set(counts(function_env).values()) == {0}
     # And an exception inside the block rolls back as well
     with pytest.raises(RuntimeError), UnitOfWork(db) as uow:
-        dal.inserir_nota(uow.conn, nota)
+        dal.inserir_nota(uow.conn, nota, "0b6c3f5e-sub", "faturista@example.com")
         raise RuntimeError("boom")
     assert set(counts(function_env).values()) == {0}
     # While the same work committed is stored whole
     with UnitOfWork(db) as uow:
-        dal.inserir_nota(uow.conn, nota)
+        dal.inserir_nota(uow.conn, nota, "0b6c3f5e-sub", "faturista@example.com")
         uow.commit()
     assert counts(function_env)["faturamento.notas_fiscais"] == 1
     db.close()

@@ -16,16 +16,22 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from functions.faturamento import bootstrap
-from functions.faturamento.logic import IDEMPOTENCY_KEY_PREFIX
+from functions.faturamento.logic import (
+    IDEMPOTENCY_KEY_JMESPATH,
+    IDEMPOTENCY_KEY_PREFIX,
+    IDEMPOTENCY_PAYLOAD_JMESPATH,
+    pedido_idempotente,
+)
 from functions.faturamento.models import NotaIn
 from functions.faturamento.settings import FaturamentoApiSettings
 from functions.shared.db import Database
+from functions.shared.events import Ator
 from functions.shared.idempotency import PostgresPersistenceLayer
 from functions.shared.settings import load
 from tests.conftest import set_function_env
 from tests.helpers.api import ApiClient
 from tests.helpers.db import counts, rows
-from tests.helpers.events import lambda_context
+from tests.helpers.events import DEFAULT_CLAIMS, lambda_context
 
 CNPJ = "11.222.333/0001-81"
 
@@ -117,11 +123,13 @@ def _store_in_progress(db: Database, key: str, body: dict[str, Any], lease_ms: i
     """An in-progress record for `key`, as a concurrent invocation of the API would leave it."""
     layer = PostgresPersistenceLayer(db)
     layer.configure(
-        IdempotencyConfig(event_key_jmespath="chave", payload_validation_jmespath="nota"),
+        IdempotencyConfig(
+            event_key_jmespath=IDEMPOTENCY_KEY_JMESPATH, payload_validation_jmespath=IDEMPOTENCY_PAYLOAD_JMESPATH
+        ),
         key_prefix=IDEMPOTENCY_KEY_PREFIX,
     )
-    nota = NotaIn.model_validate(body).model_dump(mode="json")
-    layer.save_inprogress({"chave": key, "nota": nota}, remaining_time_in_millis=lease_ms)
+    ator = Ator(sub=DEFAULT_CLAIMS["sub"], email=DEFAULT_CLAIMS["email"])
+    layer.save_inprogress(pedido_idempotente(ator, key, NotaIn.model_validate(body)), remaining_time_in_millis=lease_ms)
     return layer
 
 

@@ -65,6 +65,7 @@ class Ledger:
     notas: set[str] = field(default_factory=set)
     produtos: set[str] = field(default_factory=set)
     cancelamentos: int = 0
+    entradas: int = 0
 
     last: dict[str, int] = field(default_factory=dict)
 
@@ -132,8 +133,12 @@ def check_answer(case: Any, response: Any, before: dict[str, int], ledger: Ledge
         ledger.produtos.add(body["id"])
     elif path == "/api/v1/notas/{id}/cancelamento":
         ledger.cancelamentos += 1
-    elif method == "GET" or path == "/api/v1/produtos/{id}/entradas":
-        # Reads and stock entries add no row
+    elif path == "/api/v1/produtos/{id}/entradas":
+        # A stock entry adds its audit row and nothing else
+        ledger.entradas += 1
+        assert {t: after[t] - before[t] for t in after if after[t] != before[t]} == {"estoque.entradas": 1}
+    elif method == "GET":
+        # Reads add no row
         assert after == before, (method, path, status)
 
 
@@ -183,6 +188,8 @@ def fuzz(operation: Any, pool: list[str] | None, base_url: str, session: request
 def test_1000_generated_requests_never_5xx_errors_are_json_and_refusals_store_nothing(local: LocalProcess) -> None:
     existing = seeded_ids(local)
     session = requests.Session()
+    # Signed in as admin@example.com (faturamento and estoque), so every route can accept a request.
+    session.headers["Authorization"] = local.sign_in()
     with psycopg.connect(local.database_url, autocommit=True) as conn:
         ledger = Ledger(conn)
         start = ledger.counts()
@@ -195,6 +202,7 @@ def test_1000_generated_requests_never_5xx_errors_are_json_and_refusals_store_no
     stored = {t: end[t] - start[t] for t in end}
     assert stored["faturamento.notas_fiscais"] == len(ledger.notas)
     assert stored["estoque.produtos"] == len(ledger.produtos)
+    assert stored["estoque.entradas"] == ledger.entradas
     assert stored["faturamento.eventos_outbox"] == len(ledger.notas) + ledger.cancelamentos
     assert stored["estoque.reservas"] == stored["estoque.eventos_outbox"] == 0
     # (and the run exercised both sides: accepted and refused requests)

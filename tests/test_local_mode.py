@@ -24,12 +24,15 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from nfe.local import cognito
+from nfe.local.cognito import DEMO_PASSWORD
 from nfe.local.demo import HttpClient
 from nfe.pgserver import free_port
 from tests.conftest import create_database
 
 ROOT = Path(__file__).resolve().parents[1]
 DESTINATARIO = {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"}
+ADMIN = "admin@example.com"
 
 
 @dataclass
@@ -39,10 +42,23 @@ class LocalProcess:
     database_url: str
     aws_endpoint: str
     lines: list[str] = field(default_factory=list)
+    user_pool_id: str = ""
+    client_id: str = ""
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    def sign_in(self, email: str = ADMIN, password: str = DEMO_PASSWORD) -> str:
+        """The user's ID token from the local user pool, signed in once per process and user."""
+        if email not in self._tokens:
+            self._tokens[email] = cognito.sign_in(self.aws("cognito-idp"), self.client_id, email, password)["IdToken"]
+        return self._tokens[email]
 
     @property
     def api(self) -> HttpClient:
-        return HttpClient(self.url)
+        """Signed in as admin@example.com (faturamento and estoque), who may call every route."""
+        return HttpClient(self.url, self.sign_in())
+
+    def api_as(self, email: str) -> HttpClient:
+        return HttpClient(self.url, self.sign_in(email))
 
     def aws(self, service: str) -> Any:
         return boto3.client(
@@ -79,6 +95,7 @@ def start_local(database_url: str, *extra: str) -> LocalProcess:
     )
     lines: list[str] = []
     aws_endpoint = ""
+    pool: tuple[str, str] = ("", "")
     deadline = time.monotonic() + 60
     assert process.stdout is not None
     while time.monotonic() < deadline:
@@ -89,10 +106,14 @@ def start_local(database_url: str, *extra: str) -> LocalProcess:
         found = re.search(r"aws emulator: (http://\S+)", line)
         if found:
             aws_endpoint = found.group(1)
+        found = re.search(r"user pool: (\S+), console client (\S+)", line)
+        if found:
+            pool = (found.group(1), found.group(2))
         if line.startswith("nfe local ready: "):
             # Keep draining output so the child never blocks on a full pipe.
             threading.Thread(target=_drain, args=(process, lines), daemon=True).start()
-            return LocalProcess(process, line.split(": ", 1)[1].strip(), database_url, aws_endpoint, lines)
+            url = line.split(": ", 1)[1].strip()
+            return LocalProcess(process, url, database_url, aws_endpoint, lines, *pool)
     process.kill()
     raise AssertionError("nfe local did not become ready:\n" + "\n".join(lines))
 
@@ -334,5 +355,8 @@ def test_demo_runs_three_sagas_to_their_expected_states() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all three sagas reached their expected final states" in result.stdout
-    assert result.stdout.count("  ok  ") == 5
+    # Three refusals (no token 401, two users outside the group 403), three sagas, two stock checks.
+    assert result.stdout.count("  ok  ") == 8
+    assert "no token:   POST /api/v1/notas -> 401" in result.stdout
+    assert "estoquista@example.com: POST /api/v1/notas -> 403" in result.stdout
     assert "ms  nota CONFIRMADA" in result.stdout and "ms  nota CANCELADA" in result.stdout

@@ -11,14 +11,15 @@ import psycopg
 from functions.estoque.models import MAX_ESTOQUE, ProdutoIn
 
 Row = dict[str, Any]
-_PRODUTO_COLUMNS = "id, sku, nome, quantidade, criado_em, atualizado_em"
+_PRODUTO_COLUMNS = "id, sku, nome, quantidade, criado_em, atualizado_em, criado_por_sub, criado_por_email"
 
 
-def inserir_produto(conn: psycopg.Connection[Any], produto: ProdutoIn) -> Row:
+def inserir_produto(conn: psycopg.Connection[Any], produto: ProdutoIn, por_sub: str, por_email: str) -> Row:
     """Raises psycopg.errors.UniqueViolation for a SKU already taken."""
     row = conn.execute(
-        f"INSERT INTO estoque.produtos (sku, nome, quantidade) VALUES (%s, %s, %s) RETURNING {_PRODUTO_COLUMNS}",
-        (produto.sku, produto.nome, produto.quantidade),
+        "INSERT INTO estoque.produtos (sku, nome, quantidade, criado_por_sub, criado_por_email) "
+        f"VALUES (%s, %s, %s, %s, %s) RETURNING {_PRODUTO_COLUMNS}",
+        (produto.sku, produto.nome, produto.quantidade, por_sub, por_email),
     ).fetchone()
     assert row is not None
     return row
@@ -48,6 +49,18 @@ def registrar_entrada(conn: psycopg.Connection[Any], produto_id: UUID, quantidad
         f"WHERE id = %s AND quantidade <= %s RETURNING {_PRODUTO_COLUMNS}",
         (quantidade, produto_id, MAX_ESTOQUE - quantidade),
     ).fetchone()
+
+
+def inserir_entrada(
+    conn: psycopg.Connection[Any], produto_id: UUID, quantidade: int, por_sub: str, por_email: str
+) -> Row:
+    row = conn.execute(
+        "INSERT INTO estoque.entradas (produto_id, quantidade, registrada_por_sub, registrada_por_email) "
+        "VALUES (%s, %s, %s, %s) RETURNING id, quantidade, registrada_em, registrada_por_sub, registrada_por_email",
+        (produto_id, quantidade, por_sub, por_email),
+    ).fetchone()
+    assert row is not None
+    return row
 
 
 def bloquear_produtos(conn: psycopg.Connection[Any], produto_ids: list[UUID]) -> dict[UUID, Row]:

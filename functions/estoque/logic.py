@@ -16,10 +16,12 @@ import psycopg
 from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.estoque import dal
-from functions.estoque.models import EntradaIn, PaginaProdutos, ProdutoIn, ProdutoOut
+from functions.estoque.models import EntradaIn, EntradaOut, EntradaRegistrada, PaginaProdutos, ProdutoIn, ProdutoOut
+from functions.shared.apimodels import usuario
 from functions.shared.db import Database, UnitOfWork
 from functions.shared.errors import ConflictError, ResourceNotFound
 from functions.shared.events import (
+    Ator,
     EventDetail,
     EventName,
     NotaFiscalCancelada,
@@ -39,7 +41,7 @@ SCHEMA = "estoque"
 
 
 def _produto_out(row: dict[str, Any]) -> ProdutoOut:
-    return ProdutoOut.model_validate(row)
+    return ProdutoOut.model_validate({**row, "criado_por": usuario(row["criado_por_sub"], row["criado_por_email"])})
 
 
 class ProdutosService:
@@ -48,10 +50,10 @@ class ProdutosService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def criar(self, produto: ProdutoIn) -> ProdutoOut:
+    def criar(self, produto: ProdutoIn, ator: Ator) -> ProdutoOut:
         try:
             with UnitOfWork(self.db) as uow:
-                row = dal.inserir_produto(uow.conn, produto)
+                row = dal.inserir_produto(uow.conn, produto, ator.sub, ator.email)
                 uow.commit()
         except psycopg.errors.UniqueViolation as exc:
             raise ConflictError(f"sku {produto.sku} already exists") from exc
@@ -73,16 +75,25 @@ class ProdutosService:
         next_cursor = encode_cursor(page[-1]["criado_em"], page[-1]["id"]) if len(rows) > limit else None
         return PaginaProdutos(items=[_produto_out(r) for r in page], next_cursor=next_cursor)
 
-    def registrar_entrada(self, produto_id: UUID, entrada: EntradaIn) -> ProdutoOut:
+    def registrar_entrada(self, produto_id: UUID, entrada: EntradaIn, ator: Ator) -> EntradaRegistrada:
         with UnitOfWork(self.db) as uow:
             row = dal.registrar_entrada(uow.conn, produto_id, entrada.quantidade)
             if row is None:
                 if dal.obter_produto(uow.conn, produto_id) is None:
                     raise ResourceNotFound(f"produto {produto_id} not found")
                 raise ConflictError(f"an entrada of {entrada.quantidade} would exceed the maximum stock of produto")
+            registrada = dal.inserir_entrada(uow.conn, produto_id, entrada.quantidade, ator.sub, ator.email)
             uow.commit()
         logger.info("entrada registrada", extra={"produto_id": str(produto_id), "quantidade": entrada.quantidade})
-        return _produto_out(row)
+        return EntradaRegistrada(
+            **_produto_out(row).model_dump(),
+            entrada=EntradaOut(
+                id=registrada["id"],
+                quantidade=registrada["quantidade"],
+                registrada_em=registrada["registrada_em"],
+                registrada_por=usuario(registrada["registrada_por_sub"], registrada["registrada_por_email"]),
+            ),
+        )
 
 
 class SagaEstoque:

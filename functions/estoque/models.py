@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from functions.shared.apimodels import ApiInput, ApiOutput
+from functions.shared.apimodels import ApiInput, ApiOutput, UsuarioOut
 
 # estoque.produtos.quantidade is an integer column; stock is kept below its ceiling.
 MAX_ESTOQUE = 2_147_483_647
@@ -35,7 +35,23 @@ class ProdutoOut(ApiOutput):
     nome: str
     quantidade: int = Field(description="Units available now (reserved units are already taken out)")
     criado_em: datetime
+    criado_por: UsuarioOut | None = Field(
+        default=None, description="Who created the produto; null for produtos created before sign-in existed"
+    )
     atualizado_em: datetime
+
+
+class EntradaOut(ApiOutput):
+    id: UUID
+    quantidade: int
+    registrada_em: datetime
+    registrada_por: UsuarioOut | None = Field(description="Who registered the entrada")
+
+
+class EntradaRegistrada(ProdutoOut):
+    """The produto with its new stock, and the entrada just recorded."""
+
+    entrada: EntradaOut
 
 
 class PaginaProdutos(ApiOutput):

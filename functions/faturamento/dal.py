@@ -13,15 +13,16 @@ from functions.faturamento.models import NotaIn
 Row = dict[str, Any]
 _NOTA_COLUMNS = (
     "id, status, destinatario_documento, destinatario_nome, valor_total, criada_em, confirmada_em, "
-    "cancelamento_solicitado_em, cancelada_em, erro_codigo, erro_mensagem, erro_timestamp"
+    "cancelamento_solicitado_em, cancelada_em, erro_codigo, erro_mensagem, erro_timestamp, "
+    "criada_por_sub, criada_por_email, cancelamento_solicitado_por_sub, cancelamento_solicitado_por_email"
 )
 
 
-def inserir_nota(conn: psycopg.Connection[Any], nota: NotaIn) -> Row:
+def inserir_nota(conn: psycopg.Connection[Any], nota: NotaIn, por_sub: str, por_email: str) -> Row:
     row = conn.execute(
-        "INSERT INTO faturamento.notas_fiscais (destinatario_documento, destinatario_nome, valor_total) "
-        f"VALUES (%s, %s, %s) RETURNING {_NOTA_COLUMNS}",
-        (nota.destinatario.documento, nota.destinatario.nome, nota.valor_total()),
+        "INSERT INTO faturamento.notas_fiscais (destinatario_documento, destinatario_nome, valor_total, "
+        f"criada_por_sub, criada_por_email) VALUES (%s, %s, %s, %s, %s) RETURNING {_NOTA_COLUMNS}",
+        (nota.destinatario.documento, nota.destinatario.nome, nota.valor_total(), por_sub, por_email),
     ).fetchone()
     assert row is not None
     with conn.cursor() as cur:
@@ -70,13 +71,14 @@ def itens_das_notas(conn: psycopg.Connection[Any], nota_ids: list[UUID]) -> dict
     return items
 
 
-def solicitar_cancelamento(conn: psycopg.Connection[Any], nota_id: UUID) -> Row | None:
+def solicitar_cancelamento(conn: psycopg.Connection[Any], nota_id: UUID, por_sub: str, por_email: str) -> Row | None:
     """Mark the cancelation as requested if the nota allows it; None when it does not (or is unknown)."""
     return conn.execute(
-        "UPDATE faturamento.notas_fiscais SET cancelamento_solicitado_em = now(), atualizada_em = now() "
+        "UPDATE faturamento.notas_fiscais SET cancelamento_solicitado_em = now(), atualizada_em = now(), "
+        "cancelamento_solicitado_por_sub = %s, cancelamento_solicitado_por_email = %s "
         "WHERE id = %s AND status = 'CONFIRMADA' AND cancelamento_solicitado_em IS NULL "
         f"RETURNING {_NOTA_COLUMNS}",
-        (nota_id,),
+        (por_sub, por_email, nota_id),
     ).fetchone()
 
 

@@ -24,9 +24,11 @@ from functions.faturamento.models import (
     Saude,
     StatusNota,
 )
+from functions.shared.apimodels import usuario
 from functions.shared.db import Database, UnitOfWork
 from functions.shared.errors import ConflictError, InvalidInput, ResourceNotFound
 from functions.shared.events import (
+    Ator,
     EventDetail,
     EventName,
     ItemReserva,
@@ -44,6 +46,16 @@ from functions.shared.pagination import decode_cursor, encode_cursor
 SCHEMA = "faturamento"
 # Stable across deployments and function renames, unlike Powertools' default (function name + qualname).
 IDEMPOTENCY_KEY_PREFIX = "faturamento.criar_nota"
+# A key belongs to the user who sent it: the same key from two users is two requests, and one user
+# can neither replay nor block another's. Records stored before keys were scoped (24 h at most)
+# simply no longer match.
+IDEMPOTENCY_KEY_JMESPATH = "[usuario, chave]"
+IDEMPOTENCY_PAYLOAD_JMESPATH = "nota"
+
+
+def pedido_idempotente(ator: Ator, chave: str, nota: NotaIn) -> dict[str, Any]:
+    """What the idempotency record is keyed (`usuario`, `chave`) and validated (`nota`) on."""
+    return {"usuario": ator.sub, "chave": chave, "nota": nota.model_dump(mode="json")}
 
 
 def _nota_out(row: dict[str, Any], items: list[dict[str, Any]]) -> NotaOut:
@@ -60,8 +72,12 @@ def _nota_out(row: dict[str, Any], items: list[dict[str, Any]]) -> NotaOut:
         ],
         valor_total=row["valor_total"],
         criada_em=row["criada_em"],
+        criada_por=usuario(row["criada_por_sub"], row["criada_por_email"]),
         confirmada_em=row["confirmada_em"],
         cancelamento_solicitado_em=row["cancelamento_solicitado_em"],
+        cancelamento_solicitado_por=usuario(
+            row["cancelamento_solicitado_por_sub"], row["cancelamento_solicitado_por_email"]
+        ),
         cancelada_em=row["cancelada_em"],
         erro=erro,
     )
@@ -80,24 +96,30 @@ class NotasService:
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
         self._idempotency_store: Any = None
 
-    def criar(self, nota: NotaIn, idempotency_key: str | None = None, lambda_context: Any = None) -> NotaOut:
+    def criar(
+        self, nota: NotaIn, ator: Ator, idempotency_key: str | None = None, lambda_context: Any = None
+    ) -> NotaOut:
         if idempotency_key is None:
-            return self._criar(nota)
-        return self._criar_idempotente(idempotency_key, nota, lambda_context)
+            return self._criar(nota, ator)
+        return self._criar_idempotente(idempotency_key, nota, ator, lambda_context)
 
     def _criar(
-        self, nota: NotaIn, before_commit: Callable[[psycopg.Connection[Any], NotaOut], None] | None = None
+        self,
+        nota: NotaIn,
+        ator: Ator,
+        before_commit: Callable[[psycopg.Connection[Any], NotaOut], None] | None = None,
     ) -> NotaOut:
         items = [
             {"produto_id": i.produto_id, "quantidade": i.quantidade, "valor_unitario": i.valor_unitario}
             for i in nota.items
         ]
         with UnitOfWork(self.db) as uow:
-            row = dal.inserir_nota(uow.conn, nota)
+            row = dal.inserir_nota(uow.conn, nota, ator.sub, ator.email)
             evento = NotaFiscalCriada(
                 nota_fiscal_id=row["id"],
                 items=[ItemReserva(produto_id=i.produto_id, quantidade=i.quantidade) for i in nota.items],
                 valor_total=row["valor_total"],
+                criada_por=ator,
             )
             event_id = add_event(uow.conn, SCHEMA, EventName.NOTA_FISCAL_CRIADA, evento)
             self.publisher.publish_after_commit(uow, SCHEMA, [event_id])
@@ -110,7 +132,7 @@ class NotasService:
         metrics.add_metric(name="NotasCriadas", unit=MetricUnit.Count, value=1)
         return criada
 
-    def _criar_idempotente(self, key: str, nota: NotaIn, lambda_context: Any) -> NotaOut:
+    def _criar_idempotente(self, key: str, nota: NotaIn, ator: Ator, lambda_context: Any) -> NotaOut:
         # Imported here: the idempotency package imports boto3 for its DynamoDB layer, a cost only
         # requests that carry the header should pay.
         from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
@@ -126,8 +148,8 @@ class NotasService:
             self._idempotency_store = PostgresPersistenceLayer(self.db)
         # A config per call: it carries this invocation's context (for the in-progress lease).
         config = IdempotencyConfig(
-            event_key_jmespath="chave",
-            payload_validation_jmespath="nota",
+            event_key_jmespath=IDEMPOTENCY_KEY_JMESPATH,
+            payload_validation_jmespath=IDEMPOTENCY_PAYLOAD_JMESPATH,
             expires_after_seconds=self.idempotency_ttl_seconds,
             lambda_context=lambda_context,
         )
@@ -140,7 +162,7 @@ class NotasService:
                 # key "in progress" for a retry to take over and create a second nota.
                 store.complete_in(conn, pedido, criada.model_dump(mode="json", by_alias=True))
 
-            return self._criar(nota, before_commit=completar).model_dump(mode="json", by_alias=True)
+            return self._criar(nota, ator, before_commit=completar).model_dump(mode="json", by_alias=True)
 
         once = idempotent_function(
             criar_uma_vez,
@@ -150,7 +172,7 @@ class NotasService:
             key_prefix=IDEMPOTENCY_KEY_PREFIX,
         )
         try:
-            result = once(pedido={"chave": key, "nota": nota.model_dump(mode="json")})
+            result = once(pedido=pedido_idempotente(ator, key, nota))
         except IdempotencyValidationError as exc:
             raise InvalidInput(
                 "Idempotency-Key", "this Idempotency-Key was already used with a different body", location="header"
@@ -181,10 +203,10 @@ class NotasService:
         next_cursor = encode_cursor(page[-1]["criada_em"], page[-1]["id"]) if len(rows) > limit else None
         return PaginaNotas(items=[_nota_out(r, items[r["id"]]) for r in page], next_cursor=next_cursor)
 
-    def solicitar_cancelamento(self, nota_id: UUID) -> NotaOut:
+    def solicitar_cancelamento(self, nota_id: UUID, ator: Ator) -> NotaOut:
         """Accept a cancelation of a CONFIRMADA nota: the saga releases the stock, then cancels it."""
         with UnitOfWork(self.db) as uow:
-            row = dal.solicitar_cancelamento(uow.conn, nota_id)
+            row = dal.solicitar_cancelamento(uow.conn, nota_id, ator.sub, ator.email)
             if row is None:
                 status = dal.status_atual(uow.conn, nota_id)
                 if status is None:
@@ -193,7 +215,10 @@ class NotasService:
                     raise ConflictError(f"nota {nota_id} already has a cancelation in progress")
                 raise ConflictError(f"nota {nota_id} is {status}; only a CONFIRMADA nota can be cancelled")
             event_id = add_event(
-                uow.conn, SCHEMA, EventName.NOTA_FISCAL_CANCELADA, NotaFiscalCancelada(nota_fiscal_id=nota_id)
+                uow.conn,
+                SCHEMA,
+                EventName.NOTA_FISCAL_CANCELADA,
+                NotaFiscalCancelada(nota_fiscal_id=nota_id, solicitado_por=ator),
             )
             self.publisher.publish_after_commit(uow, SCHEMA, [event_id])
             items = dal.itens_das_notas(uow.conn, [nota_id])[nota_id]

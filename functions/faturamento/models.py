@@ -11,7 +11,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, Field, WithJsonSchema, field_validator
 
-from functions.shared.apimodels import ApiInput, ApiOutput, Money, MoneyOut
+from functions.shared.apimodels import ApiInput, ApiOutput, Money, MoneyOut, UsuarioOut
 from functions.shared.documents import normalizar_documento
 
 MAX_ITEMS = 100
@@ -111,10 +111,14 @@ class NotaOut(ApiOutput):
     items: list[ItemOut]
     valor_total: MoneyOut
     criada_em: datetime
+    criada_por: UsuarioOut | None = Field(
+        default=None, description="Who emitted the nota; null for notas emitted before sign-in existed"
+    )
     confirmada_em: datetime | None = None
     cancelamento_solicitado_em: datetime | None = Field(
         default=None, description="Set when a cancelation was accepted; the nota is CANCELADA once the stock is back"
     )
+    cancelamento_solicitado_por: UsuarioOut | None = Field(default=None, description="Who asked for the cancelation")
     cancelada_em: datetime | None = None
     erro: ErroNota | None = Field(default=None, description="Why the nota is ERRO_ESTOQUE")
 

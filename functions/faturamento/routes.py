@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from functions.faturamento.logic import NotasService
 from functions.faturamento.models import NotaIn, NotaOut, PaginaNotas, Saude, StatusNota
 from functions.shared.api import IDEMPOTENCY_HEADER, error_responses, new_resolver
+from functions.shared.auth import current_actor
 from functions.shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 TAG = "notas"
@@ -45,7 +46,7 @@ def build_app(service: NotasService, cors_allow_origin: str = "*") -> APIGateway
         status_code=HTTPStatus.CREATED,
         responses={
             201: {"description": "Created; NotaFiscalCriada is on its way to Estoque"},
-            **error_responses(400, 409, 413, 415, 422, 503),
+            **error_responses(400, 401, 403, 409, 413, 415, 422, 503),
         },
     )
     def criar_nota(
@@ -61,13 +62,13 @@ def build_app(service: NotasService, cors_allow_origin: str = "*") -> APIGateway
             ),
         ] = None,
     ) -> NotaOut:
-        return service.criar(nota, idempotency_key, app.lambda_context)
+        return service.criar(nota, current_actor(app), idempotency_key, app.lambda_context)
 
     @app.get(
         "/api/v1/notas",
         summary="List notas, newest first",
         tags=[TAG],
-        responses={200: {"description": "One page of notas"}, **error_responses(422, 503)},
+        responses={200: {"description": "One page of notas"}, **error_responses(401, 403, 422, 503)},
     )
     def listar_notas(
         status: Annotated[StatusNota | None, Query(description="Only notas in this status")] = None,
@@ -80,7 +81,7 @@ def build_app(service: NotasService, cors_allow_origin: str = "*") -> APIGateway
         "/api/v1/notas/<id>",
         summary="Read one nota",
         tags=[TAG],
-        responses={200: {"description": "The nota"}, **error_responses(404, 422, 503)},
+        responses={200: {"description": "The nota"}, **error_responses(401, 403, 404, 422, 503)},
     )
     def obter_nota(id: NotaId) -> NotaOut:
         return service.obter(id)
@@ -92,10 +93,10 @@ def build_app(service: NotasService, cors_allow_origin: str = "*") -> APIGateway
         status_code=HTTPStatus.ACCEPTED,
         responses={
             202: {"description": "Accepted; the nota stays CONFIRMADA until the stock is released"},
-            **error_responses(404, 409, 422, 503),
+            **error_responses(401, 403, 404, 409, 422, 503),
         },
     )
     def cancelar_nota(id: NotaId) -> NotaOut:
-        return service.solicitar_cancelamento(id)
+        return service.solicitar_cancelamento(id, current_actor(app))
 
     return app

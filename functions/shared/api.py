@@ -25,7 +25,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.shared.errors import ConflictError, InvalidInput, ResourceNotFound
+from functions.shared import auth
+from functions.shared.errors import ConflictError, Forbidden, InvalidInput, NotSignedIn, ResourceNotFound
 from functions.shared.observability import logger
 
 # The API contract: larger bodies are refused (413) before they are parsed. API Gateway's own
@@ -77,6 +78,8 @@ class ErrorBody(BaseModel):
 
 _DESCRIPTIONS = {
     400: "Unreadable JSON body",
+    401: "No valid ID token in the Authorization header (answered by API Gateway's authorizer)",
+    403: "Signed in, but in none of the groups this route admits",
     404: "No resource with this id",
     409: "The resource's current state refuses the request",
     413: "Body larger than 256 KB",
@@ -160,6 +163,14 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
         # A base64 body that does not decode, or bytes that are not UTF-8.
         return error_response(HTTPStatus.BAD_REQUEST, "request body is not valid UTF-8 JSON")
 
+    @app.exception_handler(NotSignedIn)
+    def _not_signed_in(exc: NotSignedIn) -> Response[Any]:
+        return error_response(HTTPStatus.UNAUTHORIZED, exc.message)
+
+    @app.exception_handler(Forbidden)
+    def _forbidden(exc: Forbidden) -> Response[Any]:
+        return error_response(HTTPStatus.FORBIDDEN, exc.message)
+
     @app.exception_handler(ResourceNotFound)
     def _not_found(exc: ResourceNotFound) -> Response[Any]:
         return error_response(HTTPStatus.NOT_FOUND, exc.message)
@@ -197,4 +208,5 @@ def new_resolver(cors_allow_origin: str = "*") -> APIGatewayRestResolver:
         cors=CORSConfig(allow_origin=cors_allow_origin, allow_headers=[IDEMPOTENCY_HEADER], max_age=300),
     )
     register_error_handlers(app)
+    auth.install(app)
     return app

@@ -33,6 +33,18 @@ class ApiOutput(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
+class UsuarioOut(ApiOutput):
+    """Who did something: the signed-in user's Cognito `sub` (stable) and e-mail (as it was then)."""
+
+    sub: str
+    email: str
+
+
+def usuario(sub: str | None, email: str | None) -> UsuarioOut | None:
+    """An audit column pair as the API shows it; null for rows written before sign-in existed."""
+    return None if sub is None else UsuarioOut(sub=sub, email=email or "")
+
+
 _DECIMAL_TEXT = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 MONEY_PATTERN = r"^[0-9]{1,13}(\.[0-9]{1,2})?$"
 

@@ -21,6 +21,14 @@ class ConflictError(DomainError):
     """The request is well formed but the resource's state refuses it (409)."""
 
 
+class NotSignedIn(DomainError):
+    """No caller in the request: API Gateway's authorizer should have refused it already (401)."""
+
+
+class Forbidden(DomainError):
+    """A signed-in caller outside every group the route admits (403)."""
+
+
 class InvalidInput(DomainError):
     """Input that passed the schema but not a rule only the logic can check (422)."""
 

@@ -49,14 +49,24 @@ class ItemReserva(_Contract):
     quantidade: Quantidade
 
 
+class Ator(_Contract):
+    """The signed-in user who caused an event: their Cognito `sub` and the e-mail they had then."""
+
+    sub: str = Field(min_length=1, max_length=128)
+    email: str = Field(max_length=320)
+
+
 class NotaFiscalCriada(_Contract):
     nota_fiscal_id: UUID
     items: list[ItemReserva] = Field(min_length=1, max_length=100)
     valor_total: Decimal = Field(ge=0, decimal_places=2)
+    # Optional, so events written before sign-in existed (still in outboxes, archives, DLQs) stay valid.
+    criada_por: Ator | None = Field(default=None, description="Who emitted the nota")
 
 
 class NotaFiscalCancelada(_Contract):
     nota_fiscal_id: UUID
+    solicitado_por: Ator | None = Field(default=None, description="Who asked for the cancelation")
 
 
 class Reserva(_Contract):

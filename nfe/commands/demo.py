@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     with LocalSystem(options) as system:
         print(f"nfe local ready: {system.url}\n", flush=True)
         try:
-            ok = run_demo(system.url, system.database_url)
+            ok = run_demo(system.url, system.database_url, system.sign_in)
         except DemoError as exc:
             print(f"\nnfe demo: {exc}", file=sys.stderr)
             return 1

@@ -38,6 +38,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="SQS visibility timeout in seconds (default 90, as deployed; lower it to see DLQ redrive sooner)",
     )
     parser.add_argument(
+        "--users",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help='users of the local user pool instead of the demo users: a JSON list of {"email", "groups": '
+        '["faturamento"|"estoque"|"auditoria", ...], "password"?} (password default NfeDemo#2026)',
+    )
+    parser.add_argument(
         "--state-file",
         type=Path,
         default=None,
@@ -62,8 +70,16 @@ def run(args: argparse.Namespace) -> int:
     def progress(message: str) -> None:
         print(f"nfe local: {message}", flush=True)
 
+    from nfe.local import cognito
+
+    try:
+        users = cognito.load_users(args.users) if args.users is not None else cognito.DEMO_USERS
+    except cognito.UsersFileError as exc:
+        print(f"nfe local: --users: {exc}", file=sys.stderr, flush=True)
+        return 2
     system = LocalSystem(
         LocalOptions(
+            users=users,
             port=args.port,
             database_url=args.database_url,
             outbox_interval_seconds=args.outbox_interval,

@@ -20,8 +20,11 @@ DESCRIPTION = (
     "Faturamento (notas fiscais) and Estoque (produtos) behind one API Gateway REST API. JSON bodies are "
     "camelCase; money is a decimal string with at most 2 decimals. Errors share one body: "
     '`{"message", "errors": [{"field", "in", "message", "type"}]}`; bad input is 400 (unreadable JSON), '
-    "413 (body over 256 KB), 415 (not JSON) or 422."
+    "413 (body over 256 KB), 415 (not JSON) or 422. Every route but /health needs a Cognito ID token in the "
+    "`Authorization` header (401 from API Gateway without a valid one); a signed-in user outside the groups a "
+    "route admits (`x-nfe-groups`) gets 403."
 )
+SECURITY_SCHEME = "cognitoIdToken"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,6 +78,30 @@ def _errors_as_served(doc: dict[str, Any]) -> None:
             operation["responses"] = dict(sorted(responses.items()))
 
 
+def _security_as_served(doc: dict[str, Any]) -> None:
+    """Which routes need a token and which groups each admits, from functions/shared/access.py."""
+    from functions.shared.access import route_for
+
+    doc.setdefault("components", {})["securitySchemes"] = {
+        SECURITY_SCHEME: {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "The user pool's ID token, bare or as `Bearer <token>` (`nfe login` prints one)",
+        }
+    }
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            route = route_for(method, path)
+            if route is None:
+                raise ValueError(f"{method.upper()} {path} is not declared in functions/shared/access.py")
+            if route.public:
+                operation["security"] = []
+            else:
+                operation["security"] = [{SECURITY_SCHEME: []}]
+                operation["x-nfe-groups"] = sorted(route.groups)
+
+
 def _drop_unreferenced_schemas(doc: dict[str, Any]) -> None:
     schemas = doc.get("components", {}).get("schemas", {})
     while True:
@@ -102,6 +129,7 @@ def document() -> dict[str, Any]:
         merge.add_schema(doc)
     merged: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
     _errors_as_served(merged)
+    _security_as_served(merged)
     _drop_unreferenced_schemas(merged)
     return merged
 

@@ -1,7 +1,10 @@
 """`nfe demo`: three sagas through local mode, with a timeline of what happened when.
 
-It talks to the local API over HTTP like any client, then reads the timestamps each step left in
-PostgreSQL (outbox rows, reservas, nota transitions) to show where the time went.
+It talks to the local API over HTTP like any client, signed in as the demo users (the estoquista
+creates the produtos, the faturista emits and cancels the notas, the auditor reads the final
+state), shows the 401 of an unsigned request and the 403 of a user outside the route's group, then
+reads the timestamps each step left in PostgreSQL (outbox rows, reservas, nota transitions) to show
+where the time went.
 """
 
 from __future__ import annotations
@@ -28,11 +31,19 @@ class DemoError(RuntimeError):
 @dataclass
 class HttpClient:
     base_url: str
+    # An ID token, sent as API Gateway's Cognito authorizer reads it: `Authorization: <token>`.
+    token: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self.token is not None:
+            headers["Authorization"] = self.token
+        return headers
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(  # noqa: S310 (loopback URL built by us)
-            self.base_url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+            self.base_url + path, data=data, method=method, headers=self.headers()
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
@@ -85,23 +96,55 @@ def timeline(database_url: str, nota_id: str, started: datetime) -> list[tuple[f
     return sorted(((ts - started).total_seconds() * 1000, label) for ts, label in steps)
 
 
-def run_demo(base_url: str, database_url: str, out: Callable[[str], None] = print) -> bool:
-    api = HttpClient(base_url)
+FATURISTA = "faturista@example.com"
+ESTOQUISTA = "estoquista@example.com"
+AUDITOR = "auditor@example.com"
+
+
+def run_demo(
+    base_url: str, database_url: str, sign_in: Callable[[str], str], out: Callable[[str], None] = print
+) -> bool:
+    """`sign_in(email)` returns the demo user's ID token (nfe.local.cognito.sign_in)."""
+    tokens = {email: sign_in(email) for email in (ESTOQUISTA, FATURISTA, AUDITOR)}
+    out(f"signed in: {', '.join(tokens)}")
+    estoque = HttpClient(base_url, tokens[ESTOQUISTA])
+    api = HttpClient(base_url, tokens[FATURISTA])
+    auditor = HttpClient(base_url, tokens[AUDITOR])
     suffix = str(int(time.time() * 1000))[-6:]
-    parafuso = api.expect(
+    parafuso = estoque.expect(
         201, "POST", "/api/v1/produtos", {"sku": f"PAR-{suffix}", "nome": "Parafuso 6mm", "quantidade": 10}
     )
-    porca = api.expect(201, "POST", "/api/v1/produtos", {"sku": f"POR-{suffix}", "nome": "Porca M6", "quantidade": 1})
-    out(f"produtos: {parafuso['sku']} (10 un.), {porca['sku']} (1 un.)")
+    porca = estoque.expect(
+        201, "POST", "/api/v1/produtos", {"sku": f"POR-{suffix}", "nome": "Porca M6", "quantidade": 1}
+    )
+    out(f"produtos: {parafuso['sku']} (10 un.), {porca['sku']} (1 un.), criadoPor {parafuso['criadoPor']['email']}")
     destinatario = {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"}
     results: list[tuple[str, str, str]] = []
+
+    out("\n== who may do what")
+    nota_body = {
+        "destinatario": destinatario,
+        "items": [{"produtoId": parafuso["id"], "quantidade": 1, "valorUnitario": "10.50"}],
+    }
+    status, _ = HttpClient(base_url).call("POST", "/api/v1/notas", nota_body)
+    out(f"  no token:   POST /api/v1/notas -> {status} (API Gateway's authorizer; no function ran)")
+    results.append(("no token is refused", str(status), "401"))
+    status, refused = estoque.call("POST", "/api/v1/notas", nota_body)
+    out(f"  {ESTOQUISTA}: POST /api/v1/notas -> {status} {refused.get('message') if refused else ''}")
+    results.append(("estoque may not emit a nota", str(status), "403"))
+    status, refused = auditor.call("POST", f"/api/v1/produtos/{parafuso['id']}/entradas", {"quantidade": 1})
+    out(f"  {AUDITOR}: POST /entradas -> {status} {refused.get('message') if refused else ''}")
+    results.append(("auditoria may not register an entrada", str(status), "403"))
 
     def saga(title: str, item: dict[str, Any], wanted: str) -> dict[str, Any]:
         out(f"\n== {title}")
         started = datetime.now().astimezone()
         t0 = time.monotonic()
         nota = api.expect(201, "POST", "/api/v1/notas", {"destinatario": destinatario, "items": [item]})
-        out(f"  {(time.monotonic() - t0) * 1000:7.1f} ms  POST /api/v1/notas -> 201 {nota['status']}")
+        out(
+            f"  {(time.monotonic() - t0) * 1000:7.1f} ms  POST /api/v1/notas -> 201 {nota['status']} "
+            f"(criadaPor {nota['criadaPor']['email']})"
+        )
         final = api.wait_for_status(nota["id"], TERMINAL)
         out(f"  {(time.monotonic() - t0) * 1000:7.1f} ms  client saw {final['status']}")
         for ms, label in timeline(database_url, nota["id"], started):
@@ -123,8 +166,11 @@ def run_demo(base_url: str, database_url: str, out: Callable[[str], None] = prin
     out("\n== saga 3: cancel the confirmed nota -> CANCELADA, stock released")
     started = datetime.now().astimezone()
     t0 = time.monotonic()
-    api.expect(202, "POST", f"/api/v1/notas/{confirmed['id']}/cancelamento")
-    out(f"  {(time.monotonic() - t0) * 1000:7.1f} ms  POST /cancelamento -> 202")
+    pedido = api.expect(202, "POST", f"/api/v1/notas/{confirmed['id']}/cancelamento")
+    out(
+        f"  {(time.monotonic() - t0) * 1000:7.1f} ms  POST /cancelamento -> 202 "
+        f"(cancelamentoSolicitadoPor {pedido['cancelamentoSolicitadoPor']['email']})"
+    )
     cancelled = api.wait_for_status(confirmed["id"], {"CANCELADA"})
     out(f"  {(time.monotonic() - t0) * 1000:7.1f} ms  client saw {cancelled['status']}")
     for ms, label in timeline(database_url, confirmed["id"], started):
@@ -132,10 +178,12 @@ def run_demo(base_url: str, database_url: str, out: Callable[[str], None] = prin
             out(f"  {ms:7.1f} ms  {label}")
     results.append(("saga 3: cancelation", cancelled["status"], "CANCELADA"))
 
-    out("\n== final state")
-    stock = {p["sku"]: api.expect(200, "GET", f"/api/v1/produtos/{p['id']}")["quantidade"] for p in (parafuso, porca)}
-    for title, status, wanted in results:
-        out(f"  {'ok ' if status == wanted else 'BAD'} {title}: {status} (expected {wanted})")
+    out(f"\n== final state (read by {AUDITOR})")
+    stock = {
+        p["sku"]: auditor.expect(200, "GET", f"/api/v1/produtos/{p['id']}")["quantidade"] for p in (parafuso, porca)
+    }
+    for title, final_status, wanted in results:
+        out(f"  {'ok ' if final_status == wanted else 'BAD'} {title}: {final_status} (expected {wanted})")
     expected_stock = {parafuso["sku"]: 10, porca["sku"]: 1}
     for sku, quantidade in stock.items():
         mark = "ok " if quantidade == expected_stock[sku] else "BAD"

@@ -1,4 +1,11 @@
-"""A local API Gateway: HTTP requests in, REST proxy events to the routed function, responses out."""
+"""A local API Gateway: HTTP requests in, REST proxy events to the routed function, responses out.
+
+Like the stack's REST API, every route but the public ones (functions/shared/access.py) goes through
+a Cognito authorizer (nfe/local/authorizer.py): a request without a valid ID token is answered 401
+here and no function runs; an admitted one carries the token's claims in
+`requestContext.authorizer.claims`. Preflights (OPTIONS) are answered here, unauthenticated, with
+the headers the stack's MOCK integrations send.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +21,18 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from nfe import topology
+from nfe.local.authorizer import CognitoAuthorizer, Unauthorized
 
 # API Gateway's own payload limit; the handlers enforce their tighter 256 KB contract.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 STAGE = "local"
+# The values components/rest_api.py gives its CORS answers (a test holds them equal).
+CORS_ALLOW_ORIGIN = "*"
+CORS_ALLOW_HEADERS = "Content-Type,Authorization,X-Amz-Date,X-Api-Key,X-Amz-Security-Token,Idempotency-Key"
+GATEWAY_RESPONSE_HEADERS = {
+    "Access-Control-Allow-Origin": CORS_ALLOW_ORIGIN,
+    "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+}
 
 
 def _route_pattern(path: str) -> re.Pattern[str]:
@@ -36,6 +51,12 @@ def match_route(method: str, path: str) -> tuple[topology.Route, dict[str, str]]
     return None
 
 
+def preflight_methods(path: str) -> list[str]:
+    """The methods a resource path has, for its OPTIONS answer; empty for an unknown path."""
+    methods = {route.method for route, pattern in ROUTE_PATTERNS if pattern.match(path)}
+    return sorted(methods | {"OPTIONS"}) if methods else []
+
+
 def build_event(
     method: str,
     raw_path: str,
@@ -44,6 +65,7 @@ def build_event(
     route: topology.Route,
     path_parameters: dict[str, str],
     source_ip: str = "127.0.0.1",
+    claims: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway REST (v1) Lambda proxy event, as the real integration sends it."""
     parts = urlsplit(raw_path)
@@ -75,6 +97,7 @@ def build_event(
             "apiId": "local",
             "protocol": "HTTP/1.1",
             "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent")},
+            **({"authorizer": {"claims": claims}} if claims is not None else {}),
         },
         "body": text,
         "isBase64Encoded": is_base64,
@@ -84,7 +107,11 @@ def build_event(
 Invoker = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
-def make_server(port: int, invoke: Invoker, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+def make_server(
+    port: int, invoke: Invoker, host: str = "127.0.0.1", authorizer: CognitoAuthorizer | None = None
+) -> ThreadingHTTPServer:
+    """`authorizer` None serves every route unauthenticated (tests of the gateway alone)."""
+
     class Handler(BaseHTTPRequestHandler):
         server_version = "nfe-local"
         protocol_version = "HTTP/1.1"
@@ -115,13 +142,26 @@ def make_server(port: int, invoke: Invoker, host: str = "127.0.0.1") -> Threadin
                 return
             body = self.rfile.read(length) if length else b""
             path = urlsplit(self.path).path
+            if self.command == "OPTIONS" and preflight_methods(path):
+                allow = {**GATEWAY_RESPONSE_HEADERS, "Access-Control-Allow-Methods": ",".join(preflight_methods(path))}
+                self._send(200, {"Content-Type": "application/json", **allow}, b"")
+                return
             matched = match_route(self.command, path)
             if matched is None:
                 # What API Gateway answers for a path or method it has no route for.
                 self._json(403, {"message": "Missing Authentication Token"})
                 return
             route, params = matched
-            event = build_event(self.command, self.path, dict(self.headers.items()), body, route, params)
+            claims = None
+            if authorizer is not None and not route.public:
+                try:
+                    claims = authorizer.authorize(dict(self.headers.items()))
+                except Unauthorized:
+                    # API Gateway's UNAUTHORIZED gateway response: no reason given, CORS headers on.
+                    headers = {"Content-Type": "application/json", "x-amzn-ErrorType": "UnauthorizedException"}
+                    self._send(401, {**headers, **GATEWAY_RESPONSE_HEADERS}, b'{"message":"Unauthorized"}')
+                    return
+            event = build_event(self.command, self.path, dict(self.headers.items()), body, route, params, claims=claims)
             try:
                 response = invoke(route.function, event)
             except Exception as exc:  # an unhandled handler error is a 502 on API Gateway

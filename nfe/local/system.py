@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from nfe import topology
-from nfe.local import emulator
+from nfe.local import cognito, emulator
+from nfe.local.authorizer import CognitoAuthorizer
 from nfe.local.gateway import make_server, serve_in_thread
 from nfe.local.lambda_runtime import Container
 from nfe.local.pollers import QueuePoller, Schedule
@@ -35,6 +36,8 @@ class LocalOptions:
     visibility_timeout_seconds: int = topology.QUEUE_VISIBILITY_TIMEOUT_SECONDS
     host: str = "127.0.0.1"
     log: Callable[[str], None] = print
+    # The user pool's users (`--users FILE`); the demo users by default.
+    users: tuple[cognito.LocalUser, ...] = cognito.DEMO_USERS
 
 
 @dataclass
@@ -42,6 +45,7 @@ class LocalSystem:
     options: LocalOptions
     database_url: str = ""
     aws: emulator.LocalAws | None = None
+    user_pool: cognito.LocalUserPool | None = None
     containers: dict[str, Container] = field(default_factory=dict)
     pollers: list[QueuePoller] = field(default_factory=list)
     schedule: Schedule | None = None
@@ -84,6 +88,9 @@ class LocalSystem:
                 for service, t in self.aws.target_dlqs.items()
             },
             "databaseUrl": self.database_url,
+            # The user pool a client signs in to (InitiateAuth USER_PASSWORD_AUTH at awsEndpoint).
+            "userPoolId": self.user_pool.pool_id if self.user_pool else None,
+            "userPoolClientId": self.user_pool.client_id if self.user_pool else None,
         }
 
     def write_state_file(self, path: Path) -> None:
@@ -92,6 +99,14 @@ class LocalSystem:
         temporary = path.with_name(f".{path.name}.tmp")
         temporary.write_text(json.dumps(self.state(), indent=2) + "\n")
         temporary.replace(path)
+
+    def sign_in(self, email: str, password: str | None = None) -> str:
+        """An ID token for one of the pool's users, as the console gets it (USER_PASSWORD_AUTH)."""
+        assert self.aws is not None and self.user_pool is not None
+        if password is None:
+            password = next((u.password for u in self.user_pool.users if u.email == email), cognito.DEMO_PASSWORD)
+        tokens = cognito.sign_in(self.aws.client("cognito-idp"), self.user_pool.client_id, email, password)
+        return str(tokens["IdToken"])
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         return self.containers[function].invoke(event)
@@ -137,6 +152,16 @@ class LocalSystem:
             log(
                 f"aws emulator: {self.aws.endpoint_url} (bus {self.aws.bus_name}, {len(self.aws.queues)} queues + DLQs)"
             )
+            self.user_pool = cognito.provision(
+                self.aws.client("cognito-idp"),
+                self.aws.endpoint_url,
+                emulator.LOCAL_REGION,
+                ENVIRONMENT,
+                self.options.users,
+            )
+            log(f"user pool: {self.user_pool.pool_id}, console client {self.user_pool.client_id}")
+            for line in cognito.describe_users(self.user_pool.users):
+                log(f"  user {line}")
             os.environ.update(self._handler_environment(self.database_url))
 
             for fn in LOCAL_FUNCTIONS:
@@ -157,7 +182,8 @@ class LocalSystem:
                 f"pollers: {len(self.pollers)} queues; publisher every {self.options.outbox_interval_seconds:g} s; "
                 f"eager publish {'on' if self.options.eager_publish else 'off'}"
             )
-            self._server = make_server(self.options.port, self.invoke, self.options.host)
+            authorizer = CognitoAuthorizer(self.user_pool.issuer, self.user_pool.jwks_url)
+            self._server = make_server(self.options.port, self.invoke, self.options.host, authorizer)
             serve_in_thread(self._server)
         except BaseException:
             self.stop()

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tests.helpers.events import FakeLambdaContext, api_event, response_json
+from tests.helpers.events import DEFAULT_CLAIMS, FakeLambdaContext, api_event, response_json
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -37,8 +37,9 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
         query: Mapping[str, str | list[str]] | None = None,
         raw_body: str | bytes | None = None,
+        caller: Mapping[str, str] | None = DEFAULT_CLAIMS,
     ) -> ApiResult:
-        event = api_event(method, path, body, headers=headers, query=query, raw_body=raw_body)
+        event = api_event(method, path, body, headers=headers, query=query, raw_body=raw_body, caller=caller)
         response = self.handler(event, FakeLambdaContext(function_name=self.function_name))
         headers_out = dict(response.get("headers") or {})
         for key, values in (response.get("multiValueHeaders") or {}).items():

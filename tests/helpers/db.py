@@ -16,6 +16,7 @@ STORED_TABLES = (
     "faturamento.mensagens_processadas",
     "faturamento.idempotencia",
     "estoque.produtos",
+    "estoque.entradas",
     "estoque.reservas",
     "estoque.eventos_outbox",
     "estoque.mensagens_processadas",

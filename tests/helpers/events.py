@@ -28,6 +28,42 @@ from nfe import topology
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STAGE = "test"
+USER_POOL_ID = f"{REGION}_TestPool1"
+
+
+def claims(
+    email: str = "tester@example.com",
+    groups: Iterable[str] = ("faturamento", "estoque"),
+    *,
+    sub: str | None = None,
+    groups_style: str = "comma",
+) -> dict[str, str]:
+    """ID token claims as API Gateway's Cognito authorizer puts them in `requestContext.authorizer.claims`.
+
+    Every value is a string; `cognito:groups` is "a,b" (`groups_style="comma"`) or "[a b]" ("bracket"),
+    the two renderings callers have seen; `exp`/`iat` are dates, `auth_time` epoch seconds as text.
+    """
+    now = int(time.time())
+    rendered: dict[str, str] = {
+        "sub": sub or str(uuid.uuid5(uuid.NAMESPACE_URL, f"nfe-test:{email}")),
+        "email_verified": "true",
+        "iss": f"https://cognito-idp.{REGION}.amazonaws.com/{USER_POOL_ID}",
+        "cognito:username": sub or str(uuid.uuid5(uuid.NAMESPACE_URL, f"nfe-test:{email}")),
+        "aud": "testclient",
+        "token_use": "id",
+        "auth_time": str(now),
+        "exp": time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(now + 3600)),
+        "iat": time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(now)),
+        "email": email,
+    }
+    names = list(groups)
+    if names:
+        rendered["cognito:groups"] = ",".join(names) if groups_style == "comma" else "[" + " ".join(names) + "]"
+    return rendered
+
+
+# The caller of every api_event that names none: in the faturamento and estoque groups, so any route admits it.
+DEFAULT_CLAIMS = claims()
 
 
 @dataclass
@@ -72,8 +108,12 @@ def api_event(
     headers: Mapping[str, str] | None = None,
     query: Mapping[str, str | list[str]] | None = None,
     raw_body: str | bytes | None = None,
+    caller: Mapping[str, str] | None = DEFAULT_CLAIMS,
 ) -> dict[str, Any]:
-    """A REST API proxy event. `body` is JSON-encoded; `raw_body` is sent as is (bytes as base64)."""
+    """A REST API proxy event. `body` is JSON-encoded; `raw_body` is sent as is (bytes as base64).
+
+    `caller` is the authorizer's claims (see `claims`); None sends no authorizer block, as a public route gets.
+    """
     all_headers = {"Accept": "*/*", "Host": "abc123.execute-api.us-east-1.amazonaws.com", "User-Agent": "pytest"}
     text: str | None = None
     is_base64 = False
@@ -114,6 +154,7 @@ def api_event(
             "resourceId": "abcdef",
             "resourcePath": resource,
             "stage": STAGE,
+            **({"authorizer": {"claims": dict(caller)}} if caller is not None else {}),
         },
         "body": text,
         "isBase64Encoded": is_base64,
