@@ -9,7 +9,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components import runbook
 from components.account import require_bootstrap
+from components.dashboard import Dashboard, DashboardArgs
 from components.database import SecureDatabase, SecureDatabaseArgs
 from components.event_bus import EventBus, EventBusArgs
 from components.lambdas import LambdaRuntime
@@ -46,6 +48,8 @@ def package(config: StackConfig) -> tuple[build.TlsSettings, build.Artifacts]:
 
 
 def main() -> None:
+    # First: every alarm declared after this links to its runbook section.
+    runbook.register()
     config = load_config()
     env = config.environment
     # Before anything else: without the account project's settings the stage's logging and the
@@ -110,7 +114,7 @@ def main() -> None:
             alarm_topic_arn=alarms.arn,
         ),
     )
-    OutboxPublisher(
+    publisher = OutboxPublisher(
         "outbox-publisher",
         OutboxPublisherArgs(
             runtime=runtime,
@@ -156,6 +160,30 @@ def main() -> None:
         ),
     )
 
+    function_names = {
+        **{fn: r.function.name for service in services.values() for fn, r in service.functions.items()},
+        publisher.resources.spec.name: publisher.resources.function.name,
+        database.migrator.spec.name: database.migrator.function.name,
+    }
+    dlqs = [q.dlq for service in services.values() for q in service.queues]
+    target_dlqs = {name: service.target_dlq for name, service in services.items()}
+    dashboard = Dashboard(
+        "dashboard",
+        DashboardArgs(
+            environment=env,
+            region=config.region,
+            function_names=function_names,
+            dlq_names=[
+                *(q.name for q in dlqs),
+                *(t.name for t in target_dlqs.values()),
+                f"{topology.bus_name(env)}-log-target-dlq",
+            ],
+            api_name=api.api.name,
+            api_stage=api.stage.stage_name,
+            db_instance_id=database.instance.identifier,
+        ),
+    )
+
     pulumi.export("apiUrl", api.url)
     if config.api.custom_domain:
         pulumi.export("customDomainTarget", api.domain.regional_domain_name)
@@ -168,6 +196,12 @@ def main() -> None:
     pulumi.export("proxyEndpoint", database.proxy.endpoint if database.proxy else None)
     pulumi.export("databaseName", topology.DATABASE_NAME)
     pulumi.export("alarmTopicArn", alarms.arn)
+    # What `nfe dlq|replay|outbox|saga --stack` read (nfe/ops/target.py), as local mode's state file.
+    pulumi.export("region", config.region)
+    pulumi.export("eventArchiveName", f"{topology.bus_name(env)}-archive")
+    pulumi.export("dlqUrls", {q.spec.name: q.dlq.url for service in services.values() for q in service.queues})
+    pulumi.export("targetDlqUrls", {name: t.url for name, t in target_dlqs.items()})
+    pulumi.export("dashboardName", dashboard.dashboard.dashboard_name)
 
 
 main()

@@ -14,11 +14,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
-from nfe import topology
+from nfe import function_env, topology
 
 RUNTIME = "python3.13"
 ARCHITECTURE = "arm64"
-DB_PORT = 5432
+DB_PORT = function_env.DB_PORT
 
 
 @dataclass(frozen=True)
@@ -87,19 +87,10 @@ class FunctionResources:
 def database_environment(
     spec: topology.Function, runtime: LambdaRuntime, database: DatabaseAccess
 ) -> dict[str, pulumi.Input[str]]:
-    env: dict[str, pulumi.Input[str]] = {
-        topology.ENV_DB_HOST: database.host,
-        topology.ENV_DB_PORT: str(DB_PORT),
-        topology.ENV_DB_NAME: topology.DATABASE_NAME,
-        topology.ENV_DB_IAM_AUTH: "true",
-        topology.ENV_DB_SSLMODE: runtime.db_sslmode,
-        topology.ENV_DB_PROXY: "true" if database.via_proxy else "false",
-    }
-    if spec.database_role:
-        env[topology.ENV_DB_USER] = spec.database_role
-    if runtime.db_sslrootcert:
-        env[topology.ENV_DB_SSLROOTCERT] = runtime.db_sslrootcert
-    return env
+    """Where an application function finds the database; `function_environment` adds its login role."""
+    return function_env.aws_database(
+        database.host, via_proxy=database.via_proxy, sslmode=runtime.db_sslmode, sslrootcert=runtime.db_sslrootcert
+    )
 
 
 def create_function(
@@ -110,6 +101,7 @@ def create_function(
     network: Network,
     *,
     environment: Mapping[str, pulumi.Input[str]],
+    bus_name: pulumi.Input[str] | None = None,
     statements: Sequence[Mapping[str, Any]] = (),
     depends_on: Sequence[pulumi.Resource] = (),
 ) -> FunctionResources:
@@ -139,11 +131,8 @@ def create_function(
         policy=iam.document([*iam.lambda_base_statements(log_group.arn, in_vpc=True), *statements]),
         opts=opts,
     )
-    variables: dict[str, pulumi.Input[str]] = {
-        "POWERTOOLS_SERVICE_NAME": spec.name,
-        "POWERTOOLS_METRICS_NAMESPACE": "nfe",
-        **environment,
-    }
+    # The one computation of a function's variables, shared with local mode's containers.
+    variables = function_env.function_environment(spec, environment, bus_name)
     function = aws.lambda_.Function(
         f"{prefix}-fn",
         name=physical,

@@ -41,10 +41,8 @@ class OutboxPublisher(pulumi.ComponentResource):
             spec,
             args.runtime,
             args.network,
-            environment={
-                **database_environment(spec, args.runtime, args.database),
-                topology.ENV_EVENT_BUS_NAME: args.bus_name,
-            },
+            environment=database_environment(spec, args.runtime, args.database),
+            bus_name=args.bus_name,
             statements=[
                 iam.statement(["events:PutEvents"], [args.bus_arn], sid="PublishToBus"),
                 iam.statement(

@@ -18,10 +18,11 @@ from components.lambdas import (
     errors_alarm,
 )
 from components.queues import DLQ_RETENTION_SECONDS, RoutedQueue, create_routed_queue, dlq_depth_alarm
-from nfe import topology
+from nfe import function_env, topology
 
-# Lambda's floor for an SQS event source's maximum concurrency.
-MIN_MAXIMUM_CONCURRENCY = 2
+# Where the stack and local mode (its pollers per queue) share the mapping's scaling rule.
+MIN_MAXIMUM_CONCURRENCY = function_env.MIN_MAXIMUM_CONCURRENCY
+maximum_concurrency = function_env.maximum_concurrency
 
 
 @dataclass(frozen=True)
@@ -33,22 +34,6 @@ class SagaServiceArgs:
     bus_name: pulumi.Input[str]
     bus_arn: pulumi.Input[str]
     alarm_topic_arn: pulumi.Input[str]
-
-
-def maximum_concurrency(reserved_concurrency: int, queue_count: int) -> int:
-    """Split the consumer's reserved concurrency between its queues' event source mappings.
-
-    Above the reserved concurrency the mappings would be throttled by Lambda and messages would
-    come back as failed receives, counting toward the DLQ; so each mapping gets a share and the
-    shares never exceed the reservation.
-    """
-    share = max(MIN_MAXIMUM_CONCURRENCY, reserved_concurrency // max(queue_count, 1))
-    if share > reserved_concurrency:
-        raise ValueError(
-            f"nfe:lambda.reservedConcurrency is {reserved_concurrency}: an SQS consumer needs at least "
-            f"{MIN_MAXIMUM_CONCURRENCY} (Lambda's minimum maximum concurrency for a queue)"
-        )
-    return share
 
 
 class SagaService(pulumi.ComponentResource):
@@ -87,10 +72,7 @@ class SagaService(pulumi.ComponentResource):
             statements.append(iam.statement(iam.SQS_CONSUME_ACTIONS, queue_arns, sid="OwnQueues"))
         if spec.publishes_events:
             statements.append(iam.statement(["events:PutEvents"], [args.bus_arn], sid="PublishToBus"))
-        environment = {
-            **database_environment(spec, args.runtime, args.database),
-            topology.ENV_EVENT_BUS_NAME: args.bus_name,
-        }
+        environment = database_environment(spec, args.runtime, args.database)
         prefix = f"{name}-{spec.kind}"
         resources = create_function(
             self,
@@ -99,6 +81,7 @@ class SagaService(pulumi.ComponentResource):
             args.runtime,
             args.network,
             environment=environment,
+            bus_name=args.bus_name,
             statements=statements,
             depends_on=args.database.migrated,
         )

@@ -105,6 +105,7 @@ def test_program_declares_every_component_and_nothing_inside_an_apply(stack: Sta
         "nfe:index:SagaService",
         "nfe:index:EventBus",
         "nfe:index:RestApi",
+        "nfe:index:Dashboard",
     }
     assert len(stack.of_type("nfe:index:SagaService")) == 2
     assert [r.name for r in stack.result.resources if r.created_in_apply] == []

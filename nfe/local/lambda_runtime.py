@@ -1,91 +1,183 @@
-"""Lambda semantics on one machine: one warm container per function, invoked one event at a time.
+"""Lambda's scaling on one machine: each function has up to its reserved concurrency of containers.
 
-A Lambda container never runs two invocations at once, and the handlers rely on that (Powertools'
-resolver keeps the current event on the app object; the database connection is per container). So
-each function gets a single worker thread, which is its container: its module-level state and its
-database connection live there, and invocations queue for it as they would for a function whose
-concurrency is one.
+A container never runs two invocations at once (the handlers rely on it: Powertools' resolver keeps
+the current event on the app object; the database connection is per container). An invocation takes
+a warm idle container, the most recently used first, as Lambda reuses warm environments; with none
+idle and fewer containers than the function's reserved concurrency it starts one (a real cold start,
+paid by that invocation); at the limit it waits for one to come free. Containers idle for longer
+than the idle limit are reaped. A container that crashes or times out is dropped, the invocation
+fails as Lambda's does, and the next one starts a fresh container.
 """
 
 from __future__ import annotations
 
-import importlib
+import threading
 import time
-import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from nfe import topology
+from nfe.local.containers import Container, ContainerLost, FunctionError, Invocation
+
+# Lambda keeps an idle environment for minutes, not documented exactly; local mode's default.
+IDLE_SECONDS = 300.0
+
+__all__ = ["ContainerLost", "FunctionError", "FunctionRuntime", "FunctionStats"]
 
 
 @dataclass
-class LocalContext:
-    """The parts of the Lambda context object that handlers and Powertools read."""
+class FunctionStats:
+    invocations: int = 0
+    errors: int = 0
+    cold_starts: int = 0
+    lost: int = 0  # containers that crashed or timed out
+    reaped: int = 0
+    cpu_ms: float = 0.0  # inside invocations, all containers (what Lambda bills as duration, in CPU)
+    init_ms: list[float] = field(default_factory=list)
 
-    function_name: str
-    memory_limit_in_mb: int
-    timeout_seconds: int
-    aws_request_id: str
-    _deadline: float
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
-
-    @property
-    def function_version(self) -> str:
-        return "$LATEST"
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
-
-    @property
-    def log_stream_name(self) -> str:
-        return "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "invocations": self.invocations,
+            "errors": self.errors,
+            "coldStarts": self.cold_starts,
+            "lost": self.lost,
+            "reaped": self.reaped,
+            "cpuMs": round(self.cpu_ms, 1),
+            "cpuMsPerInvocation": round(self.cpu_ms / self.invocations, 2) if self.invocations else None,
+        }
 
 
-def resolve_handler(handler_path: str) -> Callable[[dict[str, Any], Any], Any]:
-    module_name, _, attribute = handler_path.rpartition(".")
-    module = importlib.import_module(module_name)
-    handler: Callable[[dict[str, Any], Any], Any] = getattr(module, attribute)
-    return handler
+class FunctionRuntime:
+    """The containers of one function."""
 
-
-class Container:
-    """One warm container of one function."""
-
-    def __init__(self, function: topology.Function, default_timeout_seconds: int = 30) -> None:
+    def __init__(
+        self,
+        function: topology.Function,
+        environment: Mapping[str, str],
+        *,
+        concurrency: int,
+        timeout_seconds: float,
+        log: Path | None = None,
+        idle_seconds: float = IDLE_SECONDS,
+        on_container: Callable[[Container], None] | None = None,
+    ) -> None:
         self.function = function
-        self.timeout_seconds = function.timeout_seconds or default_timeout_seconds
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=function.name)
-        self._handler: Callable[[dict[str, Any], Any], Any] | None = None
-        self.invocations = 0
+        self.environment = dict(environment)
+        self.concurrency = concurrency
+        self.timeout_seconds = timeout_seconds
+        self.log = log
+        self.idle_seconds = idle_seconds
+        self.on_container = on_container
+        self.stats = FunctionStats()
+        self._idle: list[Container] = []
+        self._containers: set[Container] = set()
+        self._starting = 0
+        self._cond = threading.Condition()
+        self._closed = False
 
-    def _run(self, event: dict[str, Any]) -> Any:
-        if self._handler is None:
-            # The cold start: importing the handler module builds its settings, clients and app.
-            self._handler = resolve_handler(self.function.handler)
-        context = LocalContext(
-            function_name=self.function.name,
-            memory_limit_in_mb=self.function.memory_mb or 512,
-            timeout_seconds=self.timeout_seconds,
-            aws_request_id=str(uuid.uuid4()),
-            _deadline=time.monotonic() + self.timeout_seconds,
-        )
-        self.invocations += 1
-        return self._handler(event, context)
+    @property
+    def containers(self) -> list[Container]:
+        with self._cond:
+            return list(self._containers)
 
-    def warm(self) -> None:
-        self._executor.submit(lambda: resolve_handler(self.function.handler)).result()
+    def _acquire(self) -> Container:
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise FunctionError("Local.Stopped", f"{self.function.name}: local mode is stopping")
+                while self._idle:
+                    container = self._idle.pop()
+                    if container.alive():
+                        return container
+                    self._forget(container)
+                if len(self._containers) + self._starting < self.concurrency:
+                    self._starting += 1
+                    break
+                self._cond.wait()
+        try:
+            container = Container(self.function, self.environment, self.log)
+            container.wait_ready()
+        except BaseException:
+            with self._cond:
+                self._starting -= 1
+                self.stats.lost += 1
+                self._cond.notify()
+            raise
+        with self._cond:
+            self._starting -= 1
+            self._containers.add(container)
+            self.stats.cold_starts += 1
+            self.stats.init_ms.append(container.init_ms)
+        if self.on_container is not None:
+            self.on_container(container)
+        return container
 
-    def invoke(self, event: dict[str, Any]) -> Any:
-        return self._executor.submit(self._run, event).result()
+    def _forget(self, container: Container) -> None:
+        self._containers.discard(container)
+        self._cond.notify()
+
+    def invoke(self, event: Any) -> Any:
+        return self.invoke_measured(event).result
+
+    def invoke_measured(self, event: Any) -> Invocation:
+        container = self._acquire()
+        try:
+            invocation = container.invoke(event, self.timeout_seconds)
+        except ContainerLost:
+            with self._cond:
+                self.stats.invocations += 1
+                self.stats.errors += 1
+                self.stats.lost += 1
+                self._forget(container)
+            raise
+        except FunctionError:
+            self._release(container, error=True)
+            raise
+        self._release(container, cpu_ms=invocation.cpu_ms)
+        return invocation
+
+    def _release(self, container: Container, *, error: bool = False, cpu_ms: float = 0.0) -> None:
+        with self._cond:
+            self.stats.invocations += 1
+            self.stats.errors += int(error)
+            self.stats.cpu_ms += cpu_ms
+            if self._closed:
+                self._containers.discard(container)
+            else:
+                self._idle.append(container)
+                self._cond.notify()
+                return
+        container.stop()
+
+    def reap_idle(self, now: float | None = None) -> int:
+        """Stop the containers idle for longer than the idle limit; how many."""
+        now = time.monotonic() if now is None else now
+        with self._cond:
+            old = [c for c in self._idle if now - c.last_used > self.idle_seconds]
+            for container in old:
+                self._idle.remove(container)
+                self._containers.discard(container)
+            self.stats.reaped += len(old)
+        for container in old:
+            container.stop()
+        return len(old)
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        with self._cond:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            for container in idle:
+                self._containers.discard(container)
+            busy = list(self._containers)
+            self._cond.notify_all()
+        for container in idle:
+            container.stop()
+        # Busy containers finish their invocation and are stopped on release; a stuck one is killed.
+        deadline = time.monotonic() + 5
+        for container in busy:
+            while container.alive() and container in self._containers and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if container.alive():
+                container.kill()

@@ -1,26 +1,33 @@
 """Local mode: the whole saga on one machine, with the same handlers that run on Lambda.
 
 PostgreSQL (given, or a throwaway server), the AWS emulator with the topology's bus and queues, the
-API gateway, the SQS pollers and the publisher schedule. Handlers read their settings from the
-process environment exactly as on Lambda; only the endpoints differ.
+API gateway, the SQS pollers and the publisher schedule. Each function runs as Lambda runs it
+(nfe/local/lambda_runtime.py): its containers are processes started on demand, up to its reserved
+concurrency, each with exactly the environment the stack gives that function (nfe/function_env.py)
+but for the endpoints and the database URL; tracing goes to a local X-Ray listener, metrics (EMF)
+and logs to each function's log file. Each queue has as many pollers as its event source mapping's
+maximum concurrency.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nfe import topology
+from nfe import function_env, topology
+from nfe.config import LambdaConfig
 from nfe.local import cognito, emulator
 from nfe.local.authorizer import CognitoAuthorizer
+from nfe.local.containers import runtime_environment
 from nfe.local.gateway import make_server, serve_in_thread
-from nfe.local.lambda_runtime import Container
+from nfe.local.lambda_runtime import FunctionRuntime
 from nfe.local.pollers import QueuePoller, Schedule
+from nfe.local.xray_listener import XRayListener
 
 ENVIRONMENT = "local"
 # The functions local mode runs: everything but the migrator, which `migrate` replaces here.
@@ -38,6 +45,8 @@ class LocalOptions:
     log: Callable[[str], None] = print
     # The user pool's users (`--users FILE`); the demo users by default.
     users: tuple[cognito.LocalUser, ...] = cognito.DEMO_USERS
+    # Where each function's log (its containers' stdout and stderr) is written; a temporary directory by default.
+    logs_dir: Path | None = None
 
 
 @dataclass
@@ -46,7 +55,9 @@ class LocalSystem:
     database_url: str = ""
     aws: emulator.LocalAws | None = None
     user_pool: cognito.LocalUserPool | None = None
-    containers: dict[str, Container] = field(default_factory=dict)
+    functions: dict[str, FunctionRuntime] = field(default_factory=dict)
+    xray: XRayListener | None = None
+    logs_dir: Path | None = None
     pollers: list[QueuePoller] = field(default_factory=list)
     schedule: Schedule | None = None
     _pg: Any = None
@@ -109,25 +120,42 @@ class LocalSystem:
         return str(tokens["IdToken"])
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
-        return self.containers[function].invoke(event)
+        return self.functions[function].invoke(event)
 
-    def _handler_environment(self, database_url: str) -> dict[str, str]:
-        assert self.aws is not None
+    def function_environment(self, fn: topology.Function) -> dict[str, str]:
+        """A container's variables: the Lambda runtime's, the stack's (the same computation as
+        components/lambdas.py), and the emulator's endpoint and credentials."""
+        assert self.aws is not None and self.xray is not None
         from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-        # Handlers log in as their own roles (DB_USER defaults per function), so the URL they get
-        # carries no user or password: least privilege holds locally too.
-        params = {k: str(v) for k, v in conninfo_to_dict(database_url).items() if v is not None}
+        # Handlers log in as their own roles (DB_USER), so the URL they get carries no user or
+        # password: least privilege holds locally too.
+        params = {k: str(v) for k, v in conninfo_to_dict(self.database_url).items() if v is not None}
         params.pop("user", None)
         params.pop("password", None)
+        config = LambdaConfig()
+        env = runtime_environment(
+            fn,
+            f"{fn.name}-{ENVIRONMENT}",
+            region=emulator.LOCAL_REGION,
+            xray_daemon=self.xray.address,
+            memory_mb=fn.memory_mb or config.memory_mb,
+        )
+        env.update(self.aws.environment())
+        env.pop(topology.ENV_EVENT_BUS_NAME, None)
+        stack = function_env.function_environment(
+            fn, function_env.local_database(make_conninfo("", **params)), self.aws.bus_name
+        )
+        env.update({k: str(v) for k, v in stack.items()})
+        if not self.options.eager_publish:
+            env[topology.ENV_EAGER_PUBLISH] = "false"  # `--no-eager-publish`, a local option
+        return env
+
+    def stats(self) -> dict[str, Any]:
+        """Per function: invocations, cold starts, lost containers, CPU ms per invocation; X-Ray's summary."""
         return {
-            **self.aws.environment(),
-            "DATABASE_URL": make_conninfo("", **params),
-            "EAGER_PUBLISH": "true" if self.options.eager_publish else "false",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
-            "POWERTOOLS_SERVICE_NAME": "nfe-local",
+            "functions": {name: runtime.stats.as_dict() for name, runtime in self.functions.items()},
+            "xray": self.xray.summary() if self.xray is not None else {},
         }
 
     def start(self) -> LocalSystem:
@@ -162,24 +190,42 @@ class LocalSystem:
             log(f"user pool: {self.user_pool.pool_id}, console client {self.user_pool.client_id}")
             for line in cognito.describe_users(self.user_pool.users):
                 log(f"  user {line}")
-            os.environ.update(self._handler_environment(self.database_url))
-
+            self.xray = XRayListener().start()
+            self.logs_dir = self.options.logs_dir or Path(tempfile.mkdtemp(prefix="nfe-local-logs-"))
+            self.logs_dir.mkdir(parents=True, exist_ok=True)
+            config = LambdaConfig()
             for fn in LOCAL_FUNCTIONS:
-                self.containers[fn.name] = Container(fn)
-            for container in self.containers.values():
-                container.warm()
-            log(f"functions: {', '.join(self.containers)} loaded")
+                self.functions[fn.name] = FunctionRuntime(
+                    fn,
+                    self.function_environment(fn),
+                    concurrency=fn.reserved_concurrency or config.reserved_concurrency,
+                    timeout_seconds=fn.timeout_seconds
+                    or (config.consumer_timeout_seconds if fn.kind == "consumer" else config.api_timeout_seconds),
+                    log=self.logs_dir / f"{fn.name}.log",
+                )
+            log(
+                f"functions: {', '.join(self.functions)}: containers on demand, up to each one's reserved "
+                f"concurrency; logs in {self.logs_dir}; X-Ray daemon {self.xray.address}"
+            )
+            threading.Thread(target=self._reap, name="container-reaper", daemon=True).start()
 
-            sqs = self.aws.client("sqs")
             for queue in self.aws.queues.values():
-                poller = QueuePoller(sqs, queue, self.invoke, self._stop)
-                poller.start()
-                self.pollers.append(poller)
+                consumer = topology.function(queue.consumer)
+                share = function_env.maximum_concurrency(
+                    consumer.reserved_concurrency or config.reserved_concurrency,
+                    len(topology.queues_for(queue.consumer)),
+                )
+                for _ in range(share):
+                    # One client per poller: a long poll holds its connection.
+                    poller = QueuePoller(self.aws.client("sqs"), queue, self.invoke, self._stop)
+                    poller.start()
+                    self.pollers.append(poller)
             publisher = next(fn.name for fn in LOCAL_FUNCTIONS if fn.kind == "publisher")
             self.schedule = Schedule(publisher, self.options.outbox_interval_seconds, self.invoke, self._stop)
             self.schedule.start()
             log(
-                f"pollers: {len(self.pollers)} queues; publisher every {self.options.outbox_interval_seconds:g} s; "
+                f"pollers: {len(self.pollers)} for {len(self.aws.queues)} queues; "
+                f"publisher every {self.options.outbox_interval_seconds:g} s; "
                 f"eager publish {'on' if self.options.eager_publish else 'off'}"
             )
             authorizer = CognitoAuthorizer(self.user_pool.issuer, self.user_pool.jwks_url)
@@ -200,14 +246,24 @@ class LocalSystem:
             poller.join(timeout=5)
         if self.schedule is not None:
             self.schedule.join(timeout=5)
-        for container in self.containers.values():
-            container.shutdown()
+        for runtime in self.functions.values():
+            runtime.shutdown()
+        if self.functions:
+            self.options.log(f"stats: {json.dumps(self.stats())}")
+        if self.xray is not None:
+            self.xray.stop()
+            self.xray = None
         if self.aws is not None:
             self.aws.stop()
             self.aws = None
         if self._pg is not None:
             self._pg.stop()
             self._pg = None
+
+    def _reap(self) -> None:
+        while not self._stop.wait(5):
+            for runtime in self.functions.values():
+                runtime.reap_idle()
 
     def __enter__(self) -> LocalSystem:
         return self.start()

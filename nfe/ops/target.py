@@ -161,9 +161,13 @@ def from_outputs(outputs: dict[str, Any], description: str) -> Target:
         dlqs = _queue_dlqs({n: (u, "") for n, u in queue_urls.items()}, dlq_urls)
         for service, url in sorted((outputs.get("targetDlqUrls") or {}).items()):
             dlqs.append(Dlq(url.rsplit("/", 1)[-1], url, "target", _target_source(service, environment)))
-        if outputs.get("eventLogDlqUrl"):
-            url = outputs["eventLogDlqUrl"]
-            dlqs.append(Dlq(url.rsplit("/", 1)[-1], url, "log", f"rule {bus}-all-to-logs"))
+        # The event log's target DLQ lives beside the others, named after the bus (components/event_bus.py).
+        any_url = next(iter(queue_urls.values()), "")
+        log_url = outputs.get("eventLogDlqUrl") or (
+            f"{any_url.rsplit('/', 1)[0]}/{bus}-log-target-dlq" if any_url else ""
+        )
+        if log_url:
+            dlqs.append(Dlq(log_url.rsplit("/", 1)[-1], log_url, "log", f"rule {bus}-all-to-logs"))
     except (KeyError, TypeError, AttributeError) as exc:
         raise TargetError(f"{description}: not this project's stack outputs (missing {exc})") from None
     if not dlq_urls:

@@ -1,0 +1,87 @@
+"""A function's environment variables, computed once for the stack and for local mode.
+
+components/lambdas.py sets exactly `function_environment(...)` on each Lambda function, and local
+mode starts each container of a function with the same call's result. What differs is where the
+database is (the stack's DB_* endpoint variables, local mode's DATABASE_URL, which the functions'
+settings accept in their place) and the AWS endpoint local mode adds beside it.
+
+Generic in the value type: the stack's values are Pulumi inputs (an instance address, a bus name
+output), local mode's are strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
+
+from nfe import topology
+
+V = TypeVar("V")
+
+METRICS_NAMESPACE = "nfe"
+DB_PORT = 5432
+
+
+def aws_database(
+    host: V, *, via_proxy: bool, sslmode: str, sslrootcert: str | None, iam_auth: bool = True
+) -> dict[str, V | str]:
+    """Where an application function finds the database on AWS: the proxy or instance, IAM auth, TLS."""
+    env: dict[str, V | str] = {
+        topology.ENV_DB_HOST: host,
+        topology.ENV_DB_PORT: str(DB_PORT),
+        topology.ENV_DB_NAME: topology.DATABASE_NAME,
+        topology.ENV_DB_IAM_AUTH: "true" if iam_auth else "false",
+        topology.ENV_DB_SSLMODE: sslmode,
+        topology.ENV_DB_PROXY: "true" if via_proxy else "false",
+    }
+    if sslrootcert:
+        env[topology.ENV_DB_SSLROOTCERT] = sslrootcert
+    return env
+
+
+def local_database(database_url: str) -> dict[str, str]:
+    """Local mode's stand-in for the DB_* variables: one URL without user or password (the function
+    logs in as its own role, from DB_USER, as on AWS)."""
+    return {"DATABASE_URL": database_url}
+
+
+def function_environment(
+    spec: topology.Function, database: Mapping[str, V | str], bus_name: V | None = None
+) -> dict[str, V | str]:
+    """Every variable the stack sets on `spec`'s function.
+
+    Powertools' service name (the function's own: logs, traces and metrics say which function) and
+    metrics namespace, where the database is, the login role of a function that has one, and the
+    bus of a function that is given one.
+    """
+    env: dict[str, V | str] = {
+        "POWERTOOLS_SERVICE_NAME": spec.name,
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        **database,
+    }
+    if spec.database_role:
+        env[topology.ENV_DB_USER] = spec.database_role
+    if bus_name is not None:
+        env[topology.ENV_EVENT_BUS_NAME] = bus_name
+    return env
+
+
+# Lambda's floor for an SQS event source's maximum concurrency.
+MIN_MAXIMUM_CONCURRENCY = 2
+
+
+def maximum_concurrency(reserved_concurrency: int, queue_count: int) -> int:
+    """Split a consumer's reserved concurrency between its queues' event source mappings.
+
+    Above the reserved concurrency the mappings would be throttled by Lambda and messages would
+    come back as failed receives, counting toward the DLQ; so each mapping gets a share and the
+    shares never exceed the reservation. The stack sets it on each mapping; local mode runs that
+    many pollers per queue.
+    """
+    share = max(MIN_MAXIMUM_CONCURRENCY, reserved_concurrency // max(queue_count, 1))
+    if share > reserved_concurrency:
+        raise ValueError(
+            f"nfe:lambda.reservedConcurrency is {reserved_concurrency}: an SQS consumer needs at least "
+            f"{MIN_MAXIMUM_CONCURRENCY} (Lambda's minimum maximum concurrency for a queue)"
+        )
+    return share
