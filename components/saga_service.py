@@ -20,6 +20,9 @@ from components.lambdas import (
 from components.queues import DLQ_RETENTION_SECONDS, RoutedQueue, create_routed_queue, dlq_depth_alarm
 from nfe import function_env, topology
 
+# The consumers' metric for a message no retry can fix (functions/shared/consumer.py REJECTED_METRIC).
+REJECTED_METRIC = "MensagensRejeitadas"
+METRICS_NAMESPACE = "nfe"
 # Where the stack and local mode (its pollers per queue) share the mapping's scaling rule.
 MIN_MAXIMUM_CONCURRENCY = function_env.MIN_MAXIMUM_CONCURRENCY
 maximum_concurrency = function_env.maximum_concurrency
@@ -36,9 +39,32 @@ class SagaServiceArgs:
     alarm_topic_arn: pulumi.Input[str]
 
 
+def rejected_messages_alarm(
+    parent: pulumi.Resource, prefix: str, spec: topology.Function, alarm_topic_arn: pulumi.Input[str]
+) -> aws.cloudwatch.MetricAlarm:
+    """A consumer rejected a message no retry can fix (it goes to the DLQ): alarm at once."""
+    return aws.cloudwatch.MetricAlarm(
+        f"{prefix}-rejected-alarm",
+        alarm_description=f"{spec.name}: messages rejected ({REJECTED_METRIC})",
+        namespace=METRICS_NAMESPACE,
+        metric_name=REJECTED_METRIC,
+        dimensions={"service": spec.name},
+        statistic="Sum",
+        period=60,
+        evaluation_periods=1,
+        threshold=0,
+        comparison_operator="GreaterThanThreshold",
+        treat_missing_data="notBreaching",
+        alarm_actions=[alarm_topic_arn],
+        ok_actions=[alarm_topic_arn],
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
 class SagaService(pulumi.ComponentResource):
     functions: dict[str, FunctionResources]
     queues: list[RoutedQueue]
+    target_dlq: aws.sqs.Queue
 
     def __init__(self, name: str, args: SagaServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("nfe:index:SagaService", name, None, opts)
@@ -130,8 +156,10 @@ class SagaService(pulumi.ComponentResource):
             opts=child,
         )
         dlq_depth_alarm(self, f"{name}-target-dlq", target_dlq, args.alarm_topic_arn)
+        self.target_dlq = target_dlq
         consumer = self._create_function(name, spec, [r.queue.arn for r in routed])
         self.functions[spec.name] = consumer
+        rejected_messages_alarm(self, name, spec, args.alarm_topic_arn)
         share = maximum_concurrency(args.runtime.reserved_concurrency, len(routed))
         for r in routed:
             aws.lambda_.EventSourceMapping(

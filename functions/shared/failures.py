@@ -35,8 +35,10 @@ def identify(body: str) -> tuple[UUID | None, str | None, UUID | None]:
         return None, None, None
     if not isinstance(envelope, dict):
         return None, None, None
-    detail = envelope.get("detail") if isinstance(envelope.get("detail"), dict) else {}
-    payload = detail.get("payload") if isinstance(detail.get("payload"), dict) else {}
+    raw_detail = envelope.get("detail")
+    detail: dict[str, Any] = raw_detail if isinstance(raw_detail, dict) else {}
+    raw_payload = detail.get("payload")
+    payload: dict[str, Any] = raw_payload if isinstance(raw_payload, dict) else {}
     event_type = detail.get("eventType") or envelope.get("detail-type")
     nota = _uuid(payload.get("notaFiscalId")) or _uuid(detail.get("correlationId"))
     return _uuid(detail.get("eventId")), str(event_type) if event_type else None, nota
