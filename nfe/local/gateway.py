@@ -26,7 +26,7 @@ from nfe.local.authorizer import CognitoAuthorizer, Unauthorized
 # API Gateway's own payload limit; the handlers enforce their tighter 256 KB contract.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 STAGE = "local"
-# The values components/rest_api.py gives its CORS answers (a test holds them equal).
+# The CORS headers of the stack's gateway responses and MOCK preflights (components/rest_api.py).
 CORS_ALLOW_ORIGIN = "*"
 CORS_ALLOW_HEADERS = "Content-Type,Authorization,X-Amz-Date,X-Api-Key,X-Amz-Security-Token,Idempotency-Key"
 GATEWAY_RESPONSE_HEADERS = {
