@@ -115,6 +115,19 @@ def cancelar(conn: psycopg.Connection[Any], nota_id: UUID) -> bool:
     return cur.rowcount == 1
 
 
+def duracoes_ms(conn: psycopg.Connection[Any], nota_id: UUID) -> dict[str, float | None]:
+    """Milliseconds since the nota was created and since its cancelation was requested, as of now()."""
+    row = conn.execute(
+        "SELECT EXTRACT(EPOCH FROM now() - criada_em) * 1000 AS saga, "
+        "EXTRACT(EPOCH FROM now() - cancelamento_solicitado_em) * 1000 AS cancelamento "
+        "FROM faturamento.notas_fiscais WHERE id = %s",
+        (nota_id,),
+    ).fetchone()
+    if row is None:
+        return {"saga": None, "cancelamento": None}
+    return {k: None if row[k] is None else float(row[k]) for k in ("saga", "cancelamento")}
+
+
 def status_atual(conn: psycopg.Connection[Any], nota_id: UUID) -> str | None:
     row = conn.execute("SELECT status FROM faturamento.notas_fiscais WHERE id = %s", (nota_id,)).fetchone()
     return None if row is None else str(row["status"])

@@ -233,6 +233,16 @@ class NotasService:
         return Saude(status="ok" if up else "unavailable", database="ok" if up else "unavailable")
 
 
+# Per transition metric: the duration metric emitted with it, and since when (dal.duracoes_ms).
+# CONFIRMADA and ERRO_ESTOQUE end the saga begun by the nota's creation; CANCELADA ends the
+# cancelation's own saga, begun by its request (the nota may have been confirmed for days).
+SAGA_DURATION_METRICS = {
+    "NotasConfirmadas": ("DuracaoSaga", "saga"),
+    "Compensacoes": ("DuracaoSaga", "saga"),
+    "NotasCanceladas": ("DuracaoCancelamento", "cancelamento"),
+}
+
+
 class SagaFaturamento:
     """The nota's transitions on Estoque's answers; each event applies at most once."""
 
@@ -284,6 +294,7 @@ class SagaFaturamento:
                 return
             applied = apply(uow.conn)
             status = None if applied else dal.status_atual(uow.conn, nota_id)
+            durations = dal.duracoes_ms(uow.conn, nota_id) if applied else {}
             if not applied and status is None:
                 # Estoque only answers about notas committed here first, so an answer about a nota
                 # this database never had comes from elsewhere (another stack's bus, a hand-made
@@ -293,6 +304,11 @@ class SagaFaturamento:
         if applied:
             logger.info("nota transition applied", extra=extra)
             metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+            # The nota reached a final state: how long its saga took (the dashboard's saga duration).
+            duration_metric, since = SAGA_DURATION_METRICS[metric]
+            elapsed = durations.get(since)
+            if elapsed is not None:
+                metrics.add_metric(name=duration_metric, unit=MetricUnit.Milliseconds, value=elapsed)
         else:
             # Recorded as processed all the same: redelivering it could never make it fit.
             logger.warning("event does not fit the nota's state; nothing changed", extra={**extra, "status": status})
