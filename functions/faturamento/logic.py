@@ -233,14 +233,11 @@ class NotasService:
         return Saude(status="ok" if up else "unavailable", database="ok" if up else "unavailable")
 
 
-# Per transition metric: the duration metric emitted with it, and since when (dal.duracoes_ms).
+# When a nota reaches a final state, how long its saga took (the dashboard's saga duration):
 # CONFIRMADA and ERRO_ESTOQUE end the saga begun by the nota's creation; CANCELADA ends the
 # cancelation's own saga, begun by its request (the nota may have been confirmed for days).
-SAGA_DURATION_METRICS = {
-    "NotasConfirmadas": ("DuracaoSaga", "saga"),
-    "Compensacoes": ("DuracaoSaga", "saga"),
-    "NotasCanceladas": ("DuracaoCancelamento", "cancelamento"),
-}
+SAGA_DURATION_METRIC = "DuracaoSaga"
+CANCELATION_DURATION_METRIC = "DuracaoCancelamento"
 
 
 class SagaFaturamento:
@@ -304,11 +301,11 @@ class SagaFaturamento:
         if applied:
             logger.info("nota transition applied", extra=extra)
             metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
-            # The nota reached a final state: how long its saga took (the dashboard's saga duration).
-            duration_metric, since = SAGA_DURATION_METRICS[metric]
-            elapsed = durations.get(since)
-            if elapsed is not None:
-                metrics.add_metric(name=duration_metric, unit=MetricUnit.Milliseconds, value=elapsed)
+            saga_ms, cancelation_ms = durations.get("saga"), durations.get("cancelamento")
+            if metric == "NotasCanceladas" and cancelation_ms is not None:
+                metrics.add_metric(name=CANCELATION_DURATION_METRIC, unit=MetricUnit.Milliseconds, value=cancelation_ms)
+            elif metric != "NotasCanceladas" and saga_ms is not None:
+                metrics.add_metric(name=SAGA_DURATION_METRIC, unit=MetricUnit.Milliseconds, value=saga_ms)
         else:
             # Recorded as processed all the same: redelivering it could never make it fit.
             logger.warning("event does not fit the nota's state; nothing changed", extra={**extra, "status": status})
