@@ -128,10 +128,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
             self.ssm_parameters = {"/nfe/account/bootstrap": _account_bootstrap_record(region)}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        resource_id, state = self._created(args)
         if self.preview:
-            # A first preview: the provider knows only the inputs; ids and computed attributes
-            # (ARNs, URLs, endpoints) stay unknown, so everything derived from them is unknown too.
-            return "", dict(args.inputs)
+            # A first preview: the provider knows only the inputs. The id and every computed
+            # attribute (ARNs, URLs, endpoints) are unknown, present as unknown rather than absent,
+            # as a provider's preview reports them; everything derived from them is unknown too.
+            computed = {key: Unknown() for key in state if key not in args.inputs}
+            return "", {**args.inputs, **computed}
+        return resource_id, state
+
+    def _created(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         name = args.inputs.get("name") or args.name
         state = dict(args.inputs)
         digest = hashlib.sha1(f"{args.typ}/{args.name}".encode(), usedforsecurity=False).hexdigest()[:8]
@@ -194,6 +200,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["arn"] = f"arn:aws:events:{self.region}:{ACCOUNT_ID}:rule/" + (f"{bus}/{name}" if bus else name)
         elif kind == "aws:cloudwatch/logGroup:LogGroup":
             state["arn"] = f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{name}"
+        elif kind == "aws:cloudfront/distribution:Distribution":
+            state.setdefault("domainName", f"d{digest}.cloudfront.net")
+            state["arn"] = f"arn:aws:cloudfront::{ACCOUNT_ID}:distribution/E{digest.upper()}"
+        elif kind == "aws:s3/bucket:Bucket":
+            bucket = args.inputs.get("bucket") or f"{args.inputs.get('bucketPrefix', '')}{digest}"
+            state["bucket"] = bucket
+            state["arn"] = f"arn:aws:s3:::{bucket}"
+            state.setdefault("bucketRegionalDomainName", f"{bucket}.s3.{self.region}.amazonaws.com")
         elif kind == "aws:sns/topic:Topic":
             state["arn"] = f"arn:aws:sns:{self.region}:{ACCOUNT_ID}:{name}"
         return resource_id, state
@@ -259,6 +273,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             "additionalSecretOutputs": list(request.additionalSecretOutputs),
             "dependencies": list(request.dependencies),
             "replaceOnChanges": list(request.replaceOnChanges),
+            # Input property -> URNs whose outputs it takes (the engine's property dependencies).
+            "propertyDependencies": {key: sorted(deps.urns) for key, deps in request.propertyDependencies.items()},
         }
         state = self.resources[response.urn].state if response.urn in self.resources else {}
         self.records.append(
