@@ -13,10 +13,13 @@ resolved (what Lambda's init phase covers); the child's own import time is kept 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
+import uuid
+from decimal import Decimal
 from typing import Any
 
 from bench.harness import ROOT, Log, median, ms, say
@@ -143,4 +146,170 @@ def run(runs: int, untraced: bool = True, log: Log = say) -> tuple[dict[str, flo
         )
     figures["python"] = ms(median(python))
     log(f"cold start: python -c pass: {figures['python']:.0f} ms")
+    return figures, details
+
+
+# Cold requests -----------------------------------------------------------------------------------
+#
+# What a user meets: a container spawned for the request (interpreter start, init), then its first
+# real invocation with everything it builds on first use (AWS client, database connection) and the
+# work. Each function's container is started exactly as local mode starts it (its environment, the
+# X-Ray daemon address included), against a migrated database and the emulator holding the stack's
+# bus and queues; no pollers run, so each consumer gets the message the previous step produced.
+
+CLAIMS = {
+    "sub": "00000000-0000-4000-8000-00000000bec1",
+    "email": "bench@example.com",
+    "cognito:groups": "faturamento,estoque",
+    "token_use": "id",
+}
+# The order a saga meets them: each step's output is the next one's input.
+COLD_ORDER = ("estoque-api", "faturamento-api", "estoque-consumer", "faturamento-consumer", "outbox-publisher")
+
+
+def _api_event(method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    from nfe.local.gateway import build_event, match_route
+
+    matched = match_route(method, path)
+    assert matched is not None, path
+    route, parameters = matched
+    headers = {"Content-Type": "application/json", "User-Agent": "bench"}
+    return build_event(method, path, headers, json.dumps(body).encode(), route, parameters, claims=CLAIMS)
+
+
+def _one_message(aws: Any, queue: str, timeout: float = 10) -> dict[str, Any]:
+    from nfe.local.pollers import sqs_event
+
+    info = aws.queues[queue]
+    sqs = aws.client("sqs")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        messages = sqs.receive_message(
+            QueueUrl=info.url, MaxNumberOfMessages=1, WaitTimeSeconds=1, MessageSystemAttributeNames=["All"]
+        ).get("Messages", [])
+        if messages:
+            sqs.delete_message(QueueUrl=info.url, ReceiptHandle=messages[0]["ReceiptHandle"])
+            return sqs_event(messages, info.arn)
+    raise RuntimeError(f"cold request: nothing arrived on {queue}")
+
+
+def _cold_request(function: topology.Function, environment: dict[str, str], event: Any) -> dict[str, Any]:
+    from nfe.local.containers import Container
+
+    container = Container(function, environment, None, measure=True)
+    try:
+        container.wait_ready()
+        ready = (time.perf_counter() - container.spawned_at) * 1000
+        invocation = container.invoke(event, 30)
+        total = (time.perf_counter() - container.spawned_at) * 1000
+    finally:
+        container.stop()
+    client, connect = invocation.timers.get("client", 0.0), invocation.timers.get("connect", 0.0)
+    return {
+        "totalMs": total,
+        "interpreterMs": ready - container.init_ms,  # spawn to the bootstrap running, and the pipe
+        "initMs": container.init_ms,
+        "clientMs": client,
+        "connectMs": connect,
+        "workMs": invocation.ms - client - connect,
+        "result": invocation.result,
+    }
+
+
+def cold_requests(admin_url: str, runs: int, log: Log = say) -> tuple[dict[str, float], dict[str, Any]]:
+    """Each function's cold request, `runs` times round-robin; medians, with the split."""
+    import psycopg
+
+    from bench.harness import with_database
+    from functions.migrator.runner import migrate
+    from functions.shared.events import EventName, ItemReserva, NotaFiscalCriada
+    from functions.shared.outbox import add_event
+    from nfe.local import emulator
+    from nfe.local.system import container_environment
+    from nfe.local.xray_listener import XRayListener
+
+    name = f"bench_cold_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    database_url = with_database(admin_url, name)
+    aws = None
+    xray = XRayListener().start()
+    samples: dict[str, list[dict[str, Any]]] = {fn: [] for fn in COLD_ORDER}
+    python: list[float] = []
+    try:
+        migrate(database_url)
+        aws = emulator.start("bench")
+        env = {fn: container_environment(topology.function(fn), aws, xray.address, database_url) for fn in COLD_ORDER}
+        for run_number in range(1, runs + 1):
+            python.append(time_python())
+            step = _cold_request(
+                topology.function("estoque-api"),
+                env["estoque-api"],
+                _api_event(
+                    "POST", "/api/v1/produtos", {"sku": f"COLD-{uuid.uuid4().hex[:10]}", "nome": "P", "quantidade": 100}
+                ),
+            )
+            assert step["result"]["statusCode"] == 201, step["result"]
+            samples["estoque-api"].append(step)
+            produto_id = json.loads(step["result"]["body"])["id"]
+            nota = {
+                "destinatario": {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"},
+                "items": [{"produtoId": produto_id, "quantidade": 1, "valorUnitario": "10.50"}],
+            }
+            step = _cold_request(
+                topology.function("faturamento-api"), env["faturamento-api"], _api_event("POST", "/api/v1/notas", nota)
+            )
+            assert step["result"]["statusCode"] == 201, step["result"]
+            samples["faturamento-api"].append(step)
+            for consumer, queue in (
+                ("estoque-consumer", "estoque-reserva"),
+                ("faturamento-consumer", "faturamento-confirmacao"),
+            ):
+                step = _cold_request(topology.function(consumer), env[consumer], _one_message(aws, queue))
+                assert not (step["result"] or {}).get("batchItemFailures"), step["result"]
+                samples[consumer].append(step)
+            with psycopg.connect(database_url) as conn:
+                add_event(
+                    conn,
+                    "faturamento",
+                    EventName.NOTA_FISCAL_CRIADA,
+                    NotaFiscalCriada(
+                        nota_fiscal_id=uuid.uuid4(),
+                        items=[ItemReserva(produto_id=uuid.uuid4(), quantidade=1)],
+                        valor_total=Decimal("10.50"),
+                    ),
+                )
+            scheduled = {
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "detail": {},
+                "id": str(uuid.uuid4()),
+            }
+            step = _cold_request(topology.function("outbox-publisher"), env["outbox-publisher"], scheduled)
+            samples["outbox-publisher"].append(step)
+            _one_message(aws, "estoque-reserva")  # the drained event, so the next round starts empty
+            log(f"cold request: round {run_number}/{runs} done")
+    finally:
+        xray.stop()
+        if aws is not None:
+            aws.stop()
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    figures: dict[str, float] = {}
+    details: dict[str, Any] = {}
+    for fn, steps in samples.items():
+        figures[fn] = ms(median([s["totalMs"] for s in steps]))
+        details[fn] = {
+            key: ms(median([s[key] for s in steps]))
+            for key in ("interpreterMs", "initMs", "clientMs", "connectMs", "workMs")
+        }
+        details[fn]["maxMs"] = ms(max(s["totalMs"] for s in steps))
+        split = details[fn]
+        log(
+            f"cold request: {fn}: {figures[fn]:.0f} ms (interpreter {split['interpreterMs']:.0f}, init "
+            f"{split['initMs']:.0f}, client {split['clientMs']:.0f}, connect {split['connectMs']:.0f}, "
+            f"work {split['workMs']:.0f})"
+        )
+    figures["python"] = ms(median(python))
+    details["xray"] = xray.summary()
     return figures, details

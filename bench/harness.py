@@ -185,6 +185,16 @@ class LocalProcess:
         else:
             _stopping.append(self)
 
+    def stats(self) -> dict[str, Any]:
+        """What `nfe local` printed as it stopped: per function invocations, cold starts and CPU
+        ms per invocation, and the X-Ray listener's summary (empty if it has not stopped)."""
+        for line in reversed(self.lines):
+            _, found, text = line.partition("nfe local: stats: ")
+            if found:
+                stats: dict[str, Any] = json.loads(text)
+                return stats
+        return {}
+
     def reap(self) -> None:
         try:
             self.process.wait(timeout=20)

@@ -27,6 +27,7 @@ from typing import Any
 
 import psycopg
 
+from bench import cpu
 from bench.harness import (
     BIG_STOCK,
     ApiClient,
@@ -241,9 +242,12 @@ def run(
         produtos = _insert_produtos(database_url, PRODUTOS)
         baseline = _commits(pg, dbname)
         log(f"throughput: {clients} clients for {seconds:g} s")
+        before = cpu.snapshot()
         load = _load(local, produtos, clients, seconds, log)
+        cpu_ms = cpu.split(before, cpu.snapshot(), local.process.pid)
     finally:
         local.stop()
+    stats = local.stats()
     final = _commits(pg, dbname)
     pg.drop_database(database_url)
 
@@ -258,6 +262,10 @@ def run(
         f"throughput: {sagas_per_second:.1f} sagas/s; pgbench {pgbench_tps:.0f} TPS; "
         f"{measured:.2f} transactions/saga measured ({counted} counted); ratio {ratio:.3f}"
     )
+    functions = stats.get("functions", {})
+    per_invocation = {name: f["cpuMsPerInvocation"] for name, f in functions.items() if f["invocations"]}
+    per_saga = {key: round(value / load.sagas, 2) for key, value in cpu_ms.items()} if load.sagas else {}
+    log(f"throughput: CPU ms per invocation {per_invocation}; CPU ms per saga {per_saga}")
     figures = {
         "sagasPerSecond": round(sagas_per_second, 2),
         "pgbenchTps": round(pgbench_tps, 1),
@@ -277,5 +285,10 @@ def run(
         "pgbenchRunsTps": [round(t, 1) for t in tps],
         "pgbenchSecondsPerRun": pgbench_seconds,
         "sagaTransactions": list(SAGA_TRANSACTIONS),
+        "cpuMsPerInvocation": per_invocation,
+        "cpuMsPerSaga": per_saga,
+        "cpuMsInRun": cpu_ms,
+        "functions": functions,
+        "xray": stats.get("xray", {}),
     }
     return figures, details

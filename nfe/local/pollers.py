@@ -4,6 +4,13 @@ A poller long-polls its queue, hands the consumer a real SQS batch event (up to 
 deletes the records that succeeded and leaves those named in `batchItemFailures` to reappear
 after the visibility timeout, so a poison message reaches the DLQ after `maxReceiveCount`
 receives exactly as on AWS. It never sleeps while messages are waiting: it polls again at once.
+Local mode runs as many pollers per queue as the mapping's maximum concurrency, so a consumer works
+on that many batches at once.
+
+The mapping is Lambda's own poller, not a client the function sees, so local mode's pollers reach
+the emulator's SQS model in process (`EventSourceSqs`) rather than through HTTP: the same queue
+code (visibility, receive counts, redrive to the DLQ) without the request and response encoding on
+both sides, which cost about 9 ms of local mode's CPU per batch received and deleted.
 """
 
 from __future__ import annotations
@@ -19,6 +26,52 @@ from nfe import topology
 from nfe.local.emulator import LOCAL_REGION, QueueInfo
 
 Invoke = Callable[[str, dict[str, Any]], Any]
+
+
+class EventSourceSqs:
+    """`receive_message` and `delete_message_batch` of an SQS client, answered by moto's SQS backend
+    in this process (the one the local moto server serves), with the client's response shapes."""
+
+    def __init__(self, region: str = LOCAL_REGION) -> None:
+        self.region = region
+
+    def _backend(self, queue_url: str) -> tuple[Any, str]:
+        from moto.sqs.models import sqs_backends
+
+        account, name = queue_url.rstrip("/").split("/")[-2:]
+        return sqs_backends[account][self.region], name
+
+    def receive_message(
+        self, *, QueueUrl: str, MaxNumberOfMessages: int = 1, WaitTimeSeconds: int = 0, **_: Any
+    ) -> dict[str, Any]:
+        backend, name = self._backend(QueueUrl)
+        queue = backend.get_queue(name)
+        received = backend.receive_message(
+            name, MaxNumberOfMessages, WaitTimeSeconds, queue.visibility_timeout, ["All"]
+        )
+        messages = []
+        for message in received:
+            found: dict[str, Any] = {
+                "MessageId": message.id,
+                "ReceiptHandle": message.receipt_handle,
+                "MD5OfBody": message.body_md5,
+                "Body": message.body,
+                "Attributes": {
+                    "SenderId": message.sender_id,
+                    "SentTimestamp": str(message.sent_timestamp),
+                    "ApproximateReceiveCount": str(message.approximate_receive_count),
+                    "ApproximateFirstReceiveTimestamp": str(message.approximate_first_receive_timestamp),
+                },
+            }
+            if message.message_attributes:
+                found["MessageAttributes"] = message.message_attributes
+            messages.append(found)
+        return {"Messages": messages} if messages else {}
+
+    def delete_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:
+        backend, name = self._backend(QueueUrl)
+        success, errors = backend.delete_message_batch(name, Entries)
+        return {"Successful": [{"Id": i} for i in success], "Failed": errors}
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:

@@ -26,12 +26,43 @@ from nfe.local.authorizer import CognitoAuthorizer
 from nfe.local.containers import runtime_environment
 from nfe.local.gateway import make_server, serve_in_thread
 from nfe.local.lambda_runtime import FunctionRuntime
-from nfe.local.pollers import QueuePoller, Schedule
+from nfe.local.pollers import EventSourceSqs, QueuePoller, Schedule
 from nfe.local.xray_listener import XRayListener
 
 ENVIRONMENT = "local"
 # The functions local mode runs: everything but the migrator, which `migrate` replaces here.
 LOCAL_FUNCTIONS = tuple(fn for fn in topology.FUNCTIONS if fn.kind != "migrator")
+
+
+def container_environment(
+    fn: topology.Function, aws: emulator.LocalAws, xray_address: str, database_url: str, *, eager_publish: bool = True
+) -> dict[str, str]:
+    """A container's variables: the Lambda runtime's, the stack's (the same computation as
+    components/lambdas.py) with a database URL for the DB_* endpoint, and the emulator's endpoint."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    # Handlers log in as their own roles (DB_USER), so the URL they get carries no user or
+    # password: least privilege holds locally too.
+    params = {k: str(v) for k, v in conninfo_to_dict(database_url).items() if v is not None}
+    params.pop("user", None)
+    params.pop("password", None)
+    config = LambdaConfig()
+    env = runtime_environment(
+        fn,
+        f"{fn.name}-{ENVIRONMENT}",
+        region=emulator.LOCAL_REGION,
+        xray_daemon=xray_address,
+        memory_mb=fn.memory_mb or config.memory_mb,
+    )
+    env.update(aws.environment())
+    env.pop(topology.ENV_EVENT_BUS_NAME, None)
+    stack = function_env.function_environment(
+        fn, function_env.local_database(make_conninfo("", **params)), aws.bus_name
+    )
+    env.update({k: str(v) for k, v in stack.items()})
+    if not eager_publish:
+        env[topology.ENV_EAGER_PUBLISH] = "false"  # `--no-eager-publish`, a local option
+    return env
 
 
 @dataclass
@@ -123,33 +154,10 @@ class LocalSystem:
         return self.functions[function].invoke(event)
 
     def function_environment(self, fn: topology.Function) -> dict[str, str]:
-        """A container's variables: the Lambda runtime's, the stack's (the same computation as
-        components/lambdas.py), and the emulator's endpoint and credentials."""
         assert self.aws is not None and self.xray is not None
-        from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-        # Handlers log in as their own roles (DB_USER), so the URL they get carries no user or
-        # password: least privilege holds locally too.
-        params = {k: str(v) for k, v in conninfo_to_dict(self.database_url).items() if v is not None}
-        params.pop("user", None)
-        params.pop("password", None)
-        config = LambdaConfig()
-        env = runtime_environment(
-            fn,
-            f"{fn.name}-{ENVIRONMENT}",
-            region=emulator.LOCAL_REGION,
-            xray_daemon=self.xray.address,
-            memory_mb=fn.memory_mb or config.memory_mb,
+        return container_environment(
+            fn, self.aws, self.xray.address, self.database_url, eager_publish=self.options.eager_publish
         )
-        env.update(self.aws.environment())
-        env.pop(topology.ENV_EVENT_BUS_NAME, None)
-        stack = function_env.function_environment(
-            fn, function_env.local_database(make_conninfo("", **params)), self.aws.bus_name
-        )
-        env.update({k: str(v) for k, v in stack.items()})
-        if not self.options.eager_publish:
-            env[topology.ENV_EAGER_PUBLISH] = "false"  # `--no-eager-publish`, a local option
-        return env
 
     def stats(self) -> dict[str, Any]:
         """Per function: invocations, cold starts, lost containers, CPU ms per invocation; X-Ray's summary."""
@@ -216,8 +224,7 @@ class LocalSystem:
                     len(topology.queues_for(queue.consumer)),
                 )
                 for _ in range(share):
-                    # One client per poller: a long poll holds its connection.
-                    poller = QueuePoller(self.aws.client("sqs"), queue, self.invoke, self._stop)
+                    poller = QueuePoller(EventSourceSqs(), queue, self.invoke, self._stop)
                     poller.start()
                     self.pollers.append(poller)
             publisher = next(fn.name for fn in LOCAL_FUNCTIONS if fn.kind == "publisher")
