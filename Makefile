@@ -49,11 +49,14 @@ plan: setup
 build: setup
 	$(BIN)/nfe build
 
-# The policy pack, offline, on both stacks (exit 1 on a mandatory violation): nfe policy --stack <s>
+# The policy pack, offline, on both stacks, as a deploy and as a first preview (exit 1 on a mandatory
+# violation): nfe policy --stack <s> [--preview]
 .PHONY: policy
 policy: setup
 	$(BIN)/nfe policy --stack dev
 	$(BIN)/nfe policy --stack prod
+	$(BIN)/nfe policy --stack dev --preview
+	$(BIN)/nfe policy --stack prod --preview
 
 # Regenerate the committed contracts: docs/openapi.json and events/schemas/*.json (tests fail when stale)
 .PHONY: contracts
