@@ -6,6 +6,8 @@ NFE_OFFLINE_PLAN=1, which builds nothing and does not read the CA bundle (see nf
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pulumi
 import pulumi_aws as aws
 
@@ -18,6 +20,7 @@ from components.lambdas import LambdaRuntime
 from components.publisher import OutboxPublisher, OutboxPublisherArgs
 from components.rest_api import RestApi, RestApiArgs
 from components.saga_service import SagaService, SagaServiceArgs
+from components.static_site import StaticSite, StaticSiteArgs
 from functions.migrator.runner import checksum_of_tree
 from nfe import build, topology
 from nfe.config import ConfigError, StackConfig, from_pulumi
@@ -145,6 +148,10 @@ def main() -> None:
         for service in services.values()
         for fn_name, resources in service.functions.items()
     }
+    # The API's CORS answers name the console's origin, which is the distribution's domain unless
+    # configured, and the distribution's /api/* origin is the API: resolved once the site exists.
+    deferred: tuple[pulumi.Output[str], Callable[[pulumi.Output[str]], None]] = pulumi.deferred_output()
+    cors_origin, resolve_cors_origin = deferred
     api = RestApi(
         "api",
         RestApiArgs(
@@ -157,8 +164,31 @@ def main() -> None:
             migrated=database.access.migrated,
             custom_domain=config.api.custom_domain,
             certificate_arn=config.api.certificate_arn,
+            cors_allow_origin=cors_origin,
         ),
     )
+    dist_dir = build.PROJECT_ROOT / config.frontend.dist_dir
+    if not (dist_dir / "index.html").is_file():
+        message = f"no built web console in {dist_dir}: run `make build` (or set nfe:frontend.distDir)"
+        if not build.is_offline():
+            raise pulumi.RunError(message)
+        pulumi.log.warn(message + "; the plan has no site files")
+    console = StaticSite(
+        "console",
+        StaticSiteArgs(
+            environment=env,
+            region=config.region,
+            dist_dir=dist_dir,
+            rest_api_id=api.api.id,
+            stage_name=env,
+            runtime_config={"apiBaseUrl": "", "region": config.region, "cognitoEndpoint": "", "userPoolClientId": ""},
+            custom_domain=config.frontend.custom_domain,
+            certificate_arn=config.frontend.certificate_arn,
+            web_acl_arn=config.frontend.web_acl_arn,
+            price_class=config.frontend.price_class,
+        ),
+    )
+    resolve_cors_origin(pulumi.Output.from_input(config.api.cors_allow_origin or console.origin))
 
     function_names = {
         **{fn: r.function.name for service in services.values() for fn, r in service.functions.items()},
@@ -185,6 +215,7 @@ def main() -> None:
     )
 
     pulumi.export("apiUrl", api.url)
+    pulumi.export("consoleUrl", console.url)
     if config.api.custom_domain:
         pulumi.export("customDomainTarget", api.domain.regional_domain_name)
     pulumi.export("eventBusName", bus.bus_name)

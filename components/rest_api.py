@@ -10,10 +10,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from nfe import topology
+from nfe import cors, topology
 
-CORS_ALLOW_ORIGIN = "'*'"
-CORS_ALLOW_HEADERS = "'Content-Type,Authorization,X-Amz-Date,X-Api-Key,X-Amz-Security-Token,Idempotency-Key'"
+# The static (single-quoted) header values API Gateway sends; declared once in nfe/cors.py.
+CORS_ALLOW_HEADERS = cors.static(cors.allow_headers())
+CORS_EXPOSE_HEADERS = cors.static(cors.expose_headers())
 ACCESS_LOG_FORMAT = json.dumps(
     {
         "requestId": "$context.requestId",
@@ -44,6 +45,8 @@ class RestApiArgs:
     migrated: Sequence[pulumi.Resource] = ()
     custom_domain: str | None = None
     certificate_arn: str | None = None
+    # The one other origin a browser may call the API from (nfe/cors.py); None: no other origin.
+    cors_allow_origin: pulumi.Input[str] | None = None
 
 
 def resource_paths() -> list[str]:
@@ -64,7 +67,9 @@ def source_arn_path(path: str) -> str:
 def routes_digest() -> str:
     """Redeploy the stage whenever a route or the CORS answer changes."""
     routes = [(r.method, r.path, r.function) for r in topology.ROUTES]
-    text = json.dumps({"routes": routes, "cors": [CORS_ALLOW_ORIGIN, CORS_ALLOW_HEADERS]}, sort_keys=True)
+    text = json.dumps(
+        {"routes": routes, "cors": [CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, cors.MAX_AGE_SECONDS]}, sort_keys=True
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -98,7 +103,11 @@ class RestApi(pulumi.ComponentResource):
             f"{name}-deployment",
             rest_api=self.api.id,
             description="nfe routes",
-            triggers={"routes": routes_digest()},
+            # The allowed origin is stack config (or the distribution's domain): a new one redeploys too.
+            triggers={
+                "routes": routes_digest(),
+                **({"corsOrigin": args.cors_allow_origin} if args.cors_allow_origin else {}),
+            },
             # A deployment taken before every method has its integration fails, or serves a partial API;
             # one taken before the migration would route requests to code ahead of its schema.
             opts=self._opts(depends_on=[*integrations, *args.migrated]),
@@ -157,19 +166,20 @@ class RestApi(pulumi.ComponentResource):
     def _create_cors(self) -> list[pulumi.Resource]:
         """Preflight answered by API Gateway itself (MOCK), so no function runs for an OPTIONS request."""
         name = self._prefix
-        methods_by_path: dict[str, set[str]] = {}
-        for route in topology.ROUTES:
-            methods_by_path.setdefault(route.path, set()).add(route.method)
+        origin = self.args.cors_allow_origin
+        # Without an allowed origin the answers carry no Allow-Origin: no other origin may call.
+        allow_origin = {"Access-Control-Allow-Origin": pulumi.Output.concat("'", origin, "'")} if origin else {}
         created: list[pulumi.Resource] = []
-        for path, methods in sorted(methods_by_path.items()):
+        for path, methods in cors.methods_by_path().items():
             resource = self.resources[path]
             slug = _slug(path)
-            allow_methods = "'" + ",".join(sorted(methods | {"OPTIONS"})) + "'"
-            headers = {
-                "method.response.header.Access-Control-Allow-Headers": True,
-                "method.response.header.Access-Control-Allow-Methods": True,
-                "method.response.header.Access-Control-Allow-Origin": True,
+            answer: dict[str, pulumi.Input[str]] = {
+                "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+                "Access-Control-Allow-Methods": cors.static(",".join(methods)),
+                "Access-Control-Max-Age": cors.static(str(cors.MAX_AGE_SECONDS)),
+                **allow_origin,
             }
+            headers = {f"method.response.header.{h}": True for h in answer}
             method = aws.apigateway.Method(
                 f"{name}-options-{slug}",
                 rest_api=self.api.id,
@@ -202,11 +212,7 @@ class RestApi(pulumi.ComponentResource):
                 resource_id=resource.id,
                 http_method=method.http_method,
                 status_code=method_response.status_code,
-                response_parameters={
-                    "method.response.header.Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
-                    "method.response.header.Access-Control-Allow-Methods": allow_methods,
-                    "method.response.header.Access-Control-Allow-Origin": CORS_ALLOW_ORIGIN,
-                },
+                response_parameters={f"method.response.header.{h}": v for h, v in answer.items()},
                 # The integration response can only be put once the integration exists.
                 opts=self._opts(depends_on=[integration]),
             )
@@ -220,8 +226,9 @@ class RestApi(pulumi.ComponentResource):
                     rest_api_id=self.api.id,
                     response_type=response_type,
                     response_parameters={
-                        "gatewayresponse.header.Access-Control-Allow-Origin": CORS_ALLOW_ORIGIN,
                         "gatewayresponse.header.Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+                        "gatewayresponse.header.Access-Control-Expose-Headers": CORS_EXPOSE_HEADERS,
+                        **{f"gatewayresponse.header.{h}": v for h, v in allow_origin.items()},
                     },
                     opts=self._opts(),
                 )

@@ -186,6 +186,16 @@ class ApiConfig(_Model):
         return self
 
 
+class IdentityConfig(_Model):
+    """The user pool (components/identity.py); its fixed settings are declared in nfe/identity.py."""
+
+    # TOTP multi-factor sign-in: OFF, OPTIONAL (each user may enrol an authenticator app) or ON
+    # (every user must, at their first sign-in). SMS is never offered.
+    mfa: Literal["OFF", "OPTIONAL", "ON"] = "OPTIONAL"
+    # Deleting a pool deletes every user in it; prod must refuse (checked below and by the policy pack).
+    deletion_protection: bool = False
+
+
 class FunctionUsage(_Model):
     # None: a scheduled function's invocations follow from its schedule (the cost review reads it).
     invocations: int | None = Field(None, ge=0)
@@ -212,6 +222,8 @@ class UsageConfig(_Model):
     log_ingestion_gb: float = Field(2.0, ge=0)
     data_transfer_out_gb: float = Field(5.0, ge=0)
     endpoint_data_gb: float = Field(1.0, ge=0)
+    # People who sign in at least once in the month (Cognito bills monthly active users).
+    monthly_active_users: int = Field(50, ge=0)
 
 
 class StackConfig(_Model):
@@ -222,6 +234,7 @@ class StackConfig(_Model):
     # `lambda` is a Python keyword, hence the field name.
     lambda_: LambdaConfig = Field(default_factory=LambdaConfig, alias="lambda")
     api: ApiConfig = Field(default_factory=ApiConfig)
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
     monthly_budget_usd: float = Field(gt=0)
     usage: UsageConfig = Field(default_factory=UsageConfig)
 
@@ -231,6 +244,8 @@ class StackConfig(_Model):
             raise ValueError("database.multiAz must be true for prod")
         if self.environment == "prod" and not self.database.deletion_protection:
             raise ValueError("database.deletionProtection must be true for prod")
+        if self.environment == "prod" and not self.identity.deletion_protection:
+            raise ValueError("identity.deletionProtection must be true for prod")
         prefix = zone_id_prefix(self.region)
         for zone in self.network.availability_zone_ids:
             if zone.rsplit("-az", 1)[0] != prefix:
