@@ -16,6 +16,7 @@ from components.account import require_bootstrap
 from components.dashboard import Dashboard, DashboardArgs
 from components.database import SecureDatabase, SecureDatabaseArgs
 from components.event_bus import EventBus, EventBusArgs
+from components.identity import Identity, IdentityArgs
 from components.lambdas import LambdaRuntime
 from components.publisher import OutboxPublisher, OutboxPublisherArgs
 from components.rest_api import RestApi, RestApiArgs
@@ -152,6 +153,12 @@ def main() -> None:
     # configured, and the distribution's /api/* origin is the API: resolved once the site exists.
     deferred: tuple[pulumi.Output[str], Callable[[pulumi.Output[str]], None]] = pulumi.deferred_output()
     cors_origin, resolve_cors_origin = deferred
+    users = Identity(
+        "identity",
+        IdentityArgs(
+            environment=env, mfa=config.identity.mfa, deletion_protection=config.identity.deletion_protection
+        ),
+    )
     api = RestApi(
         "api",
         RestApiArgs(
@@ -165,6 +172,7 @@ def main() -> None:
             custom_domain=config.api.custom_domain,
             certificate_arn=config.api.certificate_arn,
             cors_allow_origin=cors_origin,
+            user_pool_arns=[users.user_pool_arn],
         ),
     )
     dist_dir = build.PROJECT_ROOT / config.frontend.dist_dir
@@ -216,6 +224,8 @@ def main() -> None:
 
     pulumi.export("apiUrl", api.url)
     pulumi.export("consoleUrl", console.url)
+    pulumi.export("userPoolId", users.user_pool_id)
+    pulumi.export("userPoolClientId", users.client_id)
     if config.api.custom_domain:
         pulumi.export("customDomainTarget", api.domain.regional_domain_name)
     pulumi.export("eventBusName", bus.bus_name)

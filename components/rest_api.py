@@ -47,6 +47,9 @@ class RestApiArgs:
     certificate_arn: str | None = None
     # The one other origin a browser may call the API from (nfe/cors.py); None: no other origin.
     cors_allow_origin: pulumi.Input[str] | None = None
+    # The user pools whose ID tokens the COGNITO_USER_POOLS authorizer admits (components/identity.py);
+    # required: every route but the public ones (functions/shared/access.py) goes through it.
+    user_pool_arns: Sequence[pulumi.Input[str]] = ()
 
 
 def resource_paths() -> list[str]:
@@ -66,7 +69,7 @@ def source_arn_path(path: str) -> str:
 
 def routes_digest() -> str:
     """Redeploy the stage whenever a route or the CORS answer changes."""
-    routes = [(r.method, r.path, r.function) for r in topology.ROUTES]
+    routes = [(r.method, r.path, r.function, r.public) for r in topology.ROUTES]
     text = json.dumps(
         {"routes": routes, "cors": [CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, cors.MAX_AGE_SECONDS]}, sort_keys=True
     )
@@ -97,6 +100,7 @@ class RestApi(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             opts=self._opts(),
         )
+        self.authorizer = self._create_authorizer()
         integrations = self._create_routes()
         integrations += self._create_cors()
         deployment = aws.apigateway.Deployment(
@@ -106,6 +110,8 @@ class RestApi(pulumi.ComponentResource):
             # The allowed origin is stack config (or the distribution's domain): a new one redeploys too.
             triggers={
                 "routes": routes_digest(),
+                # Another authorizer (a replaced user pool) only takes effect in a new deployment.
+                "authorizer": self.authorizer.id,
                 **({"corsOrigin": args.cors_allow_origin} if args.cors_allow_origin else {}),
             },
             # A deployment taken before every method has its integration fails, or serves a partial API;
@@ -122,6 +128,20 @@ class RestApi(pulumi.ComponentResource):
 
     def _opts(self, **kwargs: object) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **kwargs)  # type: ignore[arg-type]
+
+    def _create_authorizer(self) -> aws.apigateway.Authorizer:
+        """API Gateway checks the ID token itself (signature, issuer, expiry): a bad one never reaches a function."""
+        if not self.args.user_pool_arns:
+            raise ValueError("RestApiArgs.user_pool_arns: the API's routes need a Cognito user pool to authorize with")
+        return aws.apigateway.Authorizer(
+            f"{self._prefix}-cognito-authorizer",
+            rest_api=self.api.id,
+            name=f"nfe-cognito-{self.args.environment}",
+            type="COGNITO_USER_POOLS",
+            provider_arns=list(self.args.user_pool_arns),
+            identity_source="method.request.header.Authorization",
+            opts=self._opts(),
+        )
 
     def _create_routes(self) -> list[pulumi.Resource]:
         args, name = self.args, self._prefix
@@ -145,7 +165,9 @@ class RestApi(pulumi.ComponentResource):
                 rest_api=self.api.id,
                 resource_id=resource.id,
                 http_method=route.method,
-                authorization="NONE",
+                # The declaration decides: the public routes (/health) are open, every other one needs an ID token.
+                authorization="NONE" if route.public else "COGNITO_USER_POOLS",
+                authorizer_id=None if route.public else self.authorizer.id,
                 opts=self._opts(),
             )
             _function_name, invoke_arn = args.functions[route.function]
@@ -219,7 +241,9 @@ class RestApi(pulumi.ComponentResource):
             created += [method, integration, method_response, integration_response]
         # Errors API Gateway answers itself (throttling, unknown route) carry CORS headers too,
         # so a browser can read them.
-        for response_type in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        # UNAUTHORIZED (the authorizer's 401: no token, a bad or an expired one) is named on its own:
+        # it is the answer a signed-out console reads most, and must never lose its CORS headers.
+        for response_type in ("DEFAULT_4XX", "DEFAULT_5XX", "UNAUTHORIZED"):
             created.append(
                 aws.apigateway.Response(
                     f"{name}-{response_type.lower().replace('_', '-')}",

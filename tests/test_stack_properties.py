@@ -105,6 +105,7 @@ def test_program_declares_every_component_and_nothing_inside_an_apply(stack: Sta
         "nfe:index:SagaService",
         "nfe:index:EventBus",
         "nfe:index:RestApi",
+        "nfe:index:Identity",
         "nfe:index:Dashboard",
         "nfe:index:StaticSite",
     }
@@ -434,7 +435,10 @@ def test_stage_throttling_logging_and_account_role(stack: Stack) -> None:
     assert deployment.inputs["triggers"] == {
         "routes": routes_digest(),
         "corsOrigin": f"https://{site.state['domainName']}",
+        # and so does another authorizer (a replaced user pool)
+        "authorizer": deployment.inputs["triggers"]["authorizer"],
     }
+    assert deployment.inputs["triggers"]["authorizer"].startswith("api-cognito-authorizer-")
 
 
 def test_routes_are_proxy_integrations_with_permissions_scoped_to_the_api(stack: Stack) -> None:
