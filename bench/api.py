@@ -1,11 +1,11 @@
 """API latency through the local HTTP server: POST /api/v1/notas and GET /api/v1/notas/{id}.
 
 Each client thread keeps one HTTP/1.1 keep-alive connection and sends its requests back to back;
-a request's latency is from writing it to reading the whole response. Local mode runs one warm
-container per function and invocations queue for it, as for a Lambda function whose concurrency is
-one: at concurrency 8 the figures are mostly that queue, not a slower handler. Every POST also
-starts a saga, which runs in the same process while later requests are measured; each run waits
-until the previous one's sagas are done.
+a request's latency is from writing it to reading the whole response. Each client's first
+requests are a warm-up, not measured: at concurrency 8 they start the function's containers (up to
+8, as on AWS), whose cold requests bench/coldstart.py measures apart. Every POST also starts a saga,
+which runs on the same machine while later requests are measured; each run waits until the
+previous one's sagas are done.
 """
 
 from __future__ import annotations

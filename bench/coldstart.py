@@ -238,7 +238,8 @@ def cold_requests(admin_url: str, runs: int, log: Log = say) -> tuple[dict[str, 
     python: list[float] = []
     try:
         migrate(database_url)
-        aws = emulator.start("bench")
+        # Its own bus and queues: moto keeps a process's resources after its server stops.
+        aws = emulator.start("coldrequest")
         env = {fn: container_environment(topology.function(fn), aws, xray.address, database_url) for fn in COLD_ORDER}
         for run_number in range(1, runs + 1):
             python.append(time_python())

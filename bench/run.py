@@ -136,7 +136,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     def cold_start() -> tuple[dict[str, Any], dict[str, Any]]:
         say(f"cold start: {args.cold_start_runs} fresh interpreters per function")
         figures, more = coldstart.run(args.cold_start_runs, untraced=not args.skip_untraced)
-        return {"coldStartMs": figures}, {"coldStart": {**more, "runs": args.cold_start_runs}}
+        say(f"cold request: {args.cold_start_runs} containers per function, each to its first response")
+        requests, split = coldstart.cold_requests(pg.admin_url, args.cold_start_runs)
+        return (
+            {"coldStartMs": figures, "coldRequestMs": requests},
+            {"coldStart": {**more, "runs": args.cold_start_runs}, "coldRequest": split},
+        )
 
     def drain() -> tuple[dict[str, Any], dict[str, Any]]:
         say(f"publisher: {args.publisher_runs} run(s) of {args.publisher_events} outbox rows")
@@ -145,7 +150,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     def load() -> tuple[dict[str, Any], dict[str, Any]]:
         figures, more = throughput.run(pg, args.clients, args.duration, args.pgbench_seconds, args.pgbench_runs)
-        return {"throughput": figures}, {"throughput": more}
+        return {"throughput": figures, "cpuMsPerInvocation": more["cpuMsPerInvocation"]}, {"throughput": more}
 
     try:
         results["machine"] = machine(pg.version())
