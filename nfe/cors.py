@@ -44,22 +44,24 @@ def methods_by_path() -> dict[str, list[str]]:
     return {path: sorted(methods | {"OPTIONS"}) for path, methods in sorted(found.items())}
 
 
-def preflight_headers(path: str, origin: str) -> dict[str, str]:
-    """What a resource's MOCK OPTIONS integration answers (API Gateway resource path, `{id}` style)."""
+def preflight_headers(path: str, origin: str | None) -> dict[str, str]:
+    """What a resource's MOCK OPTIONS integration answers (API Gateway resource path, `{id}` style).
+
+    `origin` None: no other origin is allowed, and the answer names none."""
     return {
         "Access-Control-Allow-Headers": allow_headers(),
         "Access-Control-Allow-Methods": ",".join(methods_by_path()[path]),
-        "Access-Control-Allow-Origin": origin,
         "Access-Control-Max-Age": str(MAX_AGE_SECONDS),
+        **({"Access-Control-Allow-Origin": origin} if origin else {}),
     }
 
 
-def gateway_response_headers(origin: str) -> dict[str, str]:
+def gateway_response_headers(origin: str | None) -> dict[str, str]:
     """What API Gateway's own errors (DEFAULT_4XX, DEFAULT_5XX: 401, 403, 413, 429, 502...) carry."""
     return {
-        "Access-Control-Allow-Origin": origin,
         "Access-Control-Allow-Headers": allow_headers(),
         "Access-Control-Expose-Headers": expose_headers(),
+        **({"Access-Control-Allow-Origin": origin} if origin else {}),
     }
 
 

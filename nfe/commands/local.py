@@ -46,6 +46,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         '["faturamento"|"estoque"|"auditoria", ...], "password"?} (password default NfeDemo#2026)',
     )
     parser.add_argument(
+        "--cors-origin",
+        default=None,
+        metavar="ORIGIN",
+        help="the one other origin (http://host:port) a browser may call the API from, as the stack's "
+        "nfe:api.corsAllowOrigin; this server's own origin by default",
+    )
+    parser.add_argument(
         "--state-file",
         type=Path,
         default=None,
@@ -85,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
             outbox_interval_seconds=args.outbox_interval,
             eager_publish=args.eager_publish,
             visibility_timeout_seconds=args.visibility_timeout,
+            cors_origin=args.cors_origin,
             log=progress,
         )
     )

@@ -4,7 +4,10 @@ Like the stack's REST API, every route but the public ones (functions/shared/acc
 a Cognito authorizer (nfe/local/authorizer.py): a request without a valid ID token is answered 401
 here and no function runs; an admitted one carries the token's claims in
 `requestContext.authorizer.claims`. Preflights (OPTIONS) are answered here, unauthenticated, with
-the headers the stack's MOCK integrations send.
+the headers the stack's MOCK integrations send, and the gateway's own errors (401, 403, 413, 502)
+carry the headers its gateway responses declare: both from nfe/cors.py, as the stack's. With a
+built console (nfe/local/console.py), every path outside `/api/*` is the distribution's default
+behaviour: the console's files, on the same port.
 """
 
 from __future__ import annotations
@@ -15,24 +18,23 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from nfe import topology
+from functions.shared import access
+from nfe import cors, topology
 from nfe.local.authorizer import CognitoAuthorizer, Unauthorized
+from nfe.local.console import ConsoleSite
 
 # API Gateway's own payload limit; the handlers enforce their tighter 256 KB contract.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 STAGE = "local"
-# The CORS headers of the stack's gateway responses and MOCK preflights (components/rest_api.py).
-CORS_ALLOW_ORIGIN = "*"
-CORS_ALLOW_HEADERS = "Content-Type,Authorization,X-Amz-Date,X-Api-Key,X-Amz-Security-Token,Idempotency-Key"
-GATEWAY_RESPONSE_HEADERS = {
-    "Access-Control-Allow-Origin": CORS_ALLOW_ORIGIN,
-    "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
-}
+CORS_ALLOW_HEADERS = cors.allow_headers()
+# A gateway made without an allowed origin (tests of the gateway alone): the headers every one of its
+# own errors carries. `nfe local` allows its own origin unless told another (--cors-origin).
+GATEWAY_RESPONSE_HEADERS = cors.gateway_response_headers(None)
 
 
 def _route_pattern(path: str) -> re.Pattern[str]:
@@ -57,6 +59,26 @@ def preflight_methods(path: str) -> list[str]:
     return sorted(methods | {"OPTIONS"}) if methods else []
 
 
+def resource_of(path: str) -> str | None:
+    """The API Gateway resource (`/api/v1/notas/{id}`) a request path falls on, if any."""
+    return next((route.path for route, pattern in ROUTE_PATTERNS if pattern.match(path)), None)
+
+
+def is_api_path(path: str) -> bool:
+    """The distribution's `/api/*` behaviour (and /health, which only local mode exposes at the root)."""
+    return path.startswith("/api/") or path in access.PUBLIC_PATHS
+
+
+def response_header_lines(response: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A proxy response's headers as API Gateway sends them: every value of `multiValueHeaders`
+    on a line of its own, then each `headers` entry whose name is not among them."""
+    multi = {k: list(v) for k, v in (response.get("multiValueHeaders") or {}).items()}
+    lines = [(key, str(value)) for key, values in multi.items() for value in values]
+    taken = {key.lower() for key in multi}
+    lines += [(k, str(v)) for k, v in (response.get("headers") or {}).items() if k.lower() not in taken]
+    return lines
+
+
 def build_event(
     method: str,
     raw_path: str,
@@ -66,6 +88,7 @@ def build_event(
     path_parameters: dict[str, str],
     source_ip: str = "127.0.0.1",
     claims: dict[str, str] | None = None,
+    multi_headers: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway REST (v1) Lambda proxy event, as the real integration sends it."""
     parts = urlsplit(raw_path)
@@ -81,7 +104,7 @@ def build_event(
         "path": parts.path,
         "httpMethod": method,
         "headers": headers or None,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()} or None,
+        "multiValueHeaders": multi_headers or {k: [v] for k, v in headers.items()} or None,
         "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
         "multiValueQueryStringParameters": multi_query or None,
         "pathParameters": path_parameters or None,
@@ -108,9 +131,17 @@ Invoker = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
 def make_server(
-    port: int, invoke: Invoker, host: str = "127.0.0.1", authorizer: CognitoAuthorizer | None = None
+    port: int,
+    invoke: Invoker,
+    host: str = "127.0.0.1",
+    authorizer: CognitoAuthorizer | None = None,
+    *,
+    cors_origin: str | None = None,
+    console: ConsoleSite | None = None,
 ) -> ThreadingHTTPServer:
-    """`authorizer` None serves every route unauthenticated (tests of the gateway alone)."""
+    """`authorizer` None serves every route unauthenticated (tests of the gateway alone); `cors_origin`
+    is the one other origin the CORS answers allow (None: none); `console` serves `/` beside `/api/*`."""
+    gateway_headers = cors.gateway_response_headers(cors_origin)
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "nfe-local"
@@ -122,17 +153,28 @@ def make_server(
         def log_message(self, format: str, *args: Any) -> None:
             return  # access logs would drown the progress lines
 
-        def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        def _send(self, status: int, headers: Mapping[str, str] | Iterable[tuple[str, str]], body: bytes) -> None:
             self.send_response(status)
-            for key, value in headers.items():
+            for key, value in headers.items() if isinstance(headers, Mapping) else headers:
                 if key.lower() not in ("content-length", "connection"):
                     self.send_header(key, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":
+                self.wfile.write(body)
 
         def _json(self, status: int, payload: dict[str, Any]) -> None:
-            self._send(status, {"Content-Type": "application/json"}, json.dumps(payload).encode())
+            """An error API Gateway makes itself: its gateway response's headers on it (DEFAULT_4XX/5XX)."""
+            headers = {"Content-Type": "application/json", **gateway_headers}
+            self._send(status, headers, json.dumps(payload).encode())
+
+        def _console(self, path: str) -> None:
+            assert console is not None
+            if self.command not in ("GET", "HEAD"):
+                # CloudFront's default behaviour allows GET, HEAD and OPTIONS only.
+                self._send(403, {"Content-Type": "text/plain"}, b"This distribution is not configured to allow it")
+                return
+            self._send(*console.answer(path))
 
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -142,9 +184,14 @@ def make_server(
                 return
             body = self.rfile.read(length) if length else b""
             path = urlsplit(self.path).path
-            if self.command == "OPTIONS" and preflight_methods(path):
-                allow = {**GATEWAY_RESPONSE_HEADERS, "Access-Control-Allow-Methods": ",".join(preflight_methods(path))}
-                self._send(200, {"Content-Type": "application/json", **allow}, b"")
+            if console is not None and not is_api_path(path):
+                self._console(path)
+                return
+            resource = resource_of(path)
+            if self.command == "OPTIONS" and resource is not None:
+                # The resource's MOCK integration: 200 and its headers, whatever the request's Origin.
+                preflight = {"Content-Type": "application/json", **cors.preflight_headers(resource, cors_origin)}
+                self._send(200, preflight, b"")
                 return
             matched = match_route(self.command, path)
             if matched is None:
@@ -159,22 +206,25 @@ def make_server(
                 except Unauthorized:
                     # API Gateway's UNAUTHORIZED gateway response: no reason given, CORS headers on.
                     headers = {"Content-Type": "application/json", "x-amzn-ErrorType": "UnauthorizedException"}
-                    self._send(401, {**headers, **GATEWAY_RESPONSE_HEADERS}, b'{"message":"Unauthorized"}')
+                    self._send(401, {**headers, **gateway_headers}, b'{"message":"Unauthorized"}')
                     return
-            event = build_event(self.command, self.path, dict(self.headers.items()), body, route, params, claims=claims)
+            multi: dict[str, list[str]] = {}
+            for key, value in self.headers.items():
+                multi.setdefault(key, []).append(value)
+            single = {key: values[-1] for key, values in multi.items()}
+            event = build_event(
+                self.command, self.path, single, body, route, params, claims=claims, multi_headers=multi
+            )
             try:
                 response = invoke(route.function, event)
             except Exception as exc:  # an unhandled handler error is a 502 on API Gateway
                 self._json(502, {"message": "Internal server error", "error": type(exc).__name__})
                 return
-            headers = dict(response.get("headers") or {})
-            for key, values in (response.get("multiValueHeaders") or {}).items():
-                headers[key] = ", ".join(values)
             raw = response.get("body") or ""
             payload = base64.b64decode(raw) if response.get("isBase64Encoded") else raw.encode()
-            self._send(int(response.get("statusCode", 502)), headers, payload)
+            self._send(int(response.get("statusCode", 502)), response_header_lines(response), payload)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle
+        do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle
 
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True

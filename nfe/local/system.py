@@ -23,6 +23,7 @@ from nfe import function_env, topology
 from nfe.config import LambdaConfig
 from nfe.local import cognito, emulator
 from nfe.local.authorizer import CognitoAuthorizer
+from nfe.local.console import DEFAULT_DIST, ConsoleSite
 from nfe.local.containers import runtime_environment
 from nfe.local.gateway import make_server, serve_in_thread
 from nfe.local.lambda_runtime import FunctionRuntime
@@ -78,6 +79,10 @@ class LocalOptions:
     users: tuple[cognito.LocalUser, ...] = cognito.DEMO_USERS
     # Where each function's log (its containers' stdout and stderr) is written; a temporary directory by default.
     logs_dir: Path | None = None
+    # The one other origin the API's CORS answers allow (`--cors-origin`); this server's own by default.
+    cors_origin: str | None = None
+    # The built console served at `/` (frontend's `make build` output by default).
+    console_dir: Path = DEFAULT_DIST
 
 
 @dataclass
@@ -236,8 +241,30 @@ class LocalSystem:
                 f"eager publish {'on' if self.options.eager_publish else 'off'}"
             )
             authorizer = CognitoAuthorizer(self.user_pool.issuer, self.user_pool.jwks_url)
-            self._server = make_server(self.options.port, self.invoke, self.options.host, authorizer)
+            own_origin = f"http://{self.options.host}:{self.options.port}"
+            console = ConsoleSite(
+                self.options.console_dir,
+                # The console's RuntimeConfig: the API on this origin, sign-in at the emulated pool.
+                {
+                    "apiBaseUrl": "",
+                    "region": emulator.LOCAL_REGION,
+                    "cognitoEndpoint": self.aws.endpoint_url + "/",
+                    "userPoolClientId": self.user_pool.client_id,
+                },
+            )
+            self._server = make_server(
+                self.options.port,
+                self.invoke,
+                self.options.host,
+                authorizer,
+                cors_origin=self.options.cors_origin or own_origin,
+                console=console,
+            )
             serve_in_thread(self._server)
+            if console.built:
+                log(f"web console: {self.url}/ (sign in as a user above)")
+            else:
+                log(f"web console: not built ({console.root}); run `make build` to serve it, the API works without it")
         except BaseException:
             self.stop()
             raise
