@@ -67,8 +67,13 @@ EXPECTED_POLICIES = {
     "subnet-az-id",
     "api-function-timeout",
     "rds-proxy-borrow-timeout",
+    # issue 12: only signed-in users reach the API
+    "apigateway-method-authorized",
+    "cognito-password-policy",
+    "cognito-deletion-protection",
+    "cognito-no-guest-identities",
 }
-ADVISORY = {"rds-multi-az", "lambda-tracing", "lambda-arm64"}
+ADVISORY = {"rds-multi-az", "lambda-tracing", "lambda-arm64", "cognito-deletion-protection"}
 STACK_POLICIES = {
     "rds-force-ssl",
     "sqs-dead-letter-queue",
@@ -79,6 +84,7 @@ STACK_POLICIES = {
     "code-waits-for-migrations",
     "api-function-timeout",
     "rds-proxy-borrow-timeout",
+    "apigateway-method-authorized",
 }
 
 

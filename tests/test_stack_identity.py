@@ -110,5 +110,5 @@ def test_outputs_name_the_pool_and_its_client(stack: Stack) -> None:
 def test_prod_config_without_pool_deletion_protection_is_refused() -> None:
     values = {"environment": "prod", "monthlyBudgetUsd": 100, "identity": {"deletionProtection": False}}
     values["database"] = {"multiAz": True, "deletionProtection": True}
-    with pytest.raises(ConfigError, match="identity.deletionProtection must be true for prod"):
+    with pytest.raises(ConfigError, match=r"identity\.deletionProtection must be true for prod"):
         parse(values)
