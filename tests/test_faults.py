@@ -661,3 +661,117 @@ def test_poison_messages_reach_the_dlq_after_three_receives_counted_while_batch_
     ]
     assert rows(services.url, "SELECT quantidade FROM estoque.produtos") == [{"quantidade": 3}]
     assert emf_total(output, "ReservasConfirmadas") == 1 and emf_total(output, "NotasConfirmadas") == 1
+
+
+# --- real container processes killed mid-invocation (local mode's Lambda runtime) -------------
+
+
+@pytest.fixture
+def local_system(database_url: str) -> Iterator[Any]:
+    from moto.moto_api._internal.models import moto_api_backend
+
+    from nfe.local.system import LocalOptions, LocalSystem
+
+    # moto's backends are per process: a system started earlier in this process left its bus behind.
+    moto_api_backend.reset()
+    options = LocalOptions(
+        port=0,
+        database_url=database_url,
+        outbox_interval_seconds=3600,
+        visibility_timeout_seconds=2,
+        log=lambda m: None,
+    )
+    system = LocalSystem(options).start()
+    yield system
+    system.stop()
+
+
+def wait_for_lock_waiter(url: str, application: str, timeout: float = 10) -> None:
+    """Until a backend of `application` is waiting on a lock the test holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = rows(
+            url,
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
+            (application,),
+        )
+        if found:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{application} never waited on the lock")
+
+
+def kill_busy_containers(system: Any, function: str) -> int:
+    import os
+    import signal
+
+    killed = 0
+    for container in system.functions[function].containers:
+        if container.alive():
+            os.kill(container.pid, signal.SIGKILL)
+            killed += 1
+    return killed
+
+
+def test_an_api_container_killed_mid_request_answers_502_and_the_next_request_gets_a_new_one(
+    local_system: Any,
+) -> None:
+    from nfe.local.demo import HttpClient
+
+    api = HttpClient(local_system.url, local_system.sign_in("admin@example.com"))
+    new_produto_body = {"sku": "KILL-1", "nome": "Parafuso", "quantidade": 5}
+    api.expect(200, "GET", "/api/v1/produtos")  # a warm container
+    # Given the POST's insert blocked behind a lock the test holds
+    with psycopg.connect(local_system.database_url) as holder:
+        holder.execute("LOCK TABLE estoque.produtos IN ACCESS EXCLUSIVE MODE")
+        answer: dict[str, Any] = {}
+        request = threading.Thread(
+            target=lambda: answer.update(r=api.call("POST", "/api/v1/produtos", new_produto_body))
+        )
+        request.start()
+        wait_for_lock_waiter(local_system.database_url, "estoque-api")
+        # When its container process is killed
+        assert kill_busy_containers(local_system, "estoque-api") == 1
+        request.join(timeout=10)
+        holder.rollback()
+    # Then the request ends as API Gateway ends it for a crashed function: 502
+    assert answer["r"][0] == 502
+    # And the next request gets a fresh container and succeeds; nothing half-written remains
+    api.expect(201, "POST", "/api/v1/produtos", new_produto_body)
+    stats = local_system.functions["estoque-api"].stats
+    assert stats.lost == 1 and stats.cold_starts == 2
+    assert rows(local_system.database_url, "SELECT count(*) AS n FROM estoque.produtos WHERE sku = 'KILL-1'") == [
+        {"n": 1}
+    ]
+
+
+def test_a_consumer_container_killed_mid_batch_gets_the_batch_back_with_one_effect(local_system: Any) -> None:
+    from nfe.local.demo import HttpClient
+
+    api = HttpClient(local_system.url, local_system.sign_in("admin@example.com"))
+    produto = api.expect(201, "POST", "/api/v1/produtos", {"sku": "KILL-2", "nome": "Parafuso", "quantidade": 10})
+    # Given the reservation blocked on the product's row, held by the test
+    with psycopg.connect(local_system.database_url) as holder:
+        holder.execute("SELECT 1 FROM estoque.produtos WHERE id = %s FOR UPDATE", (produto["id"],))
+        nota = new_nota_http(api, produto["id"], 4)
+        wait_for_lock_waiter(local_system.database_url, "estoque-consumer")
+        # When the consumer's container process is killed in the middle of the batch
+        assert kill_busy_containers(local_system, "estoque-consumer") >= 1
+        holder.rollback()
+    # Then the batch goes back to its queue, a new container takes it after the visibility timeout,
+    # and the saga ends with the stock taken once
+    assert api.wait_for_status(nota, {"CONFIRMADA"}, timeout=20)["status"] == "CONFIRMADA"
+    assert api.expect(200, "GET", f"/api/v1/produtos/{produto['id']}")["quantidade"] == 6
+    assert rows(
+        local_system.database_url, "SELECT count(*) AS n FROM estoque.reservas WHERE nota_fiscal_id = %s", (nota,)
+    ) == [{"n": 1}]
+    stats = local_system.functions["estoque-consumer"].stats
+    assert stats.lost >= 1 and stats.cold_starts >= 2
+
+
+def new_nota_http(api: Any, produto_id: str, quantidade: int) -> str:
+    body = {
+        "destinatario": DESTINATARIO,
+        "items": [{"produtoId": produto_id, "quantidade": quantidade, "valorUnitario": "10.50"}],
+    }
+    return str(api.expect(201, "POST", "/api/v1/notas", body)["id"])

@@ -8,7 +8,8 @@ and its result or error goes back as one JSON line. The handler's stdout and std
 function's log.
 
 Only the standard library is imported before the handler, so init measures the function's own
-imports. `--measure` (the cold-request benchmark) also times the first invocation's database
+imports. `--measure` (the cold-request benchmark, the init-imports test) reports the modules init
+loaded and times the first invocation's database
 connection and AWS client creation, by wrapping psycopg.connect and boto3.client once the handler
 has imported them (or, for a client built on first use, when boto3 is first imported).
 """
@@ -127,7 +128,10 @@ def main(argv: list[str]) -> int:
     timers = Timers()
     if measure:
         timers.install()
-    send({"ready": {"initMs": (time.perf_counter() - t0) * 1000, "cpuMs": (time.process_time() - cpu0) * 1000}})
+    ready: dict[str, Any] = {"initMs": (time.perf_counter() - t0) * 1000, "cpuMs": (time.process_time() - cpu0) * 1000}
+    if measure:
+        ready["modules"] = sorted(sys.modules)  # what init loaded (tests/test_containers.py checks it)
+    send({"ready": ready})
 
     for line in reader:
         request = json.loads(line)

@@ -123,6 +123,7 @@ class Container:
         self.invocations = 0
         self.init_ms = 0.0
         self.init_cpu_ms = 0.0
+        self.init_modules: list[str] = []
         parent_read, child_write = os.pipe()
         child_read, parent_write = os.pipe()
         log_file: IO[bytes] | int = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
@@ -181,6 +182,7 @@ class Container:
             raise ContainerLost("Runtime.InitError", f"{self.function.name}: init did not finish in {timeout:g} s")
         self.init_ms = float(message["ready"]["initMs"])
         self.init_cpu_ms = float(message["ready"]["cpuMs"])
+        self.init_modules = list(message["ready"].get("modules", []))
 
     def invoke(self, event: Any, timeout_seconds: float) -> Invocation:
         deadline = time.monotonic() + timeout_seconds
