@@ -192,7 +192,8 @@ class IdentityConfig(_Model):
     # TOTP multi-factor sign-in: OFF, OPTIONAL (each user may enrol an authenticator app) or ON
     # (every user must, at their first sign-in). SMS is never offered.
     mfa: Literal["OFF", "OPTIONAL", "ON"] = "OPTIONAL"
-    # Deleting a pool deletes every user in it; prod must refuse (checked below and by the policy pack).
+    # Deleting a pool deletes every user in it. Unset: on in prod, off elsewhere; prod may not turn
+    # it off (checked below and by the policy pack).
     deletion_protection: bool = False
 
 
@@ -237,6 +238,19 @@ class StackConfig(_Model):
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     monthly_budget_usd: float = Field(gt=0)
     usage: UsageConfig = Field(default_factory=UsageConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prod_protects_its_users(cls, data: Any) -> Any:
+        # identity.deletionProtection left unset is on in prod: a prod stack file need not repeat it.
+        if not isinstance(data, dict) or data.get("environment") != "prod":
+            return data
+        identity = data.get("identity")
+        if identity is None:
+            return {**data, "identity": {"deletionProtection": True}}
+        if isinstance(identity, dict) and not {"deletionProtection", "deletion_protection"} & set(identity):
+            return {**data, "identity": {**identity, "deletionProtection": True}}
+        return data
 
     @model_validator(mode="after")
     def _cross_checks(self) -> StackConfig:

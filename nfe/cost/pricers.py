@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from nfe.cost.cognito import USER_POOL, price_user_pool
 from nfe.cost.metrics import metrics_of
 from nfe.cost.pricing import (
     DB_INSTANCE,
@@ -459,6 +460,7 @@ PRICERS: dict[str, Callable[[Resource, PricingContext], list[Charge]]] = {
     LOG_GROUP: price_log_group,
     "aws:cloudwatch/metricAlarm:MetricAlarm": price_metric_alarm,
     "aws:cloudwatch/dashboard:Dashboard": price_dashboard,
+    USER_POOL: price_user_pool,
 }
 
 # Inputs a pricer reads only to label a line, never to compute it: an unknown value changes the

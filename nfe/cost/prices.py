@@ -43,6 +43,7 @@ UNITS: dict[str, Unit] = {
     "1M events": Unit(1_000_000, "events", "1M events"),
     "1M traces": Unit(1_000_000, "traces", "1M traces"),
     "10K requests": Unit(10_000, "requests", "10K requests"),
+    "MAU": Unit(1, "MAU", "MAU"),
 }
 
 

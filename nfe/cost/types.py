@@ -12,6 +12,9 @@ COMPONENT_PREFIX = "nfe:index:"
 FREE_TYPES: frozenset[str] = frozenset(
     {
         "pulumi:pulumi:Stack",
+        # Cognito: the pool is priced per active user; its app clients and groups cost nothing
+        "aws:cognito/userPoolClient:UserPoolClient",
+        "aws:cognito/userGroup:UserGroup",
         # IAM
         "aws:iam/role:Role",
         "aws:iam/policy:Policy",
