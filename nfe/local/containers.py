@@ -156,7 +156,7 @@ class Container:
         return self.process.poll() is None
 
     def _read_message(self, deadline: float) -> dict[str, Any] | None:
-        """The next JSON line from the container; None if it died or the deadline passed."""
+        """The next JSON line from the container; None if the deadline passed; EOFError if it exited."""
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -166,14 +166,17 @@ class Container:
                 return None
             chunk = os.read(self._read_fd, 1 << 16)
             if not chunk:
-                return None
+                raise EOFError
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
         message: dict[str, Any] = json.loads(line)
         return message
 
     def wait_ready(self, timeout: float = INIT_TIMEOUT_SECONDS) -> None:
-        message = self._read_message(time.monotonic() + timeout)
+        try:
+            message = self._read_message(time.monotonic() + timeout)
+        except EOFError:
+            message = None
         if message is None or "ready" not in message:
             self.kill()
             error = (message or {}).get("initError")
@@ -199,16 +202,17 @@ class Container:
         except (BrokenPipeError, OSError):
             self.kill()
             raise ContainerLost("Runtime.ExitError", f"{self.function.name}: the container exited") from None
-        reply = self._read_message(deadline)
-        self.last_used = time.monotonic()
-        if reply is None:
-            timed_out = self.alive()
+        try:
+            reply = self._read_message(deadline)
+        except EOFError:
             self.kill()
-            if timed_out:
-                raise ContainerLost("Sandbox.Timedout", f"Task timed out after {timeout_seconds:g} seconds")
             raise ContainerLost(
                 "Runtime.ExitError", f"{self.function.name}: the container exited ({self.process.returncode})"
-            )
+            ) from None
+        self.last_used = time.monotonic()
+        if reply is None:
+            self.kill()
+            raise ContainerLost("Sandbox.Timedout", f"Task timed out after {timeout_seconds:g} seconds")
         if "error" in reply:
             error = reply["error"]
             raise FunctionError(error["errorType"], error["errorMessage"])
