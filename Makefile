@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
+NPM := $(shell command -v npm)
+CONSOLE := frontend
+CONSOLE_DIST := $(CONSOLE)/dist/nfe-console/browser
+CONSOLE_SOURCES := $(shell find $(CONSOLE)/src $(CONSOLE)/public -type f) $(wildcard $(CONSOLE)/*.json)
 
 .PHONY: setup test lint typecheck pytest local demo
 
@@ -22,18 +26,20 @@ typecheck: setup
 	$(BIN)/mypy .
 	$(BIN)/mypy account/__main__.py
 
-pytest: setup
+# The browser tests (tests/test_console_browser.py) serve the built console through nfe local.
+pytest: setup console
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest policy
 
 # Runs the whole saga on this machine: PostgreSQL, AWS emulator, API on :3000. Ctrl-C stops it.
-local: setup
+local: setup $(if $(NPM),console)
 	$(BIN)/nfe local
 
 # Three sagas end to end through local mode, with a timeline; exits non-zero if any goes wrong.
-demo: setup
-	$(BIN)/nfe demo
+# Then it keeps serving the web console at the printed URL (demo sign-ins printed too) until Ctrl-C.
+demo: setup $(if $(NPM),console)
+	$(BIN)/nfe demo --serve
 
 # Monthly cost of a stack from its offline plan, beside the seed's ECS baseline: make cost STACK=prod
 .PHONY: cost
@@ -45,9 +51,22 @@ cost: setup
 plan: setup
 	$(BIN)/nfe plan --stack $(STACK)
 
-# Lambda zips and the arm64 dependency layer under build/
-build: setup
+# Lambda zips and the arm64 dependency layer under build/, and the web console
+build: setup console
 	$(BIN)/nfe build
+
+# The web console (frontend/, Angular) with this machine's Node: `npm ci` from the committed lockfile,
+# then `ng build` into frontend/dist/nfe-console/browser (what StaticSite uploads and nfe local serves).
+.PHONY: console
+console: $(CONSOLE_DIST)/index.html
+
+$(CONSOLE)/node_modules/.package-lock.json: $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
+	cd $(CONSOLE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CONSOLE_DIST)/index.html: $(CONSOLE)/node_modules/.package-lock.json $(CONSOLE_SOURCES)
+	cd $(CONSOLE) && NG_CLI_ANALYTICS=false npx ng build
+	touch $@
 
 # The policy pack, offline, on both stacks, as a deploy and as a first preview (exit 1 on a mandatory
 # violation): nfe policy --stack <s> [--preview]

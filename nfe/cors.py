@@ -9,23 +9,13 @@ a team's existing app during a migration: one allowed origin, from stack config
 
 from __future__ import annotations
 
+from functions.shared.cors import ALLOW_HEADERS, EXPOSE_HEADERS, MAX_AGE_SECONDS
 from nfe import topology
 
-# Request headers a browser may send: the API's own (Authorization carries the Cognito ID token,
-# Idempotency-Key makes a POST safe to repeat) and the SigV4 ones API Gateway's console lists.
-ALLOW_HEADERS = (
-    "Content-Type",
-    "Authorization",
-    "X-Amz-Date",
-    "X-Api-Key",
-    "X-Amz-Security-Token",
-    "Idempotency-Key",
-)
-# Response headers a script may read besides the CORS-safelisted ones: throttling's Retry-After,
-# the request id to quote in a support request, and which of API Gateway's errors it was.
-EXPOSE_HEADERS = ("Retry-After", "X-Amzn-RequestId", "X-Amzn-ErrorType")
-# Browsers cache a preflight this long (seconds); Chromium caps it at 7200.
-MAX_AGE_SECONDS = 600
+# The lists themselves are the functions' (their answers carry them too).
+
+
+__all__ = ["ALLOW_HEADERS", "EXPOSE_HEADERS", "MAX_AGE_SECONDS"]
 
 
 def allow_headers() -> str:

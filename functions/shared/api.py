@@ -25,7 +25,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.shared import auth
+from functions.shared import auth, cors
 from functions.shared.errors import ConflictError, Forbidden, InvalidInput, NotSignedIn, ResourceNotFound
 from functions.shared.observability import logger
 
@@ -205,7 +205,12 @@ def new_resolver(cors_allow_origin: str = "*") -> APIGatewayRestResolver:
         enable_validation=True,
         json_body_deserializer=load_json_body,
         response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR,
-        cors=CORSConfig(allow_origin=cors_allow_origin, allow_headers=[IDEMPOTENCY_HEADER], max_age=300),
+        cors=CORSConfig(
+            allow_origin=cors_allow_origin,
+            allow_headers=list(cors.ALLOW_HEADERS),
+            expose_headers=list(cors.EXPOSE_HEADERS),
+            max_age=cors.MAX_AGE_SECONDS,
+        ),
     )
     register_error_handlers(app)
     auth.install(app)

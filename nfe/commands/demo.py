@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 import warnings
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="run a successful saga, a compensation and a cancelation locally")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"), help="default: a throwaway server")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="after the sagas, keep serving the API and the web console (make demo) until Ctrl-C",
+    )
     parser.set_defaults(func=run)
 
 
@@ -35,5 +43,25 @@ def run(args: argparse.Namespace) -> int:
         except DemoError as exc:
             print(f"\nnfe demo: {exc}", file=sys.stderr)
             return 1
-    print("\nnfe demo: all three sagas reached their expected final states" if ok else "\nnfe demo: FAILED")
+        print("\nnfe demo: all three sagas reached their expected final states" if ok else "\nnfe demo: FAILED")
+        if ok and args.serve:
+            serve(system)
     return 0 if ok else 1
+
+
+def serve(system: Any) -> None:
+    """Until Ctrl-C: the console's URL and who may sign in to it."""
+    from nfe.local.cognito import describe_users
+
+    users = system.user_pool.users if system.user_pool else ()
+    print(f"\nweb console: {system.url}/  (the API beside it at {system.url}/api/v1/...)", flush=True)
+    for line in describe_users(users):
+        print(f"  sign in as {line}", flush=True)
+    print("Ctrl-C stops it.", flush=True)
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM too: the system's own cleanup (throwaway database) runs
+
+    signal.signal(signal.SIGTERM, stop)
+    with contextlib.suppress(KeyboardInterrupt):
+        signal.pause()

@@ -158,6 +158,9 @@ def make_server(
             for key, value in headers.items() if isinstance(headers, Mapping) else headers:
                 if key.lower() not in ("content-length", "connection"):
                     self.send_header(key, value)
+            if is_api_path(urlsplit(self.path).path):
+                # API Gateway names every answer's request (its access log's requestId).
+                self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if self.command != "HEAD":
