@@ -72,6 +72,12 @@ EXPECTED_POLICIES = {
     "cognito-password-policy",
     "cognito-deletion-protection",
     "cognito-no-guest-identities",
+    # issue 13: the console's hosting stays private and HTTPS-only
+    "s3-bucket-public-access-blocked",
+    "s3-bucket-policy-not-public",
+    "cloudfront-https-only",
+    "cloudfront-s3-origin-oac",
+    "cloudfront-tls-minimum",
 }
 ADVISORY = {"rds-multi-az", "lambda-tracing", "lambda-arm64", "cognito-deletion-protection"}
 STACK_POLICIES = {
@@ -85,6 +91,7 @@ STACK_POLICIES = {
     "api-function-timeout",
     "rds-proxy-borrow-timeout",
     "apigateway-method-authorized",
+    "s3-bucket-public-access-blocked",
 }
 
 
