@@ -23,7 +23,7 @@ WARMUP_PER_CLIENT = 3
 
 
 def _measure(
-    base_url: str, concurrency: int, total: int, request: Callable[[ApiClient, random.Random], None]
+    local: LocalProcess, concurrency: int, total: int, request: Callable[[ApiClient, random.Random], None]
 ) -> list[float]:
     """`total` requests from `concurrency` threads started together; latencies in ms."""
     per_client = max(1, total // concurrency)
@@ -32,7 +32,7 @@ def _measure(
     barrier = threading.Barrier(concurrency)
 
     def client(index: int) -> None:
-        api = ApiClient(base_url)
+        api = local.client()
         rng = random.Random(index)  # noqa: S311 (picking ids, not secrets)
         try:
             for _ in range(WARMUP_PER_CLIENT):
@@ -85,7 +85,7 @@ def run(
             p50s, p95s = [], []
             for round_number in range(1, rounds + 1):
                 wait_until_quiet(local.database_url)
-                latencies = _measure(local.url, concurrency, requests_per_run, request)
+                latencies = _measure(local, concurrency, requests_per_run, request)
                 p50s.append(percentile(latencies, 50))
                 p95s.append(percentile(latencies, 95))
                 log(

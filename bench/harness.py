@@ -30,6 +30,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 ROOT = Path(__file__).resolve().parents[1]
 TERMINAL = ("CONFIRMADA", "ERRO_ESTOQUE", "CANCELADA")
 DESTINATARIO = {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"}
+# A demo user of local mode in faturamento and estoque: may create produtos and emit notas.
+BENCH_USER = "admin@example.com"
 # The largest initial stock the API accepts: no benchmark ever runs a product out of stock.
 BIG_STOCK = 1_000_000_000
 
@@ -131,6 +133,8 @@ class LocalProcess:
     url: str
     database_url: str
     lines: list[str] = field(default_factory=list)
+    _idp: Any = None  # the Cognito client sign-ins go through (boto3 clients are slow to build)
+    _sign_in_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def start(cls, database_url: str, *extra: str, timeout: float = 90) -> LocalProcess:
@@ -170,6 +174,33 @@ class LocalProcess:
         process.kill()
         process.wait()
         raise RuntimeError("nfe local did not become ready:\n" + "\n".join(lines))
+
+    def _printed(self, pattern: str) -> re.Match[str]:
+        for line in self.lines:
+            found = re.search(pattern, line)
+            if found:
+                return found
+        raise RuntimeError(f"nfe local printed no line matching {pattern!r}")
+
+    def sign_in(self, email: str = BENCH_USER) -> str:
+        """An ID token from the local user pool (InitiateAuth, as the console signs in)."""
+        import boto3
+
+        from nfe.local import cognito
+        from nfe.local.emulator import LOCAL_CREDENTIALS, LOCAL_REGION
+
+        client_id = self._printed(r"user pool: \S+, console client (\S+)").group(1)
+        with self._sign_in_lock:
+            if self._idp is None:
+                endpoint = self._printed(r"aws emulator: (http://\S+)").group(1)
+                self._idp = boto3.client(
+                    "cognito-idp", endpoint_url=endpoint, region_name=LOCAL_REGION, **LOCAL_CREDENTIALS
+                )
+            return str(cognito.sign_in(self._idp, client_id, email)["IdToken"])
+
+    def client(self) -> ApiClient:
+        """A client signed in once, before it sends anything: the figures hold no sign-in."""
+        return ApiClient(self.url, token=self.sign_in())
 
     def _drain(self) -> None:
         assert self.process.stdout is not None
@@ -230,8 +261,10 @@ class ApiClient:
     """A keep-alive HTTP/1.1 connection to the local API (one per thread): the figures are the
     server's, not a new TCP handshake per request."""
 
-    def __init__(self, base_url: str, timeout: float = 30) -> None:
+    def __init__(self, base_url: str, timeout: float = 30, token: str | None = None) -> None:
         parts = urlsplit(base_url)
+        # The ID token API Gateway's authorizer reads (local mode's gateway verifies it the same way).
+        self.token = token
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
         self.timeout = timeout
@@ -240,6 +273,8 @@ class ApiClient:
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if data is not None else {}
+        if self.token is not None:
+            headers["Authorization"] = self.token
         for attempt in (1, 2):
             if self._conn is None:
                 self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)

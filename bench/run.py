@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import api, coldstart, publisher, saga, throughput
-from bench.harness import ROOT, ApiClient, Postgres, create_produtos, local_system, nota_body, reap_stopped, say
+from bench.harness import ROOT, Postgres, create_produtos, local_system, nota_body, reap_stopped, say
 from bench.report import goals, machine, markdown
 
 BENCHMARKS = ("saga", "api", "throughput", "coldstart", "publisher")
@@ -55,7 +55,7 @@ def _eager_and_api(pg: Postgres, args: argparse.Namespace, selected: set[str]) -
     database_url = pg.create_database("bench_eager")
     try:
         with local_system(database_url) as local:
-            client = ApiClient(local.url)
+            client = local.client()
             produto_id = create_produtos(client, 1)[0]
             nota_ids: list[str] = []
             if "saga" in selected:
@@ -91,7 +91,7 @@ def _schedule_only(pg: Postgres, args: argparse.Namespace) -> tuple[dict[str, An
         with local_system(
             database_url, "--no-eager-publish", "--outbox-interval", f"{args.schedule_interval:g}"
         ) as local:
-            client = ApiClient(local.url)
+            client = local.client()
             produto_id = create_produtos(client, 1)[0]
             client.close()
             say(

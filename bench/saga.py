@@ -107,7 +107,7 @@ def closed_loop(
     local: LocalProcess, produto_id: str, sagas: int, warmup: int = 5, log: Log = say, label: str = "eager"
 ) -> SagaRun:
     """One saga at a time; the first one after start (cold connections, lazy clients) is kept apart."""
-    api = ApiClient(local.url)
+    api = local.client()
     watcher = NotaWatcher(local.database_url)
     run = SagaRun()
     try:
@@ -136,7 +136,7 @@ def open_loop(
     local: LocalProcess, produto_id: str, sagas: int, rate_per_second: float, log: Log = say, label: str = "schedule"
 ) -> SagaRun:
     """Notas sent at a fixed rate regardless of completions, then all awaited."""
-    api = ApiClient(local.url)
+    api = local.client()
     watcher = NotaWatcher(local.database_url)
     run = SagaRun()
     sent: dict[str, datetime] = {}
