@@ -225,7 +225,7 @@ class HeaderClient(HttpClient):
             self.base_url + path,
             data=json.dumps(body).encode() if body is not None else None,
             method=method,
-            headers={"Content-Type": "application/json", **headers},
+            headers={**self.headers(), **headers},
         )
         try:
             with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310
@@ -275,7 +275,7 @@ def test_postgres_restart_during_100_sagas_loses_none_and_duplicates_none(own_se
     # Given local mode on a server of its own, 10 products, and 8 clients about to post the notas
     local = start_local(own_server.url, *SAFETY_NET)
     try:
-        api = HeaderClient(local.url)
+        api = HeaderClient(local.url, local.sign_in())
         initial = {f"RST-{i:02d}": SAGAS * 12 // 100 for i in range(10)}
         produtos = new_produtos(api, initial)
         rng = random.Random(SAGAS)
