@@ -36,6 +36,10 @@ EMITTED_METRICS: tuple[EmittedMetric, ...] = (
     EmittedMetric("NotasConfirmadas", ("faturamento-consumer",)),
     EmittedMetric("NotasCanceladas", ("faturamento-consumer",)),
     EmittedMetric("TransicoesIgnoradas", ("faturamento-consumer",)),
+    # A nota's time from emission to its final state (CONFIRMADA or ERRO_ESTOQUE), and from the
+    # cancelation request to CANCELADA: the dashboard's saga duration.
+    EmittedMetric("DuracaoSaga", ("faturamento-consumer",)),
+    EmittedMetric("DuracaoCancelamento", ("faturamento-consumer",)),
     # The saga's compensation, counted on both sides: the nota closed as failed, the reservas released.
     EmittedMetric("Compensacoes", ("faturamento-consumer", "estoque-consumer")),
     EmittedMetric("ReservasConfirmadas", ("estoque-consumer",)),
