@@ -179,10 +179,46 @@ class ApiConfig(_Model):
     custom_domain: str | None = None
     certificate_arn: str | None = None
 
+    # The one origin (scheme://host[:port]) the API's CORS answers allow, for a browser app served
+    # elsewhere (a team's existing app during a migration). Unset: the console's own origin (the
+    # frontend's custom domain, else its distribution's domain), which calls through /api/* anyway.
+    cors_allow_origin: str | None = None
+
     @model_validator(mode="after")
     def _domain_needs_certificate(self) -> ApiConfig:
         if self.custom_domain and not self.certificate_arn:
             raise ValueError("customDomain needs certificateArn")
+        return self
+
+    @field_validator("cors_allow_origin")
+    @classmethod
+    def _one_origin(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", value):
+            raise ValueError(f"must be one origin such as https://app.example.com (no path, no '*'), got {value!r}")
+        return value
+
+
+class FrontendConfig(_Model):
+    """The web console's hosting (components/static_site.py)."""
+
+    # A built SPA folder (Angular's dist/<app>/browser): the console's by default, or a team's own.
+    dist_dir: str = "frontend/dist/nfe-console/browser"
+    custom_domain: str | None = None
+    # CloudFront only takes certificates from ACM in us-east-1, whatever the stack's region.
+    certificate_arn: str | None = None
+    # A WAFv2 web ACL with CLOUDFRONT scope (its ARN), or none.
+    web_acl_arn: str | None = None
+    # Edge locations used (and billed): PriceClass_All includes South America's.
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_All"
+
+    @model_validator(mode="after")
+    def _domain_needs_certificate(self) -> FrontendConfig:
+        if self.custom_domain and not self.certificate_arn:
+            raise ValueError("customDomain needs certificateArn (an ACM certificate in us-east-1)")
+        if self.certificate_arn and not self.certificate_arn.startswith("arn:aws:acm:us-east-1:"):
+            raise ValueError(f"certificateArn must be an ACM certificate in us-east-1, got {self.certificate_arn!r}")
+        if self.web_acl_arn and ":global/webacl/" not in self.web_acl_arn:
+            raise ValueError(f"webAclArn must be a WAFv2 web ACL with CLOUDFRONT scope, got {self.web_acl_arn!r}")
         return self
 
 
@@ -235,6 +271,7 @@ class StackConfig(_Model):
     # `lambda` is a Python keyword, hence the field name.
     lambda_: LambdaConfig = Field(default_factory=LambdaConfig, alias="lambda")
     api: ApiConfig = Field(default_factory=ApiConfig)
+    frontend: FrontendConfig = Field(default_factory=FrontendConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     monthly_budget_usd: float = Field(gt=0)
     usage: UsageConfig = Field(default_factory=UsageConfig)
