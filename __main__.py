@@ -155,9 +155,7 @@ def main() -> None:
     cors_origin, resolve_cors_origin = deferred
     users = Identity(
         "identity",
-        IdentityArgs(
-            environment=env, mfa=config.identity.mfa, deletion_protection=config.identity.deletion_protection
-        ),
+        IdentityArgs(environment=env, mfa=config.identity.mfa, deletion_protection=config.identity.deletion_protection),
     )
     api = RestApi(
         "api",
@@ -189,7 +187,13 @@ def main() -> None:
             dist_dir=dist_dir,
             rest_api_id=api.api.id,
             stage_name=env,
-            runtime_config={"apiBaseUrl": "", "region": config.region, "cognitoEndpoint": "", "userPoolClientId": ""},
+            # The console's config.json: the API on the distribution's own origin, sign-in at the pool.
+            runtime_config={
+                "apiBaseUrl": "",
+                "region": config.region,
+                "cognitoEndpoint": "",
+                "userPoolClientId": users.client_id,
+            },
             custom_domain=config.frontend.custom_domain,
             certificate_arn=config.frontend.certificate_arn,
             web_acl_arn=config.frontend.web_acl_arn,

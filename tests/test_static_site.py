@@ -172,6 +172,8 @@ def test_hashed_assets_are_immutable_html_is_not_cached(result: PlanResult) -> N
     assert objects["index.html"].options["retainOnDelete"] is False
     config = json.loads(objects["config.json"].inputs["content"])
     assert config["apiBaseUrl"] == "" and config["region"] == "us-east-1"
+    (client,) = result.of_type("aws:cognito/userPoolClient:UserPoolClient")
+    assert config["userPoolClientId"] == mock_id(client)
     site_cache = one(result, "aws:cloudfront/cachePolicy:CachePolicy").inputs
     assert site_cache["minTtl"] == 0  # so no-cache is honoured at the edge
     assert one(result, DISTRIBUTION).inputs["defaultCacheBehavior"]["cachePolicyId"] == (
