@@ -261,6 +261,11 @@ class UsageConfig(_Model):
     endpoint_data_gb: float = Field(1.0, ge=0)
     # People who sign in at least once in the month (Cognito bills monthly active users).
     monthly_active_users: int = Field(50, ge=0)
+    # The web console's own traffic through CloudFront (assets, HTML, config.json), its bytes out,
+    # and the site bucket's size with the versions kept.
+    console_requests: int = Field(500_000, ge=0)
+    console_data_out_gb: float = Field(2.0, ge=0)
+    console_storage_gb: float = Field(0.01, ge=0)
 
 
 class StackConfig(_Model):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from nfe.cost import hosting
 from nfe.cost.cognito import USER_POOL, price_user_pool
 from nfe.cost.metrics import metrics_of
 from nfe.cost.pricing import (
@@ -461,6 +462,7 @@ PRICERS: dict[str, Callable[[Resource, PricingContext], list[Charge]]] = {
     "aws:cloudwatch/metricAlarm:MetricAlarm": price_metric_alarm,
     "aws:cloudwatch/dashboard:Dashboard": price_dashboard,
     USER_POOL: price_user_pool,
+    **hosting.PRICERS,
 }
 
 # Inputs a pricer reads only to label a line, never to compute it: an unknown value changes the

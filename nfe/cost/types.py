@@ -15,6 +15,18 @@ FREE_TYPES: frozenset[str] = frozenset(
         # Cognito: the pool is priced per active user; its app clients and groups cost nothing
         "aws:cognito/userPoolClient:UserPoolClient",
         "aws:cognito/userGroup:UserGroup",
+        # The console's hosting: priced on its distribution and bucket (nfe/cost/hosting.py)
+        "aws:cloudfront/originAccessControl:OriginAccessControl",
+        "aws:cloudfront/cachePolicy:CachePolicy",
+        "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy",
+        "aws:cloudfront/function:Function",
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketVersioning:BucketVersioning",
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "aws:s3/bucketObjectv2:BucketObjectv2",
         # IAM
         "aws:iam/role:Role",
         "aws:iam/policy:Policy",
