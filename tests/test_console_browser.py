@@ -110,6 +110,21 @@ def test_a_wrong_password_is_refused_with_a_message(local: Local, browser: Brows
     context.close()
 
 
+def test_an_expired_session_goes_back_to_sign_in(local: Local, signed_in: Callable[[str], Page]) -> None:
+    page = signed_in("auditor@example.com")
+    # Given a session whose token the API's authorizer refuses (as an expired or revoked one)
+    page.evaluate(
+        """() => {
+            const session = JSON.parse(sessionStorage.getItem('nfe.session'));
+            sessionStorage.setItem('nfe.session', JSON.stringify({...session, idToken: 'eyJhbGciOiJSUzI1NiJ9.e30.x'}));
+        }"""
+    )
+    # When a page calls the API, its 401 signs the user out and back to the sign-in page
+    page.goto(f"{local.url}/produtos")
+    page.wait_for_url("**/entrar?motivo=sessao")
+    expect(page.get_by_role("status")).to_have_text("Sua sessão terminou. Entre de novo.")
+
+
 def test_estoquista_creates_a_produto_and_registers_an_entrada(signed_in: Callable[[str], Page]) -> None:
     page = signed_in("estoquista@example.com")
     produtos = ProdutosPage(page, SCREENSHOTS)
