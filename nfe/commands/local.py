@@ -60,6 +60,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write the endpoints, queues, bus and database URL here as JSON once ready (read by "
         "nfe dlq/replay/outbox/saga --state-file PATH); removed on exit",
     )
+    parser.add_argument(
+        "--logs-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write each function's log (its containers' output: JSON logs and EMF metrics) to DIR/<function>.log "
+        "and keep them; a temporary directory, removed on exit, by default",
+    )
     parser.set_defaults(func=run)
 
 
@@ -93,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
             eager_publish=args.eager_publish,
             visibility_timeout_seconds=args.visibility_timeout,
             cors_origin=args.cors_origin,
+            logs_dir=args.logs_dir,
             log=progress,
         )
     )

@@ -12,6 +12,7 @@ maximum concurrency.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable
@@ -99,6 +100,7 @@ class LocalSystem:
     _pg: Any = None
     _server: Any = None
     _stop: threading.Event = field(default_factory=threading.Event)
+    _own_logs: bool = False  # a temporary logs directory, removed on stop
 
     @property
     def url(self) -> str:
@@ -204,6 +206,8 @@ class LocalSystem:
             for line in cognito.describe_users(self.user_pool.users):
                 log(f"  user {line}")
             self.xray = XRayListener().start()
+            if self.options.logs_dir is None:
+                self._own_logs = True
             self.logs_dir = self.options.logs_dir or Path(tempfile.mkdtemp(prefix="nfe-local-logs-"))
             self.logs_dir.mkdir(parents=True, exist_ok=True)
             config = LambdaConfig()
@@ -287,6 +291,9 @@ class LocalSystem:
         if self.xray is not None:
             self.xray.stop()
             self.xray = None
+        if self._own_logs and self.logs_dir is not None:
+            shutil.rmtree(self.logs_dir, ignore_errors=True)
+            self._own_logs = False
         if self.aws is not None:
             self.aws.stop()
             self.aws = None
