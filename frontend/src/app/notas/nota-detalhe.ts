@@ -5,6 +5,7 @@ import { RouterLink } from '@angular/router';
 import { AuthService } from '../auth/auth.service';
 import { ApiError } from '../core/api-error';
 import { NotaOut } from '../core/api-types';
+import { ProdutosApi } from '../produtos/produtos-api';
 import { NotasApi } from './notas-api';
 import { STATUS_LABELS } from './status';
 
@@ -62,7 +63,7 @@ function settled(nota: NotaOut): boolean {
         <thead><tr><th scope="col">Produto</th><th scope="col">Quantidade</th><th scope="col">Valor unitário</th></tr></thead>
         <tbody>
           @for (item of n.items; track item.produtoId) {
-            <tr><td>{{ item.produtoId }}</td><td>{{ item.quantidade }}</td><td>R$ {{ item.valorUnitario }}</td></tr>
+            <tr><td>{{ produtos()[item.produtoId] ?? item.produtoId }}</td><td>{{ item.quantidade }}</td><td>R$ {{ item.valorUnitario }}</td></tr>
           }
         </tbody>
       </table>
@@ -91,12 +92,15 @@ function settled(nota: NotaOut): boolean {
 })
 export class NotaDetalhe {
   private readonly api = inject(NotasApi);
+  private readonly produtosApi = inject(ProdutosApi);
   private readonly auth = inject(AuthService);
   /** The route's `:id`, bound by withComponentInputBinding. */
   readonly id = input.required<string>();
   protected readonly labels = STATUS_LABELS;
   protected readonly nota = signal<NotaOut | null>(null);
   protected readonly erro = signal<string | null>(null);
+  /** Each item's produto as `SKU: nome`, read once per produto. */
+  protected readonly produtos = signal<Record<string, string>>({});
   protected readonly passos = computed(() => {
     const nota = this.nota();
     return nota ? timeline(nota) : [];
@@ -118,12 +122,25 @@ export class NotaDetalhe {
     this.api.get(id).subscribe({
       next: (nota) => {
         this.nota.set(nota);
+        this.nameProdutos(nota);
         if (!settled(nota)) {
           this.timer = setTimeout(() => this.refresh(id), POLL_MS);
         }
       },
       error: (error: ApiError) => this.erro.set(error.message),
     });
+  }
+
+  private nameProdutos(nota: NotaOut): void {
+    for (const { produtoId } of nota.items) {
+      if (!(produtoId in this.produtos())) {
+        this.produtos.update((names) => ({ ...names, [produtoId]: produtoId }));
+        this.produtosApi.get(produtoId).subscribe({
+          next: (p) => this.produtos.update((names) => ({ ...names, [p.id]: `${p.sku}: ${p.nome}` })),
+          error: () => undefined, // the id stays shown
+        });
+      }
+    }
   }
 
   confirmar(): void {
