@@ -110,6 +110,29 @@ def test_a_wrong_password_is_refused_with_a_message(local: Local, browser: Brows
     context.close()
 
 
+def test_signing_in_and_moving_around_by_keyboard_alone(local: Local, browser: Browser) -> None:
+    context = browser.new_context(locale="pt-BR")
+    page = context.new_page()
+    SignInPage(page, SCREENSHOTS).open(local.url)
+    # Tab order: the skip link, then the form's fields and its button
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Pular para o conteúdo")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("E-mail")).to_be_focused()
+    page.keyboard.type("estoquista@example.com")
+    page.keyboard.press("Tab")
+    page.keyboard.type(DEMO_PASSWORD)
+    page.keyboard.press("Enter")
+    NotasPage(page, SCREENSHOTS).wait()
+    # The main navigation is reachable and operable with the keyboard too
+    produtos = page.get_by_role("navigation", name="Principal").get_by_role("link", name="Produtos")
+    produtos.focus()
+    page.keyboard.press("Enter")
+    ProdutosPage(page, SCREENSHOTS).wait()
+    expect(produtos).to_have_attribute("aria-current", "page")
+    context.close()
+
+
 def test_an_expired_session_goes_back_to_sign_in(local: Local, signed_in: Callable[[str], Page]) -> None:
     page = signed_in("auditor@example.com")
     # Given a session whose token the API's authorizer refuses (as an expired or revoked one)
