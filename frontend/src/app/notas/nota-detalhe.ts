@@ -100,7 +100,7 @@ export class NotaDetalhe {
   protected readonly nota = signal<NotaOut | null>(null);
   protected readonly erro = signal<string | null>(null);
   /** Each item's produto as `SKU: nome`, read once per produto. */
-  protected readonly produtos = signal<Record<string, string>>({});
+  protected readonly produtos = signal<Partial<Record<string, string>>>({});
   protected readonly passos = computed(() => {
     const nota = this.nota();
     return nota ? timeline(nota) : [];
