@@ -7,6 +7,7 @@ it; each refused one is a 403 in the API's error shape and stores nothing. Plus 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -110,6 +111,29 @@ def allowed(route: access.Route, caller: str) -> bool:
 
 
 CASES = [(route, caller) for route in access.ROUTES for caller in CALLERS]
+
+
+@pytest.mark.parametrize(
+    "raw_body",
+    [
+        json.dumps({"destinatario": {}}),  # fails validation: a 422 for a faturista
+        "{not json",  # a 400 for a faturista
+        "x" * (300 * 1024),  # a 413 for a faturista
+    ],
+    ids=["invalid", "not-json", "too-large"],
+)
+def test_a_caller_outside_the_group_gets_403_whatever_the_body(apis: Apis, raw_body: str) -> None:
+    # Given an estoquista (not in faturamento) and a malformed nota
+    before = counts(apis.db_url)
+    # When it is posted
+    result = apis.notas.call("POST", "/api/v1/notas", raw_body=raw_body, caller=CALLERS["estoque"])
+    # Then the group check answers, not the body's validation, and nothing is stored
+    assert result.status == 403, result.body
+    assert "faturamento" in result.body["message"] and result.body["errors"] == []
+    assert counts(apis.db_url) == before
+    # And the same body from a faturista is refused for what it is
+    own = apis.notas.call("POST", "/api/v1/notas", raw_body=raw_body, caller=CALLERS["faturamento"])
+    assert own.status in (400, 413, 422) and own.status != 403
 
 
 @pytest.mark.parametrize(("route", "caller"), CASES, ids=[f"{r.method} {r.path} as {c}" for r, c in CASES])

@@ -133,11 +133,23 @@ def error_response(status: int, message: str, errors: Sequence[FieldError] = (),
     )
 
 
+def _refused(app: APIGatewayRestResolver) -> Response[Any] | None:
+    """Powertools validates a request before the group check runs: a refused caller's answer wins."""
+    refused = auth.refusal(app.current_event)
+    if isinstance(refused, NotSignedIn):
+        return error_response(HTTPStatus.UNAUTHORIZED, refused.message)
+    if isinstance(refused, Forbidden):
+        return error_response(HTTPStatus.FORBIDDEN, refused.message)
+    return None
+
+
 def register_error_handlers(app: APIGatewayRestResolver) -> None:
     """Map every exception a route can raise to one answer (the STYLE.md "one place")."""
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response[Any]:
+        if (refused := _refused(app)) is not None:
+            return refused
         errors = field_errors(exc.errors())
         if any(e.type == "json_invalid" for e in errors):
             return error_response(HTTPStatus.BAD_REQUEST, "request body is not valid JSON", errors)
@@ -150,17 +162,23 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _unsupported(exc: RequestUnsupportedContentType) -> Response[Any]:
+        if (refused := _refused(app)) is not None:
+            return refused
         return error_response(
             HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "request body must be application/json", field_errors(exc.errors())
         )
 
     @app.exception_handler(PayloadTooLarge)
     def _too_large(exc: PayloadTooLarge) -> Response[Any]:
+        if (refused := _refused(app)) is not None:
+            return refused
         return error_response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, str(exc))
 
     @app.exception_handler([binascii.Error, UnicodeDecodeError])
     def _undecodable(exc: Exception) -> Response[Any]:
         # A base64 body that does not decode, or bytes that are not UTF-8.
+        if (refused := _refused(app)) is not None:
+            return refused
         return error_response(HTTPStatus.BAD_REQUEST, "request body is not valid UTF-8 JSON")
 
     @app.exception_handler(NotSignedIn)

@@ -12,8 +12,9 @@ reads them.
 The check is a global middleware of every resolver (`functions.shared.api.new_resolver`): it looks
 the matched route up in `functions.shared.access.ROUTES` by method and resource, so which group may
 call a route is declared once, next to the route, and not in each handler. Powertools runs its
-request validation before any middleware, so a caller outside the group who also sends an invalid
-body gets the 422 first; neither answer stores anything.
+request validation before any middleware, so the answers it makes for a malformed request (422,
+400, 413, 415) ask `refusal` first (functions.shared.api): a caller outside the group gets its
+403 whatever the body, and learns nothing about the route's input from its validation errors.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from functions.shared.access import route_for
 from functions.shared.errors import Forbidden, NotSignedIn
@@ -64,22 +66,32 @@ def caller_from_claims(claims: dict[str, Any] | None) -> Caller | None:
     )
 
 
-def authorize(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    """Admit the request if its route is public or the caller is in one of the route's groups."""
-    event = app.current_event
+def refusal(event: APIGatewayProxyEvent) -> NotSignedIn | Forbidden | None:
+    """Why this request may not reach its route, or None when it may (public, or the right group)."""
     route = route_for(event.http_method, event.resource)
     if route is not None and route.public:
-        return next_middleware(app)
+        return None
     caller = caller_from_claims(event.request_context.authorizer.claims)
     if caller is None:
         # Only reachable around API Gateway (a direct invoke, a misconfigured method): fail closed.
-        raise NotSignedIn("sign in to call this API")
+        return NotSignedIn("sign in to call this API")
     # No declared route: the resolver's 404 answers (API Gateway has a method only for declared
     # routes, and a test holds every resolver route to a declaration).
     if route is not None and not route.allows(caller.groups):
         wanted = ", ".join(sorted(route.groups))
-        raise Forbidden(f"{event.http_method} {event.resource} needs one of the groups: {wanted}")
-    app.append_context(**{_CONTEXT_KEY: caller})
+        return Forbidden(f"{event.http_method} {event.resource} needs one of the groups: {wanted}")
+    return None
+
+
+def authorize(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Admit the request if its route is public or the caller is in one of the route's groups."""
+    event = app.current_event
+    refused = refusal(event)
+    if refused is not None:
+        raise refused
+    caller = caller_from_claims(event.request_context.authorizer.claims)
+    if caller is not None:
+        app.append_context(**{_CONTEXT_KEY: caller})
     return next_middleware(app)
 
 
