@@ -129,6 +129,11 @@ def main() -> None:
             alarm_topic_arn=alarms.arn,
         ),
     )
+    # The API's CORS answers (the gateway's and the functions' own) name the console's origin, which
+    # is the distribution's domain unless configured, and the distribution's /api/* origin is the
+    # API: resolved once the site exists.
+    deferred: tuple[pulumi.Output[str], Callable[[pulumi.Output[str]], None]] = pulumi.deferred_output()
+    cors_origin, resolve_cors_origin = deferred
     services = {
         service: SagaService(
             service,
@@ -140,6 +145,7 @@ def main() -> None:
                 bus_name=bus.bus_name,
                 bus_arn=bus.bus_arn,
                 alarm_topic_arn=alarms.arn,
+                cors_allow_origin=cors_origin,
             ),
         )
         for service in SERVICES
@@ -149,10 +155,6 @@ def main() -> None:
         for service in services.values()
         for fn_name, resources in service.functions.items()
     }
-    # The API's CORS answers name the console's origin, which is the distribution's domain unless
-    # configured, and the distribution's /api/* origin is the API: resolved once the site exists.
-    deferred: tuple[pulumi.Output[str], Callable[[pulumi.Output[str]], None]] = pulumi.deferred_output()
-    cors_origin, resolve_cors_origin = deferred
     users = Identity(
         "identity",
         IdentityArgs(environment=env, mfa=config.identity.mfa, deletion_protection=config.identity.deletion_protection),

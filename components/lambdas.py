@@ -102,6 +102,7 @@ def create_function(
     *,
     environment: Mapping[str, pulumi.Input[str]],
     bus_name: pulumi.Input[str] | None = None,
+    cors_allow_origin: pulumi.Input[str] | None = None,
     statements: Sequence[Mapping[str, Any]] = (),
     depends_on: Sequence[pulumi.Resource] = (),
 ) -> FunctionResources:
@@ -132,7 +133,7 @@ def create_function(
         opts=opts,
     )
     # The one computation of a function's variables, shared with local mode's containers.
-    variables = function_env.function_environment(spec, environment, bus_name)
+    variables = function_env.function_environment(spec, environment, bus_name, cors_allow_origin)
     function = aws.lambda_.Function(
         f"{prefix}-fn",
         name=physical,

@@ -37,6 +37,8 @@ class SagaServiceArgs:
     bus_name: pulumi.Input[str]
     bus_arn: pulumi.Input[str]
     alarm_topic_arn: pulumi.Input[str]
+    # The one origin the API function's CORS answers allow (the console's, or nfe:api.corsAllowOrigin).
+    cors_allow_origin: pulumi.Input[str] | None = None
 
 
 def rejected_messages_alarm(
@@ -108,6 +110,7 @@ class SagaService(pulumi.ComponentResource):
             args.network,
             environment=environment,
             bus_name=args.bus_name,
+            cors_allow_origin=args.cors_allow_origin,
             statements=statements,
             depends_on=args.database.migrated,
         )

@@ -46,13 +46,17 @@ def local_database(database_url: str) -> dict[str, str]:
 
 
 def function_environment(
-    spec: topology.Function, database: Mapping[str, V | str], bus_name: V | None = None
+    spec: topology.Function,
+    database: Mapping[str, V | str],
+    bus_name: V | None = None,
+    cors_allow_origin: V | None = None,
 ) -> dict[str, V | str]:
     """Every variable the stack sets on `spec`'s function.
 
     Powertools' service name (the function's own: logs, traces and metrics say which function) and
-    metrics namespace, where the database is, the login role of a function that has one, and the
-    bus of a function that is given one.
+    metrics namespace, where the database is, the login role of a function that has one, the bus
+    of a function that is given one, and an API function's one allowed CORS origin (the functions'
+    own answers name it, as the gateway's do; never `*`).
     """
     env: dict[str, V | str] = {
         "POWERTOOLS_SERVICE_NAME": spec.name,
@@ -63,6 +67,8 @@ def function_environment(
         env[topology.ENV_DB_USER] = spec.database_role
     if bus_name is not None:
         env[topology.ENV_EVENT_BUS_NAME] = bus_name
+    if spec.kind == "api" and cors_allow_origin is not None:
+        env[topology.ENV_CORS_ALLOW_ORIGIN] = cors_allow_origin
     return env
 
 

@@ -159,6 +159,8 @@ ENV_DB_SSLROOTCERT = "DB_SSLROOTCERT"  # path of the RDS CA bundle inside the pa
 ENV_DB_PROXY = "DB_PROXY"  # "true" behind RDS Proxy: disables server-side prepared statements
 ENV_EVENT_BUS_NAME = "EVENT_BUS_NAME"
 ENV_EAGER_PUBLISH = "EAGER_PUBLISH"
+# API functions only: the one origin their CORS answers allow (the console's, or nfe:api.corsAllowOrigin).
+ENV_CORS_ALLOW_ORIGIN = "CORS_ALLOW_ORIGIN"
 # The migrator only: ARN of the RDS-managed master secret (a name, not a secret value).
 ENV_DB_SECRET_ARN = "DB_SECRET_ARN"  # noqa: S105
 DATABASE_NAME = "nfe"

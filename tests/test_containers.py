@@ -142,15 +142,24 @@ def test_each_container_gets_the_variables_the_stack_deploys_but_for_the_databas
     }
     for fn in LOCAL_FUNCTIONS:
         stack_vars = deployed[f"{fn.name}-{stack}"]
-        local = container_environment(fn, local_aws, "127.0.0.1:2000", "host=127.0.0.1 port=5432 dbname=nfe user=x")
+        local = container_environment(
+            fn,
+            local_aws,
+            "127.0.0.1:2000",
+            "host=127.0.0.1 port=5432 dbname=nfe user=x",
+            cors_origin="http://127.0.0.1:3000",
+        )
         runtime = runtime_environment(
             fn, f"{fn.name}-local", region="us-east-1", xray_daemon="127.0.0.1:2000", memory_mb=0
         )
         from_stack = {k for k in local if k not in runtime or k in ("AWS_REGION", "AWS_DEFAULT_REGION")} - LOCAL_ONLY
         assert from_stack - {"AWS_REGION", "AWS_DEFAULT_REGION"} == set(stack_vars) - STACK_ONLY, fn.name
-        for key in set(stack_vars) - STACK_ONLY - {topology.ENV_EVENT_BUS_NAME}:
+        endpoints = {topology.ENV_EVENT_BUS_NAME, topology.ENV_CORS_ALLOW_ORIGIN}
+        for key in set(stack_vars) - STACK_ONLY - endpoints:
             assert local[key] == stack_vars[key], (fn.name, key)
         assert local[topology.ENV_EVENT_BUS_NAME] == local_aws.bus_name
+        # The API's one allowed origin: the console's on the stack, this server's locally
+        assert local.get(topology.ENV_CORS_ALLOW_ORIGIN) == ("http://127.0.0.1:3000" if fn.kind == "api" else None)
         # Tracing and metrics as deployed: X-Ray's daemon address, nothing switching either off
         assert local["AWS_XRAY_DAEMON_ADDRESS"] == "127.0.0.1:2000"
         assert not {k for k in local if k.endswith("_DISABLED")}

@@ -506,6 +506,15 @@ def test_every_function_runtime_sizing_tracing_logs_and_environment(stack: Stack
         assert ("DB_SECRET_ARN" in env) is (spec.kind == "migrator")
 
 
+def test_api_functions_allow_the_consoles_origin_only(stack: Stack) -> None:
+    # The functions' own CORS answers (errors included) name the one origin the gateway's do
+    origin = stack.result.outputs["consoleUrl"].rstrip("/")
+    assert origin.startswith("https://") and "*" not in origin
+    for spec in topology.FUNCTIONS:
+        env = stack.function(spec.name).inputs["environment"]["variables"]
+        assert env.get(topology.ENV_CORS_ALLOW_ORIGIN) == (origin if spec.kind == "api" else None), spec.name
+
+
 def test_no_wildcard_action_and_star_resources_only_for_the_allowlist(stack: Stack) -> None:
     documents = all_policy_documents(stack)
     assert len(documents) >= len(topology.FUNCTIONS)

@@ -37,7 +37,13 @@ LOCAL_FUNCTIONS = tuple(fn for fn in topology.FUNCTIONS if fn.kind != "migrator"
 
 
 def container_environment(
-    fn: topology.Function, aws: emulator.LocalAws, xray_address: str, database_url: str, *, eager_publish: bool = True
+    fn: topology.Function,
+    aws: emulator.LocalAws,
+    xray_address: str,
+    database_url: str,
+    *,
+    eager_publish: bool = True,
+    cors_origin: str | None = None,
 ) -> dict[str, str]:
     """A container's variables: the Lambda runtime's, the stack's (the same computation as
     components/lambdas.py) with a database URL for the DB_* endpoint, and the emulator's endpoint."""
@@ -59,7 +65,7 @@ def container_environment(
     env.update(aws.environment())
     env.pop(topology.ENV_EVENT_BUS_NAME, None)
     stack = function_env.function_environment(
-        fn, function_env.local_database(make_conninfo("", **params)), aws.bus_name
+        fn, function_env.local_database(make_conninfo("", **params)), aws.bus_name, cors_origin
     )
     env.update({k: str(v) for k, v in stack.items()})
     if not eager_publish:
@@ -163,8 +169,18 @@ class LocalSystem:
     def function_environment(self, fn: topology.Function) -> dict[str, str]:
         assert self.aws is not None and self.xray is not None
         return container_environment(
-            fn, self.aws, self.xray.address, self.database_url, eager_publish=self.options.eager_publish
+            fn,
+            self.aws,
+            self.xray.address,
+            self.database_url,
+            eager_publish=self.options.eager_publish,
+            cors_origin=self.cors_origin,
         )
+
+    @property
+    def cors_origin(self) -> str:
+        """The one origin the API's CORS answers allow: `--cors-origin`, else this server's own."""
+        return self.options.cors_origin or f"http://{self.options.host}:{self.options.port}"
 
     def stats(self) -> dict[str, Any]:
         """Per function: invocations, cold starts, lost containers, CPU ms per invocation; X-Ray's summary."""
@@ -245,7 +261,6 @@ class LocalSystem:
                 f"eager publish {'on' if self.options.eager_publish else 'off'}"
             )
             authorizer = CognitoAuthorizer(self.user_pool.issuer, self.user_pool.jwks_url)
-            own_origin = f"http://{self.options.host}:{self.options.port}"
             console = ConsoleSite(
                 self.options.console_dir,
                 # The console's RuntimeConfig: the API on this origin, sign-in at the emulated pool.
@@ -261,7 +276,7 @@ class LocalSystem:
                 self.invoke,
                 self.options.host,
                 authorizer,
-                cors_origin=self.options.cors_origin or own_origin,
+                cors_origin=self.cors_origin,
                 console=console,
             )
             serve_in_thread(self._server)
