@@ -5,6 +5,8 @@
 - Restart: its own `nfe local` process on its own PostgreSQL (moto server, the real handlers, eager
   publishing, the publisher schedule at 1 s, a 2 s visibility timeout), driven over HTTP by eight
   clients while the server is restarted under them.
+- Killed containers: the same, with a random function container (a process of `nfe local`'s)
+  SIGKILLed every 0.4 s, 20 times, while the sagas run.
 The figures each test measures are printed (`pytest -s` shows them) and quoted in docs/reliability.md.
 """
 
@@ -332,6 +334,90 @@ def test_postgres_restart_during_100_sagas_loses_none_and_duplicates_none(own_se
             f"\n{SAGAS} sagas, PostgreSQL restarted {RESTARTS}x (down {down} s): {SAGAS}/{SAGAS} terminal "
             f"{recovered:.1f} s after it last came back ({posted:.1f} s to post all, {settled:.1f} s more to settle); "
             f"{dict(statuses)}; answers {dict(client.answers)}; client errors {dict(client.errors)}"
+        )
+    finally:
+        assert local.stop() == 0
+
+
+KILLS = 20
+
+
+def container_pids(parent: int) -> list[int]:
+    """The function containers (nfe/local/bootstrap.py processes) of the `nfe local` process `parent`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                command = cmdline.read()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and b"nfe.local.bootstrap" in command:
+            found.append(int(entry))
+    return found
+
+
+def test_containers_killed_at_random_during_100_sagas_lose_none_and_duplicate_none(pg_admin_url: str) -> None:
+    import signal
+
+    from tests.conftest import create_database
+
+    # Given local mode (eager publishing, the schedule at 1 s, a 2 s visibility timeout) and 8 clients
+    database_url = create_database(pg_admin_url)
+    local = start_local(database_url, *SAFETY_NET)
+    try:
+        api = HeaderClient(local.url, local.sign_in())
+        initial = {f"KIL-{i:02d}": SAGAS * 12 // 100 for i in range(10)}
+        produtos = new_produtos(api, initial)
+        rng = random.Random(SAGAS + 1)
+        bodies = [nota_body(rng, list(produtos.values()), max_items=2, max_quantidade=2) for _ in range(SAGAS)]
+        client = Client(api)
+        done = threading.Event()
+        killed: list[int] = []
+
+        def kill_along_the_way() -> None:
+            # When a random container of any function is SIGKILLed every 0.4 s, 20 times, while the
+            # sagas run. (Unbounded, the last requests meet few containers and lose each new one;
+            # and a message whose batch dies three times goes to its DLQ, as on AWS.)
+            chooser = random.Random(7)
+            while len(killed) < KILLS and not done.wait(0.4):
+                pids = container_pids(local.process.pid)
+                if pids:
+                    pid = chooser.choice(pids)
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                        killed.append(pid)
+                    except ProcessLookupError:
+                        pass
+
+        killer = threading.Thread(target=kill_along_the_way)
+        killer.start()
+        try:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                ids = list(pool.map(lambda body: client.create(body, deadline=time.monotonic() + 60), bodies))
+        finally:
+            done.set()
+            killer.join()
+        settled = wait_until_no_pending(database_url, SAGAS, timeout=60)
+
+        # Then each nota exists once and ended; stock adds up; every event was published; no DLQ
+        assert len(killed) >= KILLS // 2
+        assert len(set(ids)) == SAGAS
+        assert {str(r["id"]) for r in query(database_url, "SELECT id FROM faturamento.notas_fiscais")} == set(ids)
+        ledger = stock_ledger(database_url)
+        assert {r["sku"]: r["quantidade"] + r["ativa"] for r in ledger} == initial
+        assert_reservas_match_items(database_url)
+        for schema in ("faturamento", "estoque"):
+            unpublished = query(database_url, f"SELECT count(*) AS n FROM {schema}.eventos_outbox WHERE NOT publicado")
+            assert unpublished == [{"n": 0}]
+        assert sum(dlq_depths(local).values()) == 0
+        statuses = Counter(r["status"] for r in query(database_url, "SELECT status FROM faturamento.notas_fiscais"))
+        print(
+            f"\n{SAGAS} sagas with {len(killed)} containers killed under them: all terminal {settled:.1f} s after the "
+            f"last POST; {dict(statuses)}; answers {dict(client.answers)}"
         )
     finally:
         assert local.stop() == 0
