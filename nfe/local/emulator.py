@@ -94,11 +94,14 @@ def _speed_up_moto() -> None:
       counts) three times to read one attribute: read `message_retention_period` itself.
     - A receipt handle is 185 letters, each drawn by its own `random.choice`: draw them with one
       `choices` call of the same generator (moto's seedable one), same alphabet and length.
+    - Every request lists its response class's methods with `inspect.getmembers` to check that the
+      action exists; a class's methods never change, so each class is listed once.
     """
     import string
 
     import jsonpath_ng.ext
     import moto.backends
+    import moto.core.responses
     import moto.core.utils
     import moto.sqs.models
     import moto.sqs.utils
@@ -117,6 +120,11 @@ def _speed_up_moto() -> None:
         for name, module in list(sys.modules.items()):
             if name.startswith("moto") and getattr(module, "camelcase_to_underscores", None) is to_snake:
                 module.camelcase_to_underscores = cached  # type: ignore[attr-defined]
+
+    list_methods = moto.core.responses.method_names_from_class
+    if not hasattr(list_methods, "cache_info"):
+        # Read only: the dispatcher tests membership (`action in method_names`).
+        moto.core.responses.method_names_from_class = functools.lru_cache(maxsize=None)(list_methods)  # type: ignore[assignment]
 
     backend: Any = moto.sqs.models.SQSBackend
     if not getattr(backend.is_message_valid_based_on_retention_period, "_nfe_direct", False):
