@@ -26,9 +26,22 @@ typecheck: setup
 	$(BIN)/mypy .
 	$(BIN)/mypy account/__main__.py
 
-# The browser tests (tests/test_console_browser.py) serve the built console through nfe local.
-pytest: setup console
+# The browser tests (tests/test_console_browser.py) serve the built console through nfe local and
+# drive Debian's Chromium (Playwright's own browser download is not used).
+pytest: setup console browser
 	$(BIN)/pytest -q
+
+# Debian's Chromium for the browser tests: installed when missing and this is root on Debian (as
+# .ci/run does); otherwise stop and say how, rather than let the browser tests skip.
+.PHONY: browser
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq chromium; \
+	  else \
+	    echo "make test needs Debian's Chromium at /usr/bin/chromium: sudo apt-get install -y chromium" >&2; exit 1; \
+	  fi; \
+	fi
 
 test: lint typecheck pytest policy
 
