@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
+from components.alarms import alarm_on_any
 from nfe import function_env, topology
 
 RUNTIME = "python3.13"
@@ -160,19 +161,14 @@ def errors_alarm(
     parent: pulumi.Resource, prefix: str, resources: FunctionResources, alarm_topic_arn: pulumi.Input[str]
 ) -> aws.cloudwatch.MetricAlarm:
     """Any error of the function in a minute raises the alarm; consumers' retries show up here first."""
-    return aws.cloudwatch.MetricAlarm(
+    return alarm_on_any(
+        parent,
         f"{prefix}-errors-alarm",
-        alarm_description=f"{resources.spec.name}: invocation errors",
+        description=f"{resources.spec.name}: invocation errors",
         namespace="AWS/Lambda",
         metric_name="Errors",
         dimensions={"FunctionName": resources.function.name},
         statistic="Sum",
         period=60,
-        evaluation_periods=1,
-        threshold=0,
-        comparison_operator="GreaterThanThreshold",
-        treat_missing_data="notBreaching",
-        alarm_actions=[alarm_topic_arn],
-        ok_actions=[alarm_topic_arn],
-        opts=pulumi.ResourceOptions(parent=parent),
+        alarm_topic_arn=alarm_topic_arn,
     )

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
+from components.alarms import alarm_on_any
 from nfe import topology
 
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
@@ -110,19 +111,14 @@ def dlq_depth_alarm(
     parent: pulumi.Resource, prefix: str, dlq: aws.sqs.Queue, alarm_topic_arn: pulumi.Input[str]
 ) -> aws.cloudwatch.MetricAlarm:
     """A single message in a DLQ is an event the saga failed to handle: alarm at once."""
-    return aws.cloudwatch.MetricAlarm(
+    return alarm_on_any(
+        parent,
         f"{prefix}-depth-alarm",
-        alarm_description=pulumi.Output.concat("Messages waiting in the dead-letter queue ", dlq.name),
+        description=pulumi.Output.concat("Messages waiting in the dead-letter queue ", dlq.name),
         namespace="AWS/SQS",
         metric_name="ApproximateNumberOfMessagesVisible",
         dimensions={"QueueName": dlq.name},
         statistic="Maximum",
         period=300,
-        evaluation_periods=1,
-        threshold=0,
-        comparison_operator="GreaterThanThreshold",
-        treat_missing_data="notBreaching",
-        alarm_actions=[alarm_topic_arn],
-        ok_actions=[alarm_topic_arn],
-        opts=pulumi.ResourceOptions(parent=parent),
+        alarm_topic_arn=alarm_topic_arn,
     )

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
+from components.alarms import alarm_on_any
 from components.lambdas import (
     DatabaseAccess,
     FunctionResources,
@@ -45,21 +46,16 @@ def rejected_messages_alarm(
     parent: pulumi.Resource, prefix: str, spec: topology.Function, alarm_topic_arn: pulumi.Input[str]
 ) -> aws.cloudwatch.MetricAlarm:
     """A consumer rejected a message no retry can fix (it goes to the DLQ): alarm at once."""
-    return aws.cloudwatch.MetricAlarm(
+    return alarm_on_any(
+        parent,
         f"{prefix}-rejected-alarm",
-        alarm_description=f"{spec.name}: messages rejected ({REJECTED_METRIC})",
+        description=f"{spec.name}: messages rejected ({REJECTED_METRIC})",
         namespace=METRICS_NAMESPACE,
         metric_name=REJECTED_METRIC,
         dimensions={"service": spec.name},
         statistic="Sum",
         period=60,
-        evaluation_periods=1,
-        threshold=0,
-        comparison_operator="GreaterThanThreshold",
-        treat_missing_data="notBreaching",
-        alarm_actions=[alarm_topic_arn],
-        ok_actions=[alarm_topic_arn],
-        opts=pulumi.ResourceOptions(parent=parent),
+        alarm_topic_arn=alarm_topic_arn,
     )
 
 
