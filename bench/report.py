@@ -18,6 +18,11 @@ SAGAS_PER_SECOND_GOAL = 100
 CONCURRENCY_RATIO_GOAL = 3
 
 
+def goal_figure(goal: dict[str, Any]) -> str:
+    """A goal's figure with its unit: milliseconds unless the goal names another (throughput's sagas/s)."""
+    return f"{goal['figureMs']:.1f} {goal.get('unit', 'ms')}"
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -97,7 +102,14 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     if "throughput" in results:
         rate = results["throughput"]["sagasPerSecond"]
         # Not a time: the figure is sagas/s (kept under figureMs so every goal has the same shape).
-        checks.append({"goal": "throughput >= 100 sagas/s (figure in sagas/s)", "figureMs": rate, "met": rate >= 100})
+        checks.append(
+            {
+                "goal": "throughput >= 100 sagas/s",
+                "figureMs": rate,
+                "unit": "sagas/s",
+                "met": rate >= SAGAS_PER_SECOND_GOAL,
+            }
+        )
     return checks
 
 
@@ -124,7 +136,7 @@ def markdown(results: dict[str, Any]) -> str:
     if "goals" in results:
         out += ["## Goals", "", _row("Goal", "Figure", "Met"), _row("---", "---:", "---")]
         for g in results["goals"]:
-            out.append(_row(g["goal"], f"{g['figureMs']:.1f} ms", "yes" if g["met"] else "**no**"))
+            out.append(_row(g["goal"], goal_figure(g), "yes" if g["met"] else "**no**"))
         out.append("")
     if "sagaLatencyMs" in results:
         e, s = results["sagaLatencyMs"], results["sagaLatencyScheduleOnlyMs"]

@@ -15,7 +15,7 @@ from typing import Any
 
 from bench import api, coldstart, publisher, saga, throughput
 from bench.harness import ROOT, Postgres, create_produtos, local_system, nota_body, reap_stopped, say
-from bench.report import goals, machine, markdown
+from bench.report import goal_figure, goals, machine, markdown
 
 BENCHMARKS = ("saga", "api", "throughput", "coldstart", "publisher")
 DEFAULT_OUT = ROOT / "bench" / "results"
@@ -189,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = run(args)
     write(results, args.out)
     for goal in results["goals"]:
-        say(f"goal {'met' if goal['met'] else 'NOT met'}: {goal['goal']}: {goal['figureMs']:.1f} ms")
+        say(f"goal {'met' if goal['met'] else 'NOT met'}: {goal['goal']}: {goal_figure(goal)}")
     total = results["details"]["seconds"]["total"]
     say(f"wrote {args.out / 'latest.json'} and {args.out / 'latest.md'} in {total:.0f} s")
     return 0

@@ -280,6 +280,9 @@ def run(
     per_invocation = {name: f["cpuMsPerInvocation"] for name, f in functions.items() if f["invocations"]}
     per_saga = {key: round(value / load.sagas, 2) for key, value in cpu_ms.items()} if load.sagas else {}
     log(f"throughput: CPU ms per invocation {per_invocation}; CPU ms per saga {per_saga}")
+    # Lambda's default sampling (nfe/local/sampling.py): the share of invocations that were traced.
+    traced = {name: round(f["sampled"] / f["invocations"], 3) for name, f in functions.items() if f["invocations"]}
+    log(f"throughput: share of invocations traced {traced}")
     figures = {
         "sagasPerSecond": round(sagas_per_second, 2),
         "pgbenchTps": round(pgbench_tps, 1),
@@ -301,6 +304,7 @@ def run(
         "sagaTransactions": list(SAGA_TRANSACTIONS),
         "cpuMsPerInvocation": per_invocation,
         "cpuMsPerSaga": per_saga,
+        "tracedShare": traced,
         "cpuMsInRun": cpu_ms,
         "functions": functions,
         "xray": stats.get("xray", {}),

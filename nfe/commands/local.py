@@ -68,6 +68,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write each function's log (its containers' output: JSON logs and EMF metrics) to DIR/<function>.log "
         "and keep them; a temporary directory, removed on exit, by default",
     )
+    parser.add_argument(
+        "--trace-all",
+        action="store_true",
+        help="send every invocation's X-Ray trace to the local daemon; by default invocations are traced as "
+        "Lambda samples them (the first each second and 5 percent of the rest)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -102,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
             visibility_timeout_seconds=args.visibility_timeout,
             cors_origin=args.cors_origin,
             logs_dir=args.logs_dir,
+            trace_all=args.trace_all,
             log=progress,
         )
     )

@@ -92,10 +92,10 @@ def runtime_environment(
     return env
 
 
-def trace_header() -> str:
-    """`_X_AMZN_TRACE_ID` as Lambda sets it for a sampled invocation: the segment the service opened."""
+def trace_header(sampled: bool = True) -> str:
+    """`_X_AMZN_TRACE_ID` as Lambda sets it: the segment the service opened, and whether it is traced."""
     root = f"1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
-    return f"Root={root};Parent={uuid.uuid4().hex[:16]};Sampled=1;Lineage=1:local:0"
+    return f"Root={root};Parent={uuid.uuid4().hex[:16]};Sampled={int(sampled)};Lineage=1:local:0"
 
 
 @dataclass
@@ -187,11 +187,11 @@ class Container:
         self.init_cpu_ms = float(message["ready"]["cpuMs"])
         self.init_modules = list(message["ready"].get("modules", []))
 
-    def invoke(self, event: Any, timeout_seconds: float) -> Invocation:
+    def invoke(self, event: Any, timeout_seconds: float, *, sampled: bool = True) -> Invocation:
         deadline = time.monotonic() + timeout_seconds
         request = {
             "requestId": str(uuid.uuid4()),
-            "traceId": trace_header(),
+            "traceId": trace_header(sampled),
             "deadlineEpochMs": time.time() * 1000 + timeout_seconds * 1000,
             "event": event,
         }

@@ -6,7 +6,8 @@ a warm idle container, the most recently used first, as Lambda reuses warm envir
 idle and fewer containers than the function's reserved concurrency it starts one (a real cold start,
 paid by that invocation); at the limit it waits for one to come free. Containers idle for longer
 than the idle limit are reaped. A container that crashes or times out is dropped, the invocation
-fails as Lambda's does, and the next one starts a fresh container.
+fails as Lambda's does, and the next one starts a fresh container. Which invocations are traced is
+the sampler's decision (nfe/local/sampling.py: X-Ray's default rule, as on Lambda).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from nfe import topology
 from nfe.local.containers import Container, ContainerLost, FunctionError, Invocation
+from nfe.local.sampling import DefaultSamplingRule, Sampler
 
 # Lambda keeps an idle environment for minutes, not documented exactly; local mode's default.
 IDLE_SECONDS = 300.0
@@ -32,6 +34,7 @@ class FunctionStats:
     invocations: int = 0
     errors: int = 0
     cold_starts: int = 0
+    sampled: int = 0  # invocations traced (the trace header's Sampled=1)
     lost: int = 0  # containers that crashed or timed out
     reaped: int = 0
     cpu_ms: float = 0.0  # inside invocations, all containers (what Lambda bills as duration, in CPU)
@@ -42,6 +45,7 @@ class FunctionStats:
             "invocations": self.invocations,
             "errors": self.errors,
             "coldStarts": self.cold_starts,
+            "sampled": self.sampled,
             "lost": self.lost,
             "reaped": self.reaped,
             "cpuMs": round(self.cpu_ms, 1),
@@ -62,6 +66,7 @@ class FunctionRuntime:
         log: Path | None = None,
         idle_seconds: float = IDLE_SECONDS,
         on_container: Callable[[Container], None] | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
         self.function = function
         self.environment = dict(environment)
@@ -70,6 +75,7 @@ class FunctionRuntime:
         self.log = log
         self.idle_seconds = idle_seconds
         self.on_container = on_container
+        self.sampler: Sampler = sampler or DefaultSamplingRule()
         self.stats = FunctionStats()
         self._idle: list[Container] = []
         self._containers: set[Container] = set()
@@ -123,24 +129,27 @@ class FunctionRuntime:
 
     def invoke_measured(self, event: Any) -> Invocation:
         container = self._acquire()
+        sampled = self.sampler.sample()
         try:
-            invocation = container.invoke(event, self.timeout_seconds)
+            invocation = container.invoke(event, self.timeout_seconds, sampled=sampled)
         except ContainerLost:
             with self._cond:
                 self.stats.invocations += 1
+                self.stats.sampled += int(sampled)
                 self.stats.errors += 1
                 self.stats.lost += 1
                 self._forget(container)
             raise
         except FunctionError:
-            self._release(container, error=True)
+            self._release(container, sampled, error=True)
             raise
-        self._release(container, cpu_ms=invocation.cpu_ms)
+        self._release(container, sampled, cpu_ms=invocation.cpu_ms)
         return invocation
 
-    def _release(self, container: Container, *, error: bool = False, cpu_ms: float = 0.0) -> None:
+    def _release(self, container: Container, sampled: bool, *, error: bool = False, cpu_ms: float = 0.0) -> None:
         with self._cond:
             self.stats.invocations += 1
+            self.stats.sampled += int(sampled)
             self.stats.errors += int(error)
             self.stats.cpu_ms += cpu_ms
             if self._closed:

@@ -29,6 +29,7 @@ from nfe.local.containers import runtime_environment
 from nfe.local.gateway import make_server, serve_in_thread
 from nfe.local.lambda_runtime import FunctionRuntime
 from nfe.local.pollers import EventSourceSqs, QueuePoller, Schedule
+from nfe.local.sampling import DefaultSamplingRule, SampleAll
 from nfe.local.xray_listener import XRayListener
 
 ENVIRONMENT = "local"
@@ -90,6 +91,8 @@ class LocalOptions:
     cors_origin: str | None = None
     # The built console served at `/` (frontend's `make build` output by default).
     console_dir: Path = DEFAULT_DIST
+    # Trace every invocation (`--trace-all`) instead of X-Ray's default rule, as Lambda samples.
+    trace_all: bool = False
 
 
 @dataclass
@@ -235,10 +238,12 @@ class LocalSystem:
                     timeout_seconds=fn.timeout_seconds
                     or (config.consumer_timeout_seconds if fn.kind == "consumer" else config.api_timeout_seconds),
                     log=self.logs_dir / f"{fn.name}.log",
+                    sampler=SampleAll() if self.options.trace_all else DefaultSamplingRule(),
                 )
             log(
                 f"functions: {', '.join(self.functions)}: containers on demand, up to each one's reserved "
-                f"concurrency; logs in {self.logs_dir}; X-Ray daemon {self.xray.address}"
+                f"concurrency; logs in {self.logs_dir}; X-Ray daemon {self.xray.address} "
+                f"({'every invocation traced' if self.options.trace_all else 'traced as Lambda samples: 1/s + 5 %'})"
             )
             threading.Thread(target=self._reap, name="container-reaper", daemon=True).start()
 
