@@ -254,6 +254,16 @@ def markdown(results: dict[str, Any]) -> str:
                 *(_row(key, value) for key, value in dt["cpuMsPerSaga"].items()),
                 "",
             ]
+        if dt.get("byClients"):
+            out += [
+                "Throughput by sagas in flight (the main run, and shorter runs of their own on a fresh system and "
+                "database): where it peaks, and how each saga's CPU grows as more containers share two cores:",
+                "",
+                _row("Clients", "Seconds", "Sagas/s", "CPU ms per saga"),
+                _row("---:", "---:", "---:", "---:"),
+                *(_row(p["clients"], p["seconds"], p["sagasPerSecond"], p["cpuMsPerSaga"]) for p in dt["byClients"]),
+                "",
+            ]
     if "cpuMsPerInvocation" in results:
         out += [
             "## CPU per invocation",

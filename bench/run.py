@@ -37,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-rounds", type=int, default=3, help="rounds per API figure; the median is kept")
     p.add_argument("--duration", type=float, default=60, help="seconds of sustained load for throughput (default 60)")
     p.add_argument("--clients", type=int, default=8, help="concurrent sagas (and pgbench clients) for throughput")
+    p.add_argument(
+        "--sweep-clients",
+        type=lambda text: tuple(int(n) for n in text.split(",") if n),
+        default=(1, 2, 4),
+        help="client counts of the shorter throughput runs beside the main one (default 1,2,4; empty for none)",
+    )
+    p.add_argument("--sweep-seconds", type=float, default=15, help="seconds per sweep run (default 15)")
     p.add_argument("--pgbench-seconds", type=int, default=10, help="seconds per pgbench run (default 10)")
     p.add_argument("--pgbench-runs", type=int, default=3, help="pgbench runs; the median is kept")
     p.add_argument("--cold-start-runs", type=int, default=10, help="fresh interpreters per function (default 10)")
@@ -149,7 +156,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return {"publisherEventsPerSecond": rate}, {"publisher": more}
 
     def load() -> tuple[dict[str, Any], dict[str, Any]]:
-        figures, more = throughput.run(pg, args.clients, args.duration, args.pgbench_seconds, args.pgbench_runs)
+        figures, more = throughput.run(
+            pg,
+            args.clients,
+            args.duration,
+            args.pgbench_seconds,
+            args.pgbench_runs,
+            sweep_clients=args.sweep_clients,
+            sweep_seconds=args.sweep_seconds,
+        )
         return {"throughput": figures, "cpuMsPerInvocation": more["cpuMsPerInvocation"]}, {"throughput": more}
 
     try:

@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -241,6 +242,40 @@ def pgbench(pg: Postgres, clients: int, seconds: int, runs: int, scale: int, log
         pg.drop_database(url)
 
 
+def sweep(pg: Postgres, client_counts: Sequence[int], seconds: float, log: Log = say) -> list[dict[str, Any]]:
+    """Shorter closed-loop runs at each client count, on a system and database of their own (so
+    the main run's figures and transaction count are untouched): where throughput peaks, and how
+    each saga's CPU grows with the sagas in flight."""
+    database_url = pg.create_database("bench_sweep")
+    local = LocalProcess.start(database_url)
+    points = []
+    try:
+        produtos = _insert_produtos(database_url, PRODUTOS)
+        for clients in client_counts:
+            before = cpu.snapshot()
+            load = _load(local, produtos, clients, seconds, log)
+            used = cpu.split(before, cpu.snapshot(), local.process.pid)
+            rate = load.confirmed_in_run / load.seconds
+            per_saga = {key: round(value / load.sagas, 2) for key, value in used.items()} if load.sagas else {}
+            total = round(sum(per_saga.values()), 2)
+            log(
+                f"throughput: sweep: {clients} client(s) for {seconds:g} s: {rate:.1f} sagas/s, {total} CPU ms per saga"
+            )
+            points.append(
+                {
+                    "clients": clients,
+                    "seconds": seconds,
+                    "sagasPerSecond": round(rate, 2),
+                    "cpuMsPerSaga": total,
+                    "cpuMsPerSagaBy": per_saga,
+                }
+            )
+    finally:
+        local.stop()
+        pg.drop_database(database_url)
+    return points
+
+
 def run(
     pg: Postgres,
     clients: int,
@@ -248,6 +283,8 @@ def run(
     pgbench_seconds: int,
     pgbench_runs: int,
     log: Log = say,
+    sweep_clients: Sequence[int] = (),
+    sweep_seconds: float = 15,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     database_url = pg.create_database("bench_throughput")
     dbname = database_name(database_url)
@@ -264,6 +301,7 @@ def run(
     stats = local.stats()
     final = _commits(pg, dbname)
     pg.drop_database(database_url)
+    points = sweep(pg, sweep_clients, sweep_seconds, log) if sweep_clients else []
 
     tps = pgbench(pg, clients, pgbench_seconds, pgbench_runs, scale=max(clients, 1), log=log)
     pgbench_tps = median(tps)
@@ -309,4 +347,16 @@ def run(
         "functions": functions,
         "xray": stats.get("xray", {}),
     }
+    if points:
+        main = {
+            "clients": clients,
+            "seconds": seconds,
+            "sagasPerSecond": figures["sagasPerSecond"],
+            "cpuMsPerSaga": round(sum(per_saga.values()), 2),
+            "cpuMsPerSagaBy": per_saga,
+        }
+        details["byClients"] = sorted([main, *points], key=lambda point: point["clients"])
+        best = max(details["byClients"], key=lambda point: point["sagasPerSecond"])
+        figures["peakSagasPerSecond"], figures["peakClients"] = best["sagasPerSecond"], best["clients"]
+        log(f"throughput: peak {best['sagasPerSecond']:.1f} sagas/s at {best['clients']} client(s)")
     return figures, details

@@ -32,6 +32,10 @@ TINY = [
     "0.5",
     "--clients",
     "2",
+    "--sweep-clients",
+    "1",
+    "--sweep-seconds",
+    "1",
     "--pgbench-seconds",
     "1",
     "--pgbench-runs",
@@ -79,6 +83,11 @@ def test_every_benchmark_runs_and_writes_its_figures(pg_admin_url: str, tmp_path
     throughput = results["throughput"]
     assert {"sagasPerSecond", "pgbenchTps", "transactionsPerSaga", "ratio"} <= set(throughput)
     assert all(positive(throughput[k]) for k in ("sagasPerSecond", "pgbenchTps", "transactionsPerSaga", "ratio"))
+    # The sweep beside the main run: each point a rate and a CPU cost, the peak one of them
+    points = results["details"]["throughput"]["byClients"]
+    assert [p["clients"] for p in points] == [1, 2]
+    assert all(positive(p["sagasPerSecond"]) and positive(p["cpuMsPerSaga"]) for p in points)
+    assert throughput["peakSagasPerSecond"] == max(p["sagasPerSecond"] for p in points)
     # Measured commits per saga agree with the counted path (connection start-ups add a little).
     assert throughput["transactionsPerSagaCounted"] <= throughput["transactionsPerSaga"] < 8
     expected_functions = {fn.name for fn in topology.FUNCTIONS} | {"python"}
@@ -88,5 +97,13 @@ def test_every_benchmark_runs_and_writes_its_figures(pg_admin_url: str, tmp_path
     assert {"cpu", "cores", "ramGb", "os", "python", "postgresql", "date"} <= set(results["machine"])
     # And the markdown report carries every section and the goals
     report = (tmp_path / "latest.md").read_text()
-    for heading in ("## Goals", "## Saga latency", "## API latency", "## Throughput", "## Cold start", "## Publisher"):
+    for heading in (
+        "## Goals",
+        "## Saga latency",
+        "## API latency",
+        "## Throughput",
+        "## Cold start",
+        "## Publisher",
+        "Clients",
+    ):
         assert heading in report
