@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from functions.shared.settings import load
 from nfe import topology
 from nfe.ops import dlq as dlq_ops
 from nfe.ops.replay import parse_time, replay_name
-from nfe.ops.target import Dlq, Target, TargetError, from_outputs
+from nfe.ops.target import Dlq, Target, TargetError, from_outputs, from_state_file, stack_outputs
 from tests.conftest import set_function_env
 from tests.helpers.db import rows
 from tests.helpers.events import saga_envelope, sqs_record
@@ -184,3 +185,25 @@ def test_outputs_without_the_ops_keys_are_refused_in_one_line() -> None:
         from_outputs({}, "stack dev")
     with pytest.raises(TargetError, match="no dlqUrls output"):
         from_outputs({"eventBusName": "nfe-events-dev", "queueUrls": {}}, "stack dev")
+
+
+def test_a_state_or_outputs_file_that_is_missing_unreadable_or_not_an_object_says_which_and_why(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "missing.json"
+    garbled = tmp_path / "garbled.json"
+    garbled.write_text("{not json")
+    listed = tmp_path / "list.json"
+    listed.write_text("[]")
+    expected = {
+        (from_state_file, missing): f"state file {missing}: no such file (is `nfe local --state-file {missing}`",
+        (from_state_file, garbled): f"state file {garbled}: unreadable: ",
+        (from_state_file, listed): f"state file {listed} is not an nfe local state file",
+        (lambda p: stack_outputs("dev", p), missing): f"outputs file {missing}: no such file",
+        (lambda p: stack_outputs("dev", p), garbled): f"outputs file {garbled}: unreadable: ",
+        (lambda p: stack_outputs("dev", p), listed): f"outputs file {listed}: expected the JSON object of `pulumi",
+    }
+    for (read, path), start in expected.items():
+        with pytest.raises(TargetError) as raised:
+            read(path)
+        assert str(raised.value).startswith(start), str(raised.value)

@@ -139,16 +139,28 @@ def from_state(state: dict[str, Any], description: str) -> Target:
         raise TargetError(f"{description} is not an nfe local state file (missing {exc})") from None
 
 
-def from_state_file(path: Path) -> Target:
-    description = f"state file {path}"
+def _read_json_object(path: Path, description: str, missing: str, not_an_object: str) -> dict[str, Any]:
+    """The JSON object in `path`, or a TargetError naming the file: `missing` when there is none,
+    `not_an_object` when it holds other JSON."""
     try:
-        state = json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise TargetError(f"{description}: no such file (is `nfe local --state-file {path}` running?)") from None
+        raise TargetError(f"{description}: {missing}") from None
     except (OSError, ValueError) as exc:
         raise TargetError(f"{description}: unreadable: {exc}") from None
-    if not isinstance(state, dict):
-        raise TargetError(f"{description} is not an nfe local state file")
+    if not isinstance(data, dict):
+        raise TargetError(f"{description}{not_an_object}")
+    return data
+
+
+def from_state_file(path: Path) -> Target:
+    description = f"state file {path}"
+    state = _read_json_object(
+        path,
+        description,
+        missing=f"no such file (is `nfe local --state-file {path}` running?)",
+        not_an_object=" is not an nfe local state file",
+    )
     return from_state(state, description)
 
 
@@ -191,14 +203,12 @@ def from_outputs(outputs: dict[str, Any], description: str) -> Target:
 def stack_outputs(stack: str, outputs_file: Path | None) -> tuple[dict[str, Any], str]:
     if outputs_file is not None:
         description = f"outputs file {outputs_file}"
-        try:
-            data = json.loads(outputs_file.read_text())
-        except FileNotFoundError:
-            raise TargetError(f"{description}: no such file") from None
-        except (OSError, ValueError) as exc:
-            raise TargetError(f"{description}: unreadable: {exc}") from None
-        if not isinstance(data, dict):
-            raise TargetError(f"{description}: expected the JSON object of `pulumi stack output --json`")
+        data = _read_json_object(
+            outputs_file,
+            description,
+            missing="no such file",
+            not_an_object=": expected the JSON object of `pulumi stack output --json`",
+        )
         return data, f"stack {stack} ({description})"
     pulumi = shutil.which("pulumi")
     if pulumi is None:
