@@ -64,6 +64,25 @@ class LoadResult:
     statuses: Counter[str]
     window_rates: list[float]
 
+    @property
+    def sagas_per_second(self) -> float:
+        return self.confirmed_in_run / self.seconds
+
+    def cpu_ms_per_saga(self, cpu_ms: dict[str, float]) -> dict[str, float]:
+        """A window's CPU split (cpu.split) per saga posted in it."""
+        return {key: round(value / self.sagas, 2) for key, value in cpu_ms.items()} if self.sagas else {}
+
+
+def _point(clients: int, load: LoadResult, per_saga: dict[str, float]) -> dict[str, Any]:
+    """One entry of `byClients`: a closed-loop run's rate and what each of its sagas cost."""
+    return {
+        "clients": clients,
+        "seconds": load.seconds,
+        "sagasPerSecond": round(load.sagas_per_second, 2),
+        "cpuMsPerSaga": round(sum(per_saga.values()), 2),
+        "cpuMsPerSagaBy": per_saga,
+    }
+
 
 def _commits(pg: Postgres, dbname: str) -> int:
     """xact_commit of `dbname`, read from another database once its backends are gone and flushed."""
@@ -254,22 +273,12 @@ def sweep(pg: Postgres, client_counts: Sequence[int], seconds: float, log: Log =
         for clients in client_counts:
             before = cpu.snapshot()
             load = _load(local, produtos, clients, seconds, log)
-            used = cpu.split(before, cpu.snapshot(), local.process.pid)
-            rate = load.confirmed_in_run / load.seconds
-            per_saga = {key: round(value / load.sagas, 2) for key, value in used.items()} if load.sagas else {}
-            total = round(sum(per_saga.values()), 2)
+            point = _point(clients, load, load.cpu_ms_per_saga(cpu.split(before, cpu.snapshot(), local.process.pid)))
             log(
-                f"throughput: sweep: {clients} client(s) for {seconds:g} s: {rate:.1f} sagas/s, {total} CPU ms per saga"
+                f"throughput: sweep: {clients} client(s) for {seconds:g} s: {point['sagasPerSecond']:.1f} sagas/s, "
+                f"{point['cpuMsPerSaga']} CPU ms per saga"
             )
-            points.append(
-                {
-                    "clients": clients,
-                    "seconds": seconds,
-                    "sagasPerSecond": round(rate, 2),
-                    "cpuMsPerSaga": total,
-                    "cpuMsPerSagaBy": per_saga,
-                }
-            )
+            points.append(point)
     finally:
         local.stop()
         pg.drop_database(database_url)
@@ -305,7 +314,7 @@ def run(
 
     tps = pgbench(pg, clients, pgbench_seconds, pgbench_runs, scale=max(clients, 1), log=log)
     pgbench_tps = median(tps)
-    sagas_per_second = load.confirmed_in_run / load.seconds
+    sagas_per_second = load.sagas_per_second
     measured = (final - baseline) / load.sagas
     counted = len(SAGA_TRANSACTIONS)
     # How much of the database's own bound (pgbench TPS / transactions per saga) local mode reaches.
@@ -316,7 +325,7 @@ def run(
     )
     functions = stats.get("functions", {})
     per_invocation = {name: f["cpuMsPerInvocation"] for name, f in functions.items() if f["invocations"]}
-    per_saga = {key: round(value / load.sagas, 2) for key, value in cpu_ms.items()} if load.sagas else {}
+    per_saga = load.cpu_ms_per_saga(cpu_ms)
     log(f"throughput: CPU ms per invocation {per_invocation}; CPU ms per saga {per_saga}")
     # Lambda's default sampling (nfe/local/sampling.py): the share of invocations that were traced.
     traced = {name: round(f["sampled"] / f["invocations"], 3) for name, f in functions.items() if f["invocations"]}
@@ -348,14 +357,7 @@ def run(
         "xray": stats.get("xray", {}),
     }
     if points:
-        main = {
-            "clients": clients,
-            "seconds": seconds,
-            "sagasPerSecond": figures["sagasPerSecond"],
-            "cpuMsPerSaga": round(sum(per_saga.values()), 2),
-            "cpuMsPerSagaBy": per_saga,
-        }
-        details["byClients"] = sorted([main, *points], key=lambda point: point["clients"])
+        details["byClients"] = sorted([_point(clients, load, per_saga), *points], key=lambda point: point["clients"])
         best = max(details["byClients"], key=lambda point: point["sagasPerSecond"])
         figures["peakSagasPerSecond"], figures["peakClients"] = best["sagasPerSecond"], best["clients"]
         log(f"throughput: peak {best['sagasPerSecond']:.1f} sagas/s at {best['clients']} client(s)")
