@@ -1,4 +1,9 @@
-"""CPF and CNPJ: normalisation to digits and check-digit validation (Receita Federal's modulo 11)."""
+"""CPF and CNPJ: normalisation to digits and check-digit validation (Receita Federal's modulo 11).
+
+The CNPJ check digits also cover the alphanumeric CNPJ (NT Conjunta 2025.001): its first twelve
+positions may be 0-9 or A-Z, each worth ord(c) - 48, so a digit keeps its value and the arithmetic
+of the numeric CNPJ is unchanged. normalizar_documento (the API's) still takes digits only.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ CNPJ_LENGTH = 14
 # Digits with the usual punctuation: 123.456.789-09, 11.222.333/0001-81, or digits only.
 _ALLOWED = re.compile(r"^[0-9./\- ]+$")
 _CNPJ_WEIGHTS = (6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
+# Twelve base positions of 0-9 or A-Z, then two check digits (the XSD's TCnpj pattern).
+_CNPJ_SHAPE = re.compile(r"^[0-9A-Z]{12}[0-9]{2}$")
 
 
 def _cpf_digit(digits: str) -> int:
@@ -20,7 +27,8 @@ def _cpf_digit(digits: str) -> int:
 
 def _cnpj_digit(digits: str) -> int:
     weights = _CNPJ_WEIGHTS[-len(digits) :]
-    remainder = sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11
+    # ord(c) - 48: '0'..'9' are 0..9 and 'A'..'Z' are 17..42 (NT 2025.001).
+    remainder = sum((ord(d) - 48) * w for d, w in zip(digits, weights, strict=True)) % 11
     return 0 if remainder < 2 else 11 - remainder
 
 
@@ -33,7 +41,8 @@ def cpf_valido(digits: str) -> bool:
 
 
 def cnpj_valido(digits: str) -> bool:
-    if len(digits) != CNPJ_LENGTH or not digits.isdigit() or len(set(digits)) == 1:
+    """A CNPJ of 14 characters, numeric or alphanumeric (uppercase), whose check digits match."""
+    if not _CNPJ_SHAPE.match(digits) or len(set(digits)) == 1:
         return False
     first = _cnpj_digit(digits[:12])
     second = _cnpj_digit(digits[:12] + str(first))
