@@ -11,6 +11,10 @@ project, when it is missing (components/account.py in the app).
 - The CloudWatch Logs resource policy that lets EventBridge write to the buses' log groups: an IAM
   role is not accepted for log targets, and resource policies are capped at 10 per region.
 
+- GitHub Actions' OIDC provider and, per app stack, a deploy role and a read-only role
+  (github_ci.py), when `nfe-account:githubRepository` is set: IAM is global, so set it on one
+  region's stack only.
+
 This project is self-contained (pulumi and pulumi_aws only), so it runs from any checkout.
 """
 
@@ -20,6 +24,7 @@ import json
 
 import pulumi
 import pulumi_aws as aws
+from github_ci import GitHubCiArgs, create_github_ci
 
 # Read by the app program; tests/test_account_project.py checks these match components/account.py.
 BOOTSTRAP_PARAMETER = "/nfe/account/bootstrap"
@@ -132,6 +137,28 @@ def main() -> None:
     pulumi.export("apiGatewayCloudWatchRoleArn", role.arn)
     pulumi.export("eventsLogPolicyName", events_policy.policy_name)
     pulumi.export("bootstrapParameter", BOOTSTRAP_PARAMETER)
+
+    config = pulumi.Config()
+    repository = config.get("githubRepository")
+    if repository:
+        if repository.count("/") != 1 or not all(repository.split("/")):
+            raise ValueError(f"nfe-account:githubRepository must be owner/name, got {repository!r}")
+        roles = create_github_ci(
+            GitHubCiArgs(
+                repository=repository,
+                region=region,
+                account=account,
+                partition=partition,
+                stacks=tuple(config.get_object("githubStacks") or ("dev", "prod")),
+                environments=tuple(config.get_object("githubEnvironments") or ("prod",)),
+                branch=config.get("githubBranch") or "main",
+                oidc_provider_arn=config.get("githubOidcProviderArn"),
+                state_bucket=config.get("pulumiStateBucket"),
+                state_kms_key_arn=config.get("pulumiStateKmsKeyArn"),
+            )
+        )
+        # The workflows read these as repository variables (README "CI/CD").
+        pulumi.export("githubRoleArns", roles)
 
 
 main()
