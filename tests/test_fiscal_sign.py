@@ -8,15 +8,11 @@ import hashlib
 import pytest
 import xmlsec
 from lxml import etree
-from nfelib.nfe.bindings.v4_0.leiaute_cons_sit_nfe_v4_00 import TprotNfe
 from nfelib.nfe.bindings.v4_0.nfe_v4_00 import Nfe
-from xsdata.formats.dataclass.serializers import XmlSerializer
-from xsdata.formats.dataclass.serializers.config import SerializerConfig
-from xsdata.models.datatype import XmlDateTime
 
 from functions.fiscal.xml import DS_NS, NFE_NS, CertificadoInvalido, nfe_proc, sign, to_xml, validate
 from tests.helpers.fiscal_certs import certificate
-from tests.helpers.fiscal_notas import nota
+from tests.helpers.fiscal_notas import nota, prot_nfe
 
 C14N = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 NS = {"n": NFE_NS, "ds": DS_NS}
@@ -128,32 +124,10 @@ def test_bad_certificates_are_refused() -> None:
         sign(sign(xml, cert.pkcs12, cert.password), cert.pkcs12, cert.password)
 
 
-def _prot_nfe(chave: str, digest: str) -> str:
-    prot = TprotNfe(
-        versao="4.00",
-        infProt=TprotNfe.InfProt(
-            tpAmb="2",
-            verAplic="SVRS202612061030",
-            chNFe=chave,
-            dhRecbto=XmlDateTime.from_string("2026-12-06T10:30:05-03:00"),
-            nProt="135260000000001",
-            digVal=base64.b64decode(digest),
-            cStat="100",
-            xMotivo="Autorizado o uso da NF-e",
-        ),
-    )
-    serializer = XmlSerializer(config=SerializerConfig(indent=None, xml_declaration=False))
-    # TprotNfe is the schema's type (TProtNFe); SEFAZ sends it as the element protNFe (inside
-    # retEnviNFe / retConsSitNFe), which is what the SEFAZ function hands to nfe_proc.
-    element = etree.fromstring(serializer.render(prot, ns_map={None: NFE_NS}).encode())
-    element.tag = f"{{{NFE_NS}}}protNFe"
-    return etree.tostring(element, encoding=str)
-
-
 def test_nfe_proc_is_valid_and_keeps_the_signature(signed: str) -> None:
     chave = nota().chave
     digest = etree.fromstring(signed.encode()).findtext(".//ds:DigestValue", namespaces=NS) or ""
-    proc = nfe_proc(signed, _prot_nfe(chave, digest))
+    proc = nfe_proc(signed, prot_nfe(chave, digest))
     assert validate(proc) == []
     root = etree.fromstring(proc.encode())
     assert root.tag == f"{{{NFE_NS}}}nfeProc" and root.get("versao") == "4.00"
@@ -165,6 +139,6 @@ def test_nfe_proc_is_valid_and_keeps_the_signature(signed: str) -> None:
 def test_nfe_proc_refuses_a_protocol_of_another_nfe(signed: str) -> None:
     other = "42210775277525000178550030000266631762885493"
     with pytest.raises(ValueError, match="chNFe is not this NFe's chave"):
-        nfe_proc(signed, _prot_nfe(other, base64.b64encode(bytes(20)).decode()))
+        nfe_proc(signed, prot_nfe(other, base64.b64encode(bytes(20)).decode()))
     with pytest.raises(ValueError, match="signed NFe"):
-        nfe_proc(to_xml(nota()), _prot_nfe(nota().chave, base64.b64encode(bytes(20)).decode()))
+        nfe_proc(to_xml(nota()), prot_nfe(nota().chave, base64.b64encode(bytes(20)).decode()))

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
+
+from lxml import etree
+from nfelib.nfe.bindings.v4_0.leiaute_cons_sit_nfe_v4_00 import TprotNfe
+from xsdata.formats.dataclass.serializers import XmlSerializer
+from xsdata.formats.dataclass.serializers.config import SerializerConfig
+from xsdata.models.datatype import XmlDateTime
 
 from functions.fiscal.model import NotaFiscal
 
@@ -77,3 +84,30 @@ def nota_json(**overrides: Any) -> dict[str, Any]:
 
 def nota(**overrides: Any) -> NotaFiscal:
     return NotaFiscal.model_validate(nota_json(**overrides))
+
+
+NFE_NS = "http://www.portalfiscal.inf.br/nfe"
+N_PROT = "135260000000001"
+
+
+def prot_nfe(chave: str, digest: str, *, tp_amb: int = 2, c_stat: str = "100") -> str:
+    """A protNFe as SEFAZ answers it (built with nfelib's binding of TProtNFe)."""
+    prot = TprotNfe(
+        versao="4.00",
+        infProt=TprotNfe.InfProt(
+            tpAmb=str(tp_amb),
+            verAplic="SVRS202612061030",
+            chNFe=chave,
+            dhRecbto=XmlDateTime.from_string("2026-12-06T10:30:05-03:00"),
+            nProt=N_PROT,
+            digVal=base64.b64decode(digest),
+            cStat=c_stat,
+            xMotivo="Autorizado o uso da NF-e",
+        ),
+    )
+    serializer = XmlSerializer(config=SerializerConfig(indent=None, xml_declaration=False))
+    # TprotNfe is the schema's type (TProtNFe); SEFAZ sends it as the element protNFe (inside
+    # retEnviNFe / retConsSitNFe), which is what the SEFAZ function hands to nfe_proc.
+    element = etree.fromstring(serializer.render(prot, ns_map={None: NFE_NS}).encode())
+    element.tag = f"{{{NFE_NS}}}protNFe"
+    return etree.tostring(element, encoding=str)
