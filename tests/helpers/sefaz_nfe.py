@@ -1,6 +1,6 @@
 """Signed NF-e, events and inutilizações for the emulated SEFAZ's tests, and a mutual-TLS SOAP client.
 
-Built from tests/fixtures/sefaz/nfe.xml (reference/nfe.md §5.1) and signed with nfelib's sign_xml
+Built from tests/fixtures/sefaz/nfe.xml (reference/nfe.md §5.1) and signed as nfelib's sign_xml signs
 (erpbrasil.assinatura: C14N 1.0, RSA-SHA1, SHA-1, two transforms, no prefix). Nothing here comes from
 functions/ or from the emulator: the chave's DV is computed again below, so a wrong DV in the emulator
 cannot hide behind the same wrong DV in the fixture.
@@ -8,8 +8,10 @@ cannot hide behind the same wrong DV in the fixture.
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime
+import functools
 import os
 import secrets
 from collections.abc import Callable
@@ -17,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from erpbrasil.assinatura.assinatura import Assinatura
+from erpbrasil.assinatura.certificado import Certificado
 from lxml import etree
-from nfelib import CommonMixin
 
 from nfe.local.sefaz.pki import Emitente, Pki
 
@@ -118,11 +121,18 @@ def build_nfe(
     return Nota(root, chave)
 
 
+@functools.cache
+def _certificado(p12: Path, password: str) -> Certificado:
+    # Opening a PKCS#12 costs a key derivation; nfelib's sign_xml does it on every call.
+    return Certificado(base64.b64encode(p12.read_bytes()), password)
+
+
 def sign(element: etree._Element, emitente: Emitente, doc_id: str) -> etree._Element:
-    # nfelib prefers CERT_FILE / CERT_PASSWORD from the environment to its arguments.
+    """Sign as nfelib's sign_xml does (erpbrasil.assinatura's assina_xml2), with the A1 opened once."""
+    # nfelib prefers CERT_FILE / CERT_PASSWORD from the environment to its arguments: keep them unset.
     assert "CERT_FILE" not in os.environ and "CERT_PASSWORD" not in os.environ
-    xml = etree.tostring(element, encoding="unicode")
-    signed = CommonMixin.sign_xml(xml, emitente.p12.read_bytes(), emitente.password, doc_id=doc_id)
+    document = etree.fromstring(etree.tostring(element))
+    signed = Assinatura(_certificado(emitente.p12, emitente.password)).assina_xml2(document, doc_id)
     return etree.fromstring(signed.encode() if isinstance(signed, str) else signed)
 
 

@@ -687,7 +687,7 @@ RULES: tuple[Rule, ...] = (
         "P02-10",
         572,
         "Rejeição: Erro Atributo ID do evento não corresponde a concatenação dos campos "
-        "(“ID” + tpEvento + chNFe + nSeqEvento)",
+        "('ID' + tpEvento + chNFe + nSeqEvento)",
         _evento_id,
     ),
     R("evento", "P08-10", 236, "Rejeição: Chave de Acesso com dígito verificador inválido", _evento_dv),
@@ -812,10 +812,12 @@ def judge(service: Service, scope: Scope, ctx: Ctx) -> Verdict | None:
         if hit is True:
             hit = Hit()
         assert isinstance(hit, Hit)
-        return Verdict(
-            rule,
-            hit.cstat if hit.cstat is not None else rule.cstat,
-            (hit.xmotivo if hit.xmotivo is not None else rule.xmotivo) + hit.detail,
-            hit.found,
-        )
+        xmotivo = (hit.xmotivo if hit.xmotivo is not None else rule.xmotivo) + hit.detail
+        return Verdict(rule, hit.cstat if hit.cstat is not None else rule.cstat, _motivo(xmotivo), hit.found)
     return None
+
+
+def _motivo(text: str) -> str:
+    """TMotivo: 1-255 Latin-1 characters without line breaks, no blank at either end."""
+    cleaned = "".join(char if " " <= char <= "\xff" else " " for char in text)
+    return cleaned[:255].strip()

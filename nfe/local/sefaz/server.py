@@ -162,6 +162,8 @@ class _Server(ThreadingHTTPServer):
         # The TLS handshake runs in the request's thread, so a slow or certificate-less client
         # never holds up the accept loop.
         request.settimeout(30)
+        # Headers and body leave in separate writes: without NODELAY each answer waits for a delayed ACK.
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             tls = self.context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):

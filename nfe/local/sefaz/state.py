@@ -26,7 +26,7 @@ class SwitchError(ValueError):
 @dataclass
 class ForcedRejection:
     cstat: int = 999
-    xmotivo: str = "Rejeição: Erro não catalogado (rejeição forçada pelo emulador)"
+    xmotivo: str = "Rejeição: Erro não catalogado (rejeição forçada)"
     remaining: int | None = None  # None: every authorization until cleared
 
 
@@ -132,8 +132,9 @@ def _forced(value: Any) -> ForcedRejection | None:
         cstat = value["cStat"]
         if not isinstance(cstat, int) or not 200 <= cstat <= 999:
             raise SwitchError("forcedRejection.cStat must be a rejection code (200-999)")
-        forced.cstat = cstat
-        forced.xmotivo = f"Rejeição: código {cstat} forçado pelo emulador"
+        if cstat != forced.cstat:
+            forced.cstat = cstat
+            forced.xmotivo = f"Rejeição: código {cstat} forçado pelo emulador"
     if "xMotivo" in value:
         forced.xmotivo = str(value["xMotivo"])
     if value.get("count") is not None:
