@@ -15,7 +15,8 @@ Wildcards: the deploy role creates and changes every resource type of the app st
 granted each of their services whole (`DEPLOY_SERVICES`, why for each below), in this region only,
 with IAM limited to this account's roles and policies and denied on the CI roles and the provider
 themselves (a deploy cannot widen its own trust). The read-only role reads: `Describe*`, `Get*` and
-`List*` of the same services, minus the data reads listed in `READ_ONLY_DENIED`.
+`List*` of the same services, minus the data reads listed in `READ_ONLY_DENIED` and objects outside the
+console's bucket and the state bucket.
 """
 
 from __future__ import annotations
@@ -62,19 +63,18 @@ MODULE_SERVICES: Mapping[str, tuple[str, ...]] = {
 }
 # Global services: their actions are requested in us-east-1 whatever the stack's region.
 GLOBAL_SERVICES = ("cloudfront",)
-# Reads the read-only role may not make although they are Get*/List*/Describe* (they return data,
-# not configuration): secrets, parameters' values beyond the bootstrap record, objects, queue messages.
+# Reads the read-only role may not make although they are Get*/List*/Describe*: they return data,
+# not configuration (secret values, parameters' past values, log lines). Refresh needs none of them.
 READ_ONLY_DENIED = (
     "secretsmanager:GetSecretValue",
     "ssm:GetParameterHistory",
-    "s3:GetObject",
-    "s3:GetObjectVersion",
-    "sqs:ReceiveMessage",
-    "kms:Decrypt",
-    "lambda:GetFunction",  # its answer carries a presigned URL to the code
     "logs:GetLogEvents",
-    "logs:FilterLogEvents",
+    "logs:GetLogRecord",
+    "logs:GetQueryResults",
 )
+# Objects are data too, except the console's files, which refresh reads (HeadObject needs
+# s3:GetObject) and which are public through CloudFront anyway; StaticSite names its bucket so.
+CONSOLE_BUCKETS = "nfe-console-*"
 # Verb wildcards the read-only role grants, per service, and why.
 READ_ONLY_VERBS = {
     "Describe*": "refresh reads every resource's configuration",
@@ -218,6 +218,15 @@ def read_only_policy(args: GitHubCiArgs) -> dict[str, Any]:
                 "Resource": "*",
             },
             {"Sid": "NoDataReads", "Effect": "Deny", "Action": list(READ_ONLY_DENIED), "Resource": "*"},
+            {
+                "Sid": "NoObjectReadsButTheConsoleAndTheState",
+                "Effect": "Deny",
+                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                "NotResource": [
+                    f"arn:{args.partition}:s3:::{CONSOLE_BUCKETS}/*",
+                    *([f"arn:{args.partition}:s3:::{args.state_bucket}/*"] if args.state_bucket else []),
+                ],
+            },
             *_state_statements(args, write=False),
         ],
     }
