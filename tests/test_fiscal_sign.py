@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import UTC, datetime
 
 import pytest
 import xmlsec
 from lxml import etree
 from nfelib.nfe.bindings.v4_0.nfe_v4_00 import Nfe
 
-from functions.fiscal.xml import DS_NS, NFE_NS, CertificadoInvalido, nfe_proc, sign, to_xml, validate
+from functions.fiscal.xml import DS_NS, NFE_NS, Assinador, CertificadoInvalido, nfe_proc, sign, to_xml, validate
 from tests.helpers.fiscal_certs import certificate
 from tests.helpers.fiscal_notas import nota, prot_nfe
 
@@ -142,3 +143,14 @@ def test_nfe_proc_refuses_a_protocol_of_another_nfe(signed: str) -> None:
         nfe_proc(signed, prot_nfe(other, base64.b64encode(bytes(20)).decode()))
     with pytest.raises(ValueError, match="signed NFe"):
         nfe_proc(to_xml(nota()), prot_nfe(nota().chave, base64.b64encode(bytes(20)).decode()))
+
+
+def test_an_assinador_signs_many_with_one_opened_certificate() -> None:
+    cert = certificate()
+    assinador = Assinador(cert.pkcs12, cert.password)
+    for numero in (7, 8):
+        xml = to_xml(nota(numero=numero))
+        signed = assinador.sign(xml)
+        _verify(signed, cert.cert_pem)
+        assert signed == sign(xml, cert.pkcs12, cert.password)
+    assert assinador.expira_em > datetime.now(UTC)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -272,3 +274,14 @@ def test_every_valid_nota_gives_a_valid_xml_and_a_right_chave(data: dict[str, An
 def test_aware_datetime_in_utc_is_written_with_its_offset() -> None:
     n = nota(dhEmi=datetime(2026, 12, 6, 13, 30, tzinfo=UTC).isoformat())
     assert _text(_tree(to_xml(n)), ".//n:ide/n:dhEmi") == "2026-12-06T13:30:00+00:00"
+
+
+def test_the_xml_module_leaves_signing_and_pdf_libraries_unloaded() -> None:
+    # Faturamento builds XML but never signs nor renders in the same call: those load on first use.
+    code = (
+        "import sys; import functions.fiscal.xml; "
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in "
+        "('signxml', 'brazilfiscalreport', 'fpdf', 'qrcode', 'barcode') or m.startswith('erpbrasil.')}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
