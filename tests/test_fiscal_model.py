@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 import sys
 from decimal import Decimal
@@ -83,8 +84,9 @@ def test_destinatario_ie_rules() -> None:
     contribuinte = _with(_with(DESTINATARIO, "indicadorIe", 1), "documento", "11.444.777/0001-61")
     assert ("ie",) in _errors(Destinatario, contribuinte)
     assert Destinatario.model_validate(_with(contribuinte, "ie", "123456789")).cnpj == "11444777000161"
-    errors = _errors(Destinatario, _with(DESTINATARIO, "ie", "123456789"))
-    assert "only when indicadorIe is 1" in errors[("ie",)]
+    isento = _with(_with(DESTINATARIO, "indicadorIe", 2), "ie", "123456789")
+    assert "not sent when indicadorIe is 2" in _errors(Destinatario, isento)[("ie",)]
+    assert Destinatario.model_validate(_with(DESTINATARIO, "ie", "123456789")).ie == "123456789"
     assert Destinatario.model_validate(DESTINATARIO).cpf == "52998224725"
     assert ("indicadorIe",) in _errors(Destinatario, _with(DESTINATARIO, "indicadorIe", 3))
     assert ("documento",) in _errors(Destinatario, _with(DESTINATARIO, "documento", "529.982.247-24"))
@@ -189,3 +191,26 @@ def test_cheap_modules_do_not_import_the_heavy_libraries() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_blank_optional_texts_are_absent() -> None:
+    data = _with(_with(EMITENTE, "nomeFantasia", " "), "endereco.complemento", "")
+    emitente = Emitente.model_validate(data)
+    assert emitente.nome_fantasia is None and emitente.endereco.complemento is None
+    assert Destinatario.model_validate({**DESTINATARIO, "ie": "", "email": ""}).email is None
+
+
+def test_emitente_from_pydantic_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the emitente as JSON in the environment (as a function's settings would read it)
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+    class Settings(BaseSettings):
+        model_config = SettingsConfigDict(env_prefix="NFE_")
+        emitente: Emitente
+
+    monkeypatch.setenv("NFE_EMITENTE", json.dumps(EMITENTE))
+    assert Settings().emitente == Emitente.model_validate(EMITENTE)  # type: ignore[call-arg]
+    # And a bad CRT stops it, naming the key
+    monkeypatch.setenv("NFE_EMITENTE", json.dumps({**EMITENTE, "crt": 3}))
+    with pytest.raises(ValidationError, match=r"emitente\.crt\n.*not supported yet"):
+        Settings()  # type: ignore[call-arg]

@@ -203,7 +203,10 @@ def _nota(draw: st.DrawFn) -> dict[str, Any]:
         "nome": draw(_texto(2, 60)),
         "endereco": draw(_endereco()),
         "indicadorIe": indicador,
-        "ie": f"{draw(st.integers(10, 10**14 - 1))}" if indicador == 1 else None,
+        # An IE is required for 1, optional for 9 (não contribuinte with an IE), absent for 2.
+        "ie": None
+        if indicador == 2 or (indicador == 9 and draw(st.booleans()))
+        else str(draw(st.integers(10, 10**14 - 1))),
         "email": draw(st.none() | st.just("compras@example.com.br")),
     }
     emitente = {

@@ -104,6 +104,11 @@ class FiscalModel(BaseModel):
     )
 
 
+def _blank_is_none(value: object) -> object:
+    # Optional texts arrive as "" from forms and config files: absent, not an invalid empty tag.
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 class Endereco(FiscalModel):
     logradouro: Nome
     numero: Texto60
@@ -114,6 +119,8 @@ class Endereco(FiscalModel):
     codigo_municipio: str = Field(description="IBGE, 7 digits; its first two are the UF's IBGE code")
     municipio: Nome
     cep: Cep
+
+    _complemento = field_validator("complemento", mode="before")(_blank_is_none)
 
     @field_validator("codigo_municipio")
     @classmethod
@@ -133,6 +140,8 @@ class Emitente(FiscalModel):
     serie: int = Field(default=1, ge=0, le=SERIE_MAX, description="the série the API emits in (0-889)")
     ambiente: Ambiente = Field(default=Ambiente.HOMOLOGACAO, description="1 produção, 2 homologação")
 
+    _nome_fantasia = field_validator("nome_fantasia", mode="before")(_blank_is_none)
+
     @field_validator("crt")
     @classmethod
     def _crt_supported(cls, value: int) -> int:
@@ -147,6 +156,8 @@ class Destinatario(FiscalModel):
     ie: Ie | None = Field(default=None, validate_default=True)
     email: Email | None = None
 
+    _blank = field_validator("ie", "email", mode="before")(_blank_is_none)
+
     @field_validator("ie")
     @classmethod
     def _ie_only_for_contribuinte(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -155,8 +166,10 @@ class Destinatario(FiscalModel):
             return value
         if indicador is IndicadorIe.CONTRIBUINTE and value is None:
             raise ValueError("ie is required when indicadorIe is 1 (contribuinte)")
-        if indicador is not IndicadorIe.CONTRIBUINTE and value is not None:
-            raise ValueError("ie is sent only when indicadorIe is 1 (contribuinte)")
+        # 2 is "contribuinte isento de inscrição": no IE to send. 9 (não contribuinte) "pode ou não
+        # possuir Inscrição Estadual" (MOC, indIEDest), so an IE is optional there.
+        if indicador is IndicadorIe.ISENTO and value is not None:
+            raise ValueError("ie is not sent when indicadorIe is 2 (isento de inscrição)")
         if value == "ISENTO":
             raise ValueError("a contribuinte's ie is digits; an isento destinatário has indicadorIe 2")
         return value
