@@ -94,3 +94,10 @@ def test_every_page_of_a_long_preview_says_so() -> None:
 def test_same_xml_same_pdf_bytes(authorized: bool) -> None:
     xml = _authorized() if authorized else to_xml(nota())
     assert render_danfe(xml) == render_danfe(xml)
+
+
+def test_alphanumeric_cnpj_on_the_page() -> None:
+    n = nota(emitente={**EMITENTE, "cnpj": "12ABC34501DE35"})
+    lines = pdf_text_lines(render_danfe(to_xml(n)))
+    assert "12.ABC.345/01DE-35" in lines
+    assert " ".join(n.chave[i : i + 4] for i in range(0, 44, 4)) in lines

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -288,3 +289,33 @@ def test_the_xml_module_leaves_signing_and_pdf_libraries_unloaded() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_inf_resp_tec_when_given() -> None:
+    resp = {
+        "cnpj": "11.444.777/0001-61",
+        "contato": "Equipe Fiscal",
+        "email": "fiscal@example.com",
+        "fone": "1130000000",
+    }
+    root = _tree(to_xml(nota(infRespTec=resp)))
+    assert validate(etree.tostring(root, encoding=str)) == []
+    assert _text(root, ".//n:infRespTec/n:CNPJ") == "11444777000161"
+    assert _text(root, ".//n:infRespTec/n:xContato") == "Equipe Fiscal"
+    assert _tree(to_xml(nota())).find(".//n:infRespTec", NS) is None
+
+
+def test_a_remote_ind_pres_brings_ind_intermed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A team that sells remotely changes tax.IND_PRES_PADRAO to 9; rule B25c-10 then needs indIntermed.
+    monkeypatch.setattr("functions.fiscal.tax.IND_PRES_PADRAO", 9)
+    xml = to_xml(nota())
+    assert validate(xml) == []
+    root = _tree(xml)
+    assert (_text(root, ".//n:ide/n:indPres"), _text(root, ".//n:ide/n:indIntermed")) == ("9", "0")
+
+
+def test_alphanumeric_cnpj_emitente() -> None:
+    n = nota(emitente={**EMITENTE, "cnpj": "12.ABC.345/01DE-35"})
+    xml = to_xml(n)
+    assert validate(xml) == []
+    assert n.chave[6:20] == "12ABC34501DE35" and _dv_ok(n.chave)
