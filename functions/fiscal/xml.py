@@ -70,8 +70,14 @@ CODIGO_PAIS_BRASIL = "1058"
 SEM_PAGAMENTO = "90"
 
 _SCHEMAS = Path(nfelib.__file__).parent / "nfe" / "schemas" / "v4_0"
-# No DTDs, no entities, no network: the XML may come from outside (SEFAZ's answers, the archive).
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False)
+
+
+def _parser() -> etree.XMLParser:
+    # No entities, no network: the XML may come from outside (SEFAZ's answers, the archive). A parser
+    # per call, since lxml parser objects must not be shared between threads (local mode runs some).
+    return etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False)
+
+
 _C14N = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 
 
@@ -322,7 +328,7 @@ def validate(xml: str | bytes) -> list[str]:
     missing signature is the one thing not reported; a signed one is validated as it is.
     """
     try:
-        root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml, _PARSER)
+        root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml, _parser())
     except etree.XMLSyntaxError as error:
         return [f"not well-formed XML: {error}"]
     if root.tag == f"{{{NFE_NS}}}NFe":
@@ -365,7 +371,7 @@ class Assinador:
         """See `sign`."""
         from erpbrasil.assinatura.assinatura import Assinatura
 
-        root = etree.fromstring(xml.encode(), _PARSER)
+        root = etree.fromstring(xml.encode(), _parser())
         inf = root.find(f"{{{NFE_NS}}}infNFe")
         if root.tag != f"{{{NFE_NS}}}NFe" or inf is None or not inf.get("Id"):
             raise ValueError("sign expects an NFe whose infNFe has an Id")
@@ -374,7 +380,7 @@ class Assinador:
         if datetime.now(UTC) > self.expira_em:
             raise CertificadoInvalido("Certificado Expirado: the certificate expired after it was opened")
         signed_text = Assinatura(self._certificado).assina_xml2(root, inf.get("Id"))
-        signed = etree.fromstring(signed_text.encode(), _PARSER)
+        signed = etree.fromstring(signed_text.encode(), _parser())
         # signxml wraps SignatureValue and X509Certificate at 64 columns. Neither is inside SignedInfo,
         # and base64 ignores line breaks, so removing them changes no signed byte while sparing SEFAZ's
         # check for edit characters in the message (588).
@@ -402,8 +408,8 @@ def nfe_proc(signed_nfe_xml: str, prot_nfe_xml: str) -> str:
     Put together with lxml, not through the bindings: re-serializing the signed NFe could change the
     bytes the signature covers.
     """
-    nfe = etree.fromstring(signed_nfe_xml.encode(), _PARSER)
-    prot = etree.fromstring(prot_nfe_xml.encode(), _PARSER)
+    nfe = etree.fromstring(signed_nfe_xml.encode(), _parser())
+    prot = etree.fromstring(prot_nfe_xml.encode(), _parser())
     if nfe.tag != f"{{{NFE_NS}}}NFe" or nfe.find(f"{{{DS_NS}}}Signature") is None:
         raise ValueError("nfe_proc expects a signed NFe")
     if prot.tag != f"{{{NFE_NS}}}protNFe":
