@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "nfe.commands.build",
     "nfe.commands.plan",
     "nfe.commands.local",
+    "nfe.commands.sefaz",
     "nfe.commands.demo",
     "nfe.commands.login",
     "nfe.commands.cost",
