@@ -256,7 +256,7 @@ def test_admin_endpoint_sets_switches_and_shows_state_over_mutual_tls(env: Env) 
     assert state["now"] == "2026-06-01T10:01:00-03:00"
     assert state["uf"] == "SP" and state["cUF"] == "35" and state["tpAmb"] == "2"
     assert [item["chave"] for item in state["nfe"]] == [nota.chave]
-    assert state["nfe"][0]["dh_recbto"] == "2026-06-01T10:01:00-03:00"
+    assert state["nfe"][0]["dhRecbto"] == "2026-06-01T10:01:00-03:00"
     assert session.post(f"{url}/_emulator/reset", timeout=5).json()["nfe"] == []
 
 

@@ -135,6 +135,11 @@ def _signature_value(env: Env) -> etree._Element:
     return env.send(signed)
 
 
+@scenario("autorizacao", "A05-20")
+def _certificate_chain(env: Env) -> etree._Element:
+    return env.send(env.nota().signed(env.stranger))
+
+
 @scenario("autorizacao", "A05-30")
 def _certificate_cnpj(env: Env) -> etree._Element:
     return env.send(env.nota().signed(env.other))
@@ -397,6 +402,12 @@ def _evento_value(env: Env) -> etree._Element:
     return _evento_call(env, envelope)
 
 
+@scenario("evento", "P-293")
+def _evento_chain(env: Env) -> etree._Element:
+    nota, nprot, _ = env.authorize()
+    return env.cancel(nota.chave, nprot, emitente=env.stranger)
+
+
 @scenario("evento", "P-213")
 def _evento_certificate(env: Env) -> etree._Element:
     nota, nprot, _ = env.authorize()
@@ -519,6 +530,11 @@ def _inut_value(env: Env) -> etree._Element:
     inut = _inut_signed(env, ini=10, fin=20)
     _edit("n:infInut/n:nNFFin", "21")(inut)
     return env.client.call("NFeInutilizacao4", inut)
+
+
+@scenario("inutilizacao", "inut-293")
+def _inut_chain(env: Env) -> etree._Element:
+    return env.inutilizar(10, 20, emitente=env.stranger)
 
 
 @scenario("inutilizacao", "inut-213")

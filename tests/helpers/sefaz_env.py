@@ -30,6 +30,13 @@ def pki_directory() -> Path:
     return directory
 
 
+@functools.cache
+def stranger_directory() -> Path:
+    directory = Path(tempfile.mkdtemp(prefix="sefaz-stranger-pki-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return directory
+
+
 @contextmanager
 def running_emulator(**options: object) -> Iterator[SefazEmulator]:
     emulator = SefazEmulator(pki_directory(), persist=False, **options)  # type: ignore[arg-type]
@@ -58,6 +65,11 @@ class Env:
     @property
     def emitente(self) -> Emitente:
         return self.pki.emitente
+
+    @functools.cached_property
+    def stranger(self) -> Emitente:
+        """The emitente's own CNPJ, in a certificate from a CA the emulator does not trust."""
+        return ensure_pki(stranger_directory()).emitente
 
     @functools.cached_property
     def other(self) -> Emitente:

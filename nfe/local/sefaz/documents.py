@@ -57,6 +57,7 @@ class NFeFacts:
     dest_cnpj: str
     dest_cpf: str
     dest_xnome: str
+    has_dest: bool
     item_vprod: list[Decimal]
     total: dict[str, Decimal]
     digest: str
@@ -120,6 +121,7 @@ def nfe_facts(nfe: etree._Element) -> NFeFacts:
         dest_cnpj=value(nfe, "n:infNFe/n:dest/n:CNPJ"),
         dest_cpf=value(nfe, "n:infNFe/n:dest/n:CPF"),
         dest_xnome=value(nfe, "n:infNFe/n:dest/n:xNome"),
+        has_dest=nfe.find("n:infNFe/n:dest", _NS) is not None,
         item_vprod=[decimal(det, "n:prod/n:vProd") for det in nfe.iterfind("n:infNFe/n:det", _NS)],
         total={name: decimal(nfe, f"n:infNFe/n:total/n:ICMSTot/n:{name}") for name in _TOTALS},
         digest=signature.digest_value(nfe) or "",

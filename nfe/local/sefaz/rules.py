@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from lxml import etree
 
 from nfe.local.sefaz import digits, schemas, signature
@@ -60,6 +61,8 @@ class Config:
     uf: str = "SP"
     tp_amb: str = "2"
     ver_aplic: str = "SP-NFE-EMULADOR-1.0"
+    # The CAs that stand for ICP-Brasil: a signing certificate must be issued by one of them.
+    trusted: tuple[x509.Certificate, ...] = ()
 
     @property
     def cuf(self) -> str:
@@ -190,6 +193,20 @@ def _signature_value(ctx: Ctx) -> bool:
     return not signature.verify(element)
 
 
+def _certificate_chain(ctx: Ctx) -> Hit | None:
+    element, _ = _signed(ctx)
+    cert = signature.certificate(element)
+    if cert is None:
+        return Hit(detail=" [sem certificado]")
+    for ca in ctx.config.trusted:
+        try:
+            cert.verify_directly_issued_by(ca)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return None
+    return Hit(detail=f" [emissor:{cert.issuer.rfc4514_string()[:120]}]")
+
+
 def _certificate_cnpj(ctx: Ctx) -> Hit | None:
     element, _ = _signed(ctx)
     cert: x509.Certificate | None = signature.certificate(element)
@@ -249,7 +266,7 @@ def _emitted_in_future(ctx: Ctx) -> bool:
 
 def _homologacao_name(ctx: Ctx) -> bool:
     n = ctx.n
-    return n.tp_amb == "2" and n.tp_emis != "3" and n.dest_xnome != HOMOLOGACAO
+    return n.tp_amb == "2" and n.tp_emis != "3" and n.has_dest and n.dest_xnome != HOMOLOGACAO
 
 
 def _emit_cnpj(ctx: Ctx) -> bool:
@@ -560,6 +577,13 @@ RULES: tuple[Rule, ...] = (
     R("autorizacao", "A06-20", 297, "Rejeição: Assinatura difere do calculado", _signature_value),
     R(
         "autorizacao",
+        "A05-20",
+        293,
+        "Rejeição: Certificado Assinatura - erro Cadeia de Certificação",
+        _certificate_chain,
+    ),
+    R(
+        "autorizacao",
         "A05-30",
         213,
         "Rejeição: CNPJ-Base do Emitente difere do CNPJ-Base do Certificado Digital",
@@ -675,6 +699,7 @@ RULES: tuple[Rule, ...] = (
     R("evento", "P04-10", 250, "Rejeição: UF diverge da UF autorizadora", _evento_orgao),
     R("evento", "P-298", 298, "Rejeição: Assinatura difere do padrão do Sistema", _signature_profile),
     R("evento", "P-297", 297, "Rejeição: Assinatura difere do calculado", _signature_value),
+    R("evento", "P-293", 293, "Rejeição: Certificado Assinatura - erro Cadeia de Certificação", _certificate_chain),
     R(
         "evento",
         "P-213",
@@ -732,6 +757,13 @@ RULES: tuple[Rule, ...] = (
     R("inutilizacao", "inut-uf", 250, "Rejeição: UF diverge da UF autorizadora", _inut_uf),
     R("inutilizacao", "inut-298", 298, "Rejeição: Assinatura difere do padrão do Sistema", _signature_profile),
     R("inutilizacao", "inut-297", 297, "Rejeição: Assinatura difere do calculado", _signature_value),
+    R(
+        "inutilizacao",
+        "inut-293",
+        293,
+        "Rejeição: Certificado Assinatura - erro Cadeia de Certificação",
+        _certificate_chain,
+    ),
     R(
         "inutilizacao",
         "inut-213",

@@ -17,6 +17,7 @@ import datetime
 import json
 import socket
 import ssl
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import nfelib
+from cryptography import x509
 from lxml import etree
 
 from nfe.local.sefaz.pki import DEFAULT_CNPJ, Pki, ensure_pki
@@ -145,7 +147,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if emulator.switches.delay_ms:
             time.sleep(emulator.switches.delay_ms / 1000)
-        answer = emulator.service.handle(service, parse_envelope(body, service))
+        try:
+            answer = emulator.service.handle(service, parse_envelope(body, service))
+        except Exception as error:  # a bug of the emulator, not an answer of SEFAZ: say so plainly
+            print(f"sefaz emulator: error on {service}: {error!r}", file=sys.stderr, flush=True)
+            self._json(500, {"message": f"emulator error: {type(error).__name__}: {error}"})
+            return
         self._send(200, soap_answer(service, answer), SOAP_CONTENT_TYPE)
 
 
@@ -214,7 +221,10 @@ class SefazEmulator:
             raise ValueError("ambiente must be 1 (produção) or 2 (homologação)")
         self.directory = Path(directory)
         self.pki = ensure_pki(self.directory, cnpj=cnpj)
-        self.config = Config(uf=uf, tp_amb=str(ambiente))
+        trusted = x509.load_pem_x509_certificates(self.pki.ca_cert.read_bytes())
+        if extra_ca is not None:
+            trusted += x509.load_pem_x509_certificates(Path(extra_ca).read_bytes())
+        self.config = Config(uf=uf, tp_amb=str(ambiente), trusted=tuple(trusted))
         self.state_file = self.directory / "state.json" if persist else None
         self.store = Store(self.state_file)
         self.switches = Switches()
@@ -247,6 +257,8 @@ class SefazEmulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        with self.store.lock:
+            self.store.flush()
 
     def __enter__(self) -> SefazEmulator:
         self.start()

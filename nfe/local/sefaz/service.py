@@ -293,10 +293,22 @@ def _standalone(element: etree._Element) -> etree._Element:
     return document
 
 
+def _camel(item: Any) -> Any:
+    """The stored records with the JSON API's camelCase keys (dh_recbto -> dhRecbto)."""
+    if not isinstance(item, dict):
+        return item
+    result = {}
+    for key, value in item.items():
+        head, *rest = key.split("_")
+        result[head + "".join(part[:1].upper() + part[1:] for part in rest)] = value
+    return result
+
+
 def describe(store: Store, switches: Switches, config: Config) -> dict[str, Any]:
     """GET /_emulator/state: what is stored, the switches and the clock."""
     with store.lock:
-        data = store.as_json()
+        stored = store.as_json()
+        data = {key: [_camel(item) for item in stored[key]] for key in ("nfe", "eventos", "inutilizacoes")}
         return {
             "uf": config.uf,
             "cUF": config.cuf,

@@ -2,7 +2,8 @@
 
 The store keeps what SEFAZ keeps: authorized and denied NF-e (never rejected ones), events and
 inutilizações, each with the XML it answered, so a consulta can answer them again. It can be
-persisted to a JSON file after every change, so an emulator restarted on the same file remembers.
+persisted to a JSON file (at most every half second, and on stop), so an emulator restarted on the
+same file remembers.
 Switches and the clock are runtime only.
 """
 
@@ -12,11 +13,13 @@ import datetime
 import json
 import os
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 DOWN_MODES = ("108", "109", "hang", "close")
+SAVE_INTERVAL = 0.5  # seconds between two writes of the state file
 
 
 class SwitchError(ValueError):
@@ -209,6 +212,8 @@ class Store:
         self.eventos: dict[str, StoredEvento] = {}
         self.inutilizacoes: list[StoredInutilizacao] = []
         self.sequence = 0
+        self._dirty = False
+        self._saved_at = -SAVE_INTERVAL
         if path is not None and path.exists():
             self._load(json.loads(path.read_text(encoding="utf-8")))
 
@@ -251,8 +256,19 @@ class Store:
         }
 
     def save(self) -> None:
+        """Persist, at most every SAVE_INTERVAL seconds: the whole store is rewritten each time, so
+        under load a write per change would cost O(n) per request. stop() flushes the rest."""
         if self.path is None:
             return
+        self._dirty = True
+        if time.monotonic() - self._saved_at >= SAVE_INTERVAL:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.path is None or not self._dirty:
+            return
+        self._dirty = False
+        self._saved_at = time.monotonic()
         temporary = self.path.with_suffix(".tmp")
         temporary.write_text(json.dumps(self.as_json()), encoding="utf-8")
         os.replace(temporary, self.path)
@@ -262,7 +278,8 @@ class Store:
         self.natural.clear()
         self.eventos.clear()
         self.inutilizacoes.clear()
-        self.save()
+        self._dirty = True
+        self.flush()
 
     def _load(self, data: dict[str, Any]) -> None:
         self.sequence = int(data.get("sequence", 0))
