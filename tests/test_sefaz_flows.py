@@ -244,8 +244,9 @@ def test_admin_endpoint_sets_switches_and_shows_state_over_mutual_tls(env: Env) 
     assert response.status_code == 200
     assert response.json()["down"] == "109"
     assert h.cstat(env.client.call("NFeStatusServico4", h.cons_stat())) == "109"
-    bad = session.post(f"{url}/_emulator/switches", json={"down": "sometimes"}, timeout=5)
+    bad = session.post(f"{url}/_emulator/switches", json={"delayMs": 0, "down": "sometimes"}, timeout=5)
     assert bad.status_code == 400 and "down" in bad.json()["message"]
+    assert session.get(f"{url}/_emulator/switches", timeout=5).json()["delayMs"] == 5  # all or nothing
     unknown = session.post(f"{url}/_emulator/switches", json={"slow": True}, timeout=5)
     assert unknown.status_code == 400
     clock: dict[str, Any] = {"clock": {"fixed": "2026-06-01T10:00:00-03:00", "offsetSeconds": 60}}

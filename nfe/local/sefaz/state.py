@@ -9,6 +9,7 @@ Switches and the clock are runtime only.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
 import os
@@ -59,7 +60,14 @@ class Switches:
         }
 
     def apply(self, patch: dict[str, Any]) -> None:
-        """Apply a JSON patch (the admin endpoint's body): only the keys given change."""
+        """Apply a JSON patch (the admin endpoint's body): only the keys given change, and nothing
+        changes when any of them is refused."""
+        trial = copy.deepcopy(self)
+        trial._apply(patch)
+        for name in vars(trial):
+            setattr(self, name, getattr(trial, name))
+
+    def _apply(self, patch: dict[str, Any]) -> None:
         known = {"delayMs", "down", "irregularEmitentes", "irregularDestinatarios", "forcedRejection", "clock"}
         unknown = set(patch) - known
         if unknown:
