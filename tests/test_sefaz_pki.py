@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import socket
 import ssl
+import urllib.request
 from pathlib import Path
 
 import pytest
 import requests
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from lxml import etree
 
 from nfe.local.sefaz import SefazEmulator, cnpj_from_certificate, ensure_pki
 from nfe.local.sefaz.pki import OID_CNPJ
@@ -99,3 +102,32 @@ def test_emulator_refuses_unknown_uf_and_ambiente(tmp_path: Path) -> None:
         SefazEmulator(tmp_path, uf="XX")
     with pytest.raises(ValueError, match="ambiente"):
         SefazEmulator(tmp_path, ambiente=3)
+
+
+def test_a_client_holding_only_the_pkcs12_talks_soap_with_urllib(tmp_path: Path) -> None:
+    # Given only what `nfe sefaz` prints: the PKCS#12, its password and the CA file
+    with sefaz_env.running_emulator() as emulator:
+        emitente = emulator.pki.emitente
+        key, cert, _ = pkcs12.load_key_and_certificates(emitente.p12.read_bytes(), emitente.password.encode())
+        assert key is not None and cert is not None
+        pem = tmp_path / "client.pem"
+        pem.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            + cert.public_bytes(serialization.Encoding.PEM)
+        )
+        context = ssl.create_default_context(cafile=str(emulator.pki.ca_cert))
+        context.load_cert_chain(str(pem))
+        # When it posts a SOAP 1.2 consStatServ with urllib
+        body = h.SoapClient(emulator.url, emulator.pki).envelope("NFeStatusServico4", h.cons_stat())
+        request = urllib.request.Request(  # noqa: S310 - an https URL of our own
+            emulator.endpoint("NFeStatusServico4"),
+            data=body,
+            headers={"Content-Type": "application/soap+xml; charset=utf-8"},
+        )
+        with urllib.request.urlopen(request, context=context, timeout=5) as response:  # noqa: S310 - https only
+            answer = etree.fromstring(response.read())
+        # Then the service answers 107
+        ret = answer.find(f"{{{h.SOAP12}}}Body/{{{h.WSDL}NFeStatusServico4}}nfeResultMsg/{{{h.NFE}}}retConsStatServ")
+        assert ret is not None and h.text(ret, "n:cStat") == "107"
