@@ -43,7 +43,14 @@ browser:
 	  fi; \
 	fi
 
-test: lint typecheck pytest policy
+test: lint typecheck workflows pytest policy
+
+# The CI workflows and their local actions against GitHub's schemas (SchemaStore's, shipped inside
+# check-jsonschema, so this works offline); tests/test_ci_workflows.py runs their offline steps.
+.PHONY: workflows
+workflows: setup
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions .github/actions/*/action.yml
 
 # Runs the whole saga on this machine: PostgreSQL, AWS emulator, API on :3000. Ctrl-C stops it.
 local: setup $(if $(NPM),console)
