@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -92,7 +92,6 @@ class Ctx:
     evento: EventoFacts | None = None
     inut: InutFacts | None = None
     forced: ForcedRejection | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n(self) -> NFeFacts:
