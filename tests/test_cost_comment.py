@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from nfe.cli import main
 from nfe.config import CostGuardrailConfig
@@ -218,3 +220,36 @@ def test_the_guardrail_rules() -> None:
     empty = {"stack": "dev", "region": "us-east-1", "monthlyTotal": 0.0, "items": [], "unpriced": []}
     first = evaluate_guardrail(diff_estimates(empty, _estimate(1, 50.0)), guardrail, 100.0, [])
     assert not first.blocked
+
+
+def test_the_guardrail_is_read_from_the_stack_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Given a stack file allowing +50 % under a $200 budget, with its own override label
+    after = tmp_path / "head"
+    shutil.copytree(HEAD, after)
+    stack_file = after / "Pulumi.dev.yaml"
+    document = yaml.safe_load(stack_file.read_text())
+    document["config"]["nfe:monthlyBudgetUsd"] = 200
+    document["config"]["nfe:costGuardrail"] = {"maxIncreasePercent": 50, "overrideLabel": "finops-ok"}
+    stack_file.write_text(yaml.safe_dump(document))
+    # Then the +46.8 % change passes, and at 40 % it is blocked until that label is on the pull request
+    code, text = _comment(capsys, after=after)
+    assert code == 0 and "**Guardrail: ✅ passed.**" in text
+    document["config"]["nfe:costGuardrail"]["maxIncreasePercent"] = 40
+    stack_file.write_text(yaml.safe_dump(document))
+    code, text = _comment(capsys, after=after)
+    assert code == 1 and "(40%)" in text and "add the label `finops-ok`" in text
+    assert _comment(capsys, "--labels", "finops-ok", after=after)[0] == 0
+    # And a bad value stops it with the key named
+    document["config"]["nfe:costGuardrail"]["maxIncreasePercent"] = 0
+    stack_file.write_text(yaml.safe_dump(document))
+    arguments = [
+        "cost",
+        "--stack",
+        "dev",
+        "--project-dir",
+        str(after),
+        "--preview-json",
+        str(after / "preview-dev.json"),
+    ]
+    assert main([*arguments, "--base-preview-json", str(BASE / "preview-dev.json"), "--format", "github"]) == 2
+    assert "nfe:costGuardrail.maxIncreasePercent" in capsys.readouterr().err
