@@ -19,6 +19,7 @@ from components.event_bus import EventBus, EventBusArgs
 from components.identity import Identity, IdentityArgs
 from components.lambdas import LambdaRuntime
 from components.publisher import OutboxPublisher, OutboxPublisherArgs
+from components.queues import backlog_alarm_seconds
 from components.rest_api import RestApi, RestApiArgs
 from components.saga_service import SagaService, SagaServiceArgs
 from components.static_site import StaticSite, StaticSiteArgs
@@ -81,6 +82,7 @@ def main() -> None:
         log_retention_days=lam.log_retention_days,
         db_sslmode=tls.sslmode,
         db_sslrootcert=tls.sslrootcert,
+        outage_tolerance_seconds=lam.outage_tolerance_minutes * 60,
     )
     # Not KMS-encrypted: CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key,
     # and the notifications carry alarm names and metric values only.
@@ -225,6 +227,8 @@ def main() -> None:
             api_name=api.api.name,
             api_stage=api.stage.stage_name,
             db_instance_id=database.instance.identifier,
+            queue_names=[q.queue.name for service in services.values() for q in service.queues],
+            backlog_alarm_seconds=backlog_alarm_seconds(lam.outage_tolerance_minutes * 60),
         ),
     )
 

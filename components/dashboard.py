@@ -2,8 +2,9 @@
 
 Rows, top to bottom: the saga (notas emitted, confirmed, compensated and canceled per minute, and
 how long a saga takes to reach its final state), its plumbing (outbox lag and parked rows, DLQ
-depths, rejected messages), the functions (errors, throttles, duration p95 of each), the API (4xx,
-5xx, latency p95) and the database (CPU, connections, free storage).
+depths, the oldest message's age per queue, rejected messages), the functions (errors, throttles,
+duration p95 of each), the API (4xx, 5xx, latency p95) and the database (CPU, connections, free
+storage).
 
 The saga's figures are the functions' own EMF metrics (namespace `nfe`, dimension `service` = the
 function's topology name, see components/metrics.py): NotasCriadas from faturamento-api;
@@ -48,6 +49,9 @@ class DashboardArgs:
     api_name: pulumi.Input[str]
     api_stage: pulumi.Input[str]
     db_instance_id: pulumi.Input[str]
+    # The saga's queues (not their DLQs): the age of the oldest message shows a backlog building.
+    queue_names: Sequence[pulumi.Input[str]] = ()
+    backlog_alarm_seconds: int | None = None
 
 
 def _widget(title: str, series: list[list[Any]], stat: str, **properties: Any) -> dict[str, Any]:
@@ -117,6 +121,16 @@ def widgets(args: DashboardArgs) -> list[dict[str, Any]]:
             "DLQ depth",
             [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", name] for name in args.dlq_names],
             "Maximum",
+        ),
+        _widget(
+            "Oldest message age per queue (s)",
+            [["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", name] for name in args.queue_names],
+            "Maximum",
+            **(
+                {"annotations": {"horizontal": [{"label": "backlog alarm", "value": args.backlog_alarm_seconds}]}}
+                if args.backlog_alarm_seconds is not None
+                else {}
+            ),
         ),
         _widget(
             "Rejected messages (MensagensRejeitadas)",

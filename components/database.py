@@ -22,9 +22,11 @@ from components.lambdas import DB_PORT, DatabaseAccess, LambdaRuntime, Network, 
 from nfe import topology
 
 MASTER_USERNAME = "nfe_admin"
-# Interface endpoints the private functions need: the bus (every publisher) and Secrets Manager (the
-# migrator); X-Ray (traces) when the stack asks for it (nfe:network.xrayEndpoint, docs/deploy.md).
-ENDPOINT_SERVICES = ("events", "secretsmanager")
+# Interface endpoints the private functions need: the bus (every publisher), Secrets Manager (the
+# migrator) and SQS (a consumer delays the messages whose dependency is down with
+# ChangeMessageVisibility, functions/shared/redelivery.py); X-Ray (traces) when the stack asks for it
+# (nfe:network.xrayEndpoint, docs/deploy.md).
+ENDPOINT_SERVICES = ("events", "secretsmanager", "sqs")
 XRAY_ENDPOINT_SERVICE = "xray"
 # Matches the RDS CA bundle the functions verify against (the global bundle holds every RDS CA).
 CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"

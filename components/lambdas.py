@@ -36,6 +36,8 @@ class LambdaRuntime:
     log_retention_days: int
     db_sslmode: str  # verify-full with a CA bundle in the package; require only in dev without one
     db_sslrootcert: str | None
+    # Consumers' OUTAGE_TOLERANCE_SECONDS (nfe:lambda.outageToleranceMinutes).
+    outage_tolerance_seconds: int = 15 * 60
 
     def physical_name(self, function_name: str) -> str:
         return f"{function_name}-{self.environment}"
@@ -134,7 +136,9 @@ def create_function(
         opts=opts,
     )
     # The one computation of a function's variables, shared with local mode's containers.
-    variables = function_env.function_environment(spec, environment, bus_name, cors_allow_origin)
+    variables = function_env.function_environment(
+        spec, environment, bus_name, cors_allow_origin, runtime.outage_tolerance_seconds
+    )
     function = aws.lambda_.Function(
         f"{prefix}-fn",
         name=physical,

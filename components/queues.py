@@ -107,6 +107,44 @@ def create_routed_queue(
     return RoutedQueue(spec=spec, queue=queue, dlq=dlq, rule=rule, target=target)
 
 
+def backlog_alarm_seconds(outage_tolerance_seconds: int) -> int:
+    """The oldest message's age that means a backlog: a third of the outage tolerance (5 minutes
+    with the default 15), so operators hear of an outage with two thirds of it left before the
+    first message could be dead-lettered. A saga's messages live milliseconds; a poison message
+    lives its receives times the visibility timeout and may trip it too, on its way to the DLQ."""
+    return max(60, outage_tolerance_seconds // 3)
+
+
+def backlog_age_alarm(
+    parent: pulumi.Resource,
+    prefix: str,
+    queue: aws.sqs.Queue,
+    outage_tolerance_seconds: int,
+    alarm_topic_arn: pulumi.Input[str],
+) -> aws.cloudwatch.MetricAlarm:
+    """A queue's oldest message growing old: a dependency is down and messages are backing off."""
+    return aws.cloudwatch.MetricAlarm(
+        f"{prefix}-backlog-alarm",
+        alarm_description=pulumi.Output.concat(
+            "Oldest message in ",
+            queue.name,
+            " older than the backlog threshold: a dependency may be down (docs/operations.md)",
+        ),
+        namespace="AWS/SQS",
+        metric_name="ApproximateAgeOfOldestMessage",
+        dimensions={"QueueName": queue.name},
+        statistic="Maximum",
+        period=60,
+        evaluation_periods=1,
+        threshold=backlog_alarm_seconds(outage_tolerance_seconds),
+        comparison_operator="GreaterThanThreshold",
+        treat_missing_data="notBreaching",
+        alarm_actions=[alarm_topic_arn],
+        ok_actions=[alarm_topic_arn],
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
 def dlq_depth_alarm(
     parent: pulumi.Resource, prefix: str, dlq: aws.sqs.Queue, alarm_topic_arn: pulumi.Input[str]
 ) -> aws.cloudwatch.MetricAlarm:

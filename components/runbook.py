@@ -23,6 +23,7 @@ SECTIONS: dict[str, str] = {
     "OutboxOldestUnpublishedAgeSeconds": "alarm-outbox-lag",
     "5XXError": "alarm-api-5xx",
     "MensagensRejeitadas": "alarm-mensagensrejeitadas",
+    "ApproximateAgeOfOldestMessage": "alarm-queue-backlog",
 }
 
 

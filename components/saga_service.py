@@ -18,7 +18,13 @@ from components.lambdas import (
     database_environment,
     errors_alarm,
 )
-from components.queues import DLQ_RETENTION_SECONDS, RoutedQueue, create_routed_queue, dlq_depth_alarm
+from components.queues import (
+    DLQ_RETENTION_SECONDS,
+    RoutedQueue,
+    backlog_age_alarm,
+    create_routed_queue,
+    dlq_depth_alarm,
+)
 from nfe import function_env, topology
 
 # The consumers' metric for a message no retry can fix (functions/shared/consumer.py REJECTED_METRIC).
@@ -172,3 +178,6 @@ class SagaService(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.database.migrated)),
             )
             dlq_depth_alarm(self, f"{name}-{r.spec.name}-dlq", r.dlq, args.alarm_topic_arn)
+            backlog_age_alarm(
+                self, f"{name}-{r.spec.name}", r.queue, args.runtime.outage_tolerance_seconds, args.alarm_topic_arn
+            )

@@ -150,6 +150,11 @@ class LambdaConfig(_Model):
     reserved_concurrency: int = Field(10, ge=1, le=1000)
     architecture: Literal["arm64"] = "arm64"
     log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 180, 365] = 30
+    # How long a dependency (the database, SEFAZ) may be down before a consumer's messages are
+    # dead-lettered: their receives are spread over it (functions/shared/redelivery.py). At least
+    # a reboot's length; at most 12 h, so the longest delay stays within SQS's visibility ceiling
+    # and the whole span well within the queues' 4-day retention.
+    outage_tolerance_minutes: int = Field(15, ge=5, le=720)
 
     @field_validator("api_timeout_seconds")
     @classmethod
@@ -268,6 +273,18 @@ class UsageConfig(_Model):
     console_storage_gb: float = Field(0.01, ge=0)
 
 
+class CostGuardrailConfig(_Model):
+    """When a pull request's cost review (`nfe cost --format github`) fails its check.
+
+    A change is blocked when it raises the stack's monthly estimate by more than
+    `maxIncreasePercent`, or raises it while the new total is above `nfe:monthlyBudgetUsd`; a pull
+    request carrying `overrideLabel` passes anyway, the comment saying it was overridden.
+    """
+
+    max_increase_percent: float = Field(20.0, gt=0)
+    override_label: str = Field("cost-increase-approved", min_length=1, max_length=50)
+
+
 class StackConfig(_Model):
     environment: Literal["dev", "prod", "local"] = Field(...)
     region: str = "us-east-1"
@@ -280,6 +297,7 @@ class StackConfig(_Model):
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     monthly_budget_usd: float = Field(gt=0)
     usage: UsageConfig = Field(default_factory=UsageConfig)
+    cost_guardrail: CostGuardrailConfig = Field(default_factory=CostGuardrailConfig)
 
     @model_validator(mode="before")
     @classmethod

@@ -50,13 +50,15 @@ def function_environment(
     database: Mapping[str, V | str],
     bus_name: V | None = None,
     cors_allow_origin: V | None = None,
+    outage_tolerance_seconds: int | None = None,
 ) -> dict[str, V | str]:
     """Every variable the stack sets on `spec`'s function.
 
     Powertools' service name (the function's own: logs, traces and metrics say which function) and
     metrics namespace, where the database is, the login role of a function that has one, the bus
     of a function that is given one, and an API function's one allowed CORS origin (the functions'
-    own answers name it, as the gateway's do; never `*`).
+    own answers name it, as the gateway's do; never `*`), and a consumer's outage tolerance (how
+    long its messages survive a dependency being down, functions/shared/redelivery.py).
     """
     env: dict[str, V | str] = {
         "POWERTOOLS_SERVICE_NAME": spec.name,
@@ -69,6 +71,8 @@ def function_environment(
         env[topology.ENV_EVENT_BUS_NAME] = bus_name
     if spec.kind == "api" and cors_allow_origin is not None:
         env[topology.ENV_CORS_ALLOW_ORIGIN] = cors_allow_origin
+    if spec.kind == "consumer" and outage_tolerance_seconds is not None:
+        env[topology.ENV_OUTAGE_TOLERANCE_SECONDS] = str(outage_tolerance_seconds)
     return env
 
 

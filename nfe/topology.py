@@ -13,8 +13,10 @@ from functions.shared import access
 from functions.shared.access import Route
 from functions.shared.events import SOURCES, EventName, Source
 
-# Every queue redrives to its own DLQ after this many receives (seed: "DLQ after 3 retries").
-MAX_RECEIVE_COUNT = 3
+# Every queue redrives to its own DLQ after MAX_RECEIVE_COUNT receives, declared with the backoff
+# that spends them (functions/shared/redelivery.py says why 5 and not the seed's "3 retries").
+from functions.shared.redelivery import MAX_RECEIVE_COUNT as MAX_RECEIVE_COUNT
+
 # Seed: 90 s; at least 6x the consumer timeout (AWS guidance for SQS event sources).
 QUEUE_VISIBILITY_TIMEOUT_SECONDS = 90
 SQS_BATCH_SIZE = 10
@@ -159,6 +161,8 @@ ENV_DB_SSLROOTCERT = "DB_SSLROOTCERT"  # path of the RDS CA bundle inside the pa
 ENV_DB_PROXY = "DB_PROXY"  # "true" behind RDS Proxy: disables server-side prepared statements
 ENV_EVENT_BUS_NAME = "EVENT_BUS_NAME"
 ENV_EAGER_PUBLISH = "EAGER_PUBLISH"
+# Consumers only: the dependency outage a message survives before it is dead-lettered.
+ENV_OUTAGE_TOLERANCE_SECONDS = "OUTAGE_TOLERANCE_SECONDS"
 # API functions only: the one origin their CORS answers allow (the console's, or nfe:api.corsAllowOrigin).
 ENV_CORS_ALLOW_ORIGIN = "CORS_ALLOW_ORIGIN"
 # The migrator only: ARN of the RDS-managed master secret (a name, not a secret value).

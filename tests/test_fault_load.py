@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import tempfile
 import threading
 import time
 import urllib.error
@@ -24,6 +25,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -31,6 +33,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from functions.shared.events import EventName
+from nfe import topology
 from nfe.local.demo import HttpClient
 from nfe.pgserver import PostgresServer
 from tests.helpers.db import envelope_of
@@ -42,9 +45,20 @@ DESTINATARIO = {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"}
 TERMINAL = ("CONFIRMADA", "ERRO_ESTOQUE", "CANCELADA")
 # `make soak` raises these: more sagas, more restarts under them.
 SAGAS = int(os.environ.get("NFE_SOAK_SAGAS", "100"))
-RESTARTS = int(os.environ.get("NFE_SOAK_RESTARTS", "1"))
-# What the schedule and redelivery need to finish whatever the eager path dropped.
-SAFETY_NET = ("--outbox-interval", "1", "--visibility-timeout", "2")
+RESTARTS = int(os.environ.get("NFE_SOAK_RESTARTS", "3"))
+# What the schedule and redelivery need to finish whatever the eager path dropped. Time is scaled
+# down for the test: a 2 s visibility timeout instead of 90 s, and an outage tolerance of 30 s
+# instead of 15 minutes (the consumers' backoff delays of 2, 4, 8 and 16 s instead of 1-8 minutes).
+VISIBILITY_SECONDS = 2
+OUTAGE_TOLERANCE_SECONDS = 30
+SAFETY_NET = (
+    "--outbox-interval",
+    "1",
+    "--visibility-timeout",
+    str(VISIBILITY_SECONDS),
+    "--outage-tolerance",
+    str(OUTAGE_TOLERANCE_SECONDS),
+)
 
 
 def query(url: str, sql: str, params: Any = None) -> list[dict[str, Any]]:
@@ -273,35 +287,37 @@ def own_server() -> Iterator[PostgresServer]:
     server.stop()
 
 
-def test_postgres_restart_during_100_sagas_loses_none_and_duplicates_none(own_server: PostgresServer) -> None:
+def run_through_restarts(server: PostgresServer, sagas: int, restarts: int, pause_seconds: float) -> str:
+    """`sagas` posted by 8 clients through local mode while `server` is stopped `restarts` times for
+    `pause_seconds` each; checks every invariant and returns a line of figures."""
     # Given local mode on a server of its own, 10 products, and 8 clients about to post the notas
-    local = start_local(own_server.url, *SAFETY_NET)
+    logs = Path(tempfile.mkdtemp(prefix="nfe-restarts-"))
+    local = start_local(server.url, *SAFETY_NET, "--logs-dir", str(logs))
     try:
         api = HeaderClient(local.url, local.sign_in())
-        initial = {f"RST-{i:02d}": SAGAS * 12 // 100 for i in range(10)}
+        initial = {f"RST-{i:02d}": sagas * 12 // 100 for i in range(10)}
         produtos = new_produtos(api, initial)
-        rng = random.Random(SAGAS)
-        bodies = [nota_body(rng, list(produtos.values()), max_items=2, max_quantidade=2) for _ in range(SAGAS)]
+        rng = random.Random(sagas)
+        bodies = [nota_body(rng, list(produtos.values()), max_items=2, max_quantidade=2) for _ in range(sagas)]
         client = Client(api)
         created: list[str] = []
         outages: list[tuple[float, float]] = []
 
         def create(body: dict[str, Any]) -> str:
-            nota_id = client.create(body, deadline=time.monotonic() + 60)
+            nota_id = client.create(body, deadline=time.monotonic() + 60 + pause_seconds * restarts)
             with client.lock:
                 created.append(nota_id)
             return nota_id
 
         def restart_along_the_way() -> None:
-            for k in range(1, RESTARTS + 1):
-                while len(created) < k * SAGAS // (RESTARTS + 2):
+            for k in range(1, restarts + 1):
+                while len(created) < k * sagas // (restarts + 2):
                     time.sleep(0.005)
                 down = time.monotonic()
-                own_server.restart(pause_seconds=2)
+                server.restart(pause_seconds=pause_seconds)
                 outages.append((down, time.monotonic()))
 
-        # When PostgreSQL is stopped (sessions killed) along the way (once by default, a third of the
-        # way in) and started again 2 s later each time
+        # When PostgreSQL is stopped (sessions killed) along the way and started again each time
         started = time.monotonic()
         restarter = threading.Thread(target=restart_along_the_way)
         restarter.start()
@@ -309,34 +325,51 @@ def test_postgres_restart_during_100_sagas_loses_none_and_duplicates_none(own_se
             ids = list(pool.map(create, bodies))
         restarter.join()
         posted = time.monotonic() - started
-        settled = wait_until_no_pending(own_server.url, SAGAS, timeout=60)
+        settled = wait_until_no_pending(server.url, sagas, timeout=60 + OUTAGE_TOLERANCE_SECONDS)
         recovered = time.monotonic() - outages[-1][1]
 
         # Then each nota exists exactly once and reached a terminal state
-        assert len(outages) == RESTARTS
-        assert len(set(ids)) == SAGAS
-        assert {str(r["id"]) for r in query(own_server.url, "SELECT id FROM faturamento.notas_fiscais")} == set(ids)
+        assert len(outages) == restarts
+        assert len(set(ids)) == sagas
+        assert {str(r["id"]) for r in query(server.url, "SELECT id FROM faturamento.notas_fiscais")} == set(ids)
         # And nothing was lost or stuck on the way: stock adds up, every event published, no DLQ
-        ledger = stock_ledger(own_server.url)
+        ledger = stock_ledger(server.url)
         assert {r["sku"]: r["quantidade"] + r["ativa"] for r in ledger} == initial
-        assert_reservas_match_items(own_server.url)
+        assert_reservas_match_items(server.url)
         for schema in ("faturamento", "estoque"):
-            unpublished = query(
-                own_server.url, f"SELECT count(*) AS n FROM {schema}.eventos_outbox WHERE NOT publicado"
-            )
+            unpublished = query(server.url, f"SELECT count(*) AS n FROM {schema}.eventos_outbox WHERE NOT publicado")
             assert unpublished == [{"n": 0}]
         assert sum(dlq_depths(local).values()) == 0
         # And the outage was real: the API refused requests while it lasted
         assert client.answers[503] > 0
-        statuses = Counter(r["status"] for r in query(own_server.url, "SELECT status FROM faturamento.notas_fiscais"))
+        statuses = Counter(r["status"] for r in query(server.url, "SELECT status FROM faturamento.notas_fiscais"))
         down = ", ".join(f"{end - start:.1f}" for start, end in outages)
-        print(
-            f"\n{SAGAS} sagas, PostgreSQL restarted {RESTARTS}x (down {down} s): {SAGAS}/{SAGAS} terminal "
+        delayed = sum(
+            log.read_text(errors="replace").count("a dependency is down; the message comes back later")
+            for log in logs.glob("*-consumer.log")
+        )
+        return (
+            f"{sagas} sagas, PostgreSQL stopped {restarts}x (down {down} s): {sagas}/{sagas} terminal "
             f"{recovered:.1f} s after it last came back ({posted:.1f} s to post all, {settled:.1f} s more to settle); "
-            f"{dict(statuses)}; answers {dict(client.answers)}; client errors {dict(client.errors)}"
+            f"{dict(statuses)}; answers {dict(client.answers)}; client errors {dict(client.errors)}; "
+            f"{delayed} consumer receives backed off; DLQs empty"
         )
     finally:
         assert local.stop() == 0
+
+
+def test_postgres_restart_during_100_sagas_loses_none_and_duplicates_none(own_server: PostgresServer) -> None:
+    # 3 restarts of 2 s under 100 sagas here; `make soak`: 5 restarts under 1,000
+    print("\n" + run_through_restarts(own_server, SAGAS, RESTARTS, pause_seconds=2))
+
+
+def test_one_outage_longer_than_visibility_times_receives_dead_letters_nothing(own_server: PostgresServer) -> None:
+    # Given the queues' 2 s visibility and 5 receives: without the backoff, every message in flight
+    # would be dead-lettered 10 s into an outage. When PostgreSQL stays down 12 s under 50 sagas
+    outage = VISIBILITY_SECONDS * topology.MAX_RECEIVE_COUNT + 2
+    assert outage < OUTAGE_TOLERANCE_SECONDS
+    # Then every saga ends and no DLQ holds anything (run_through_restarts checks each)
+    print("\n" + run_through_restarts(own_server, 50, 1, pause_seconds=outage))
 
 
 KILLS = 20

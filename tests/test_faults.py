@@ -574,7 +574,7 @@ def emf_total(output: str, metric: str) -> float:
     return total
 
 
-def test_poison_messages_reach_the_dlq_after_three_receives_counted_while_batch_mates_succeed(
+def test_poison_messages_reach_the_dlq_after_their_receives_counted_while_batch_mates_succeed(
     services: Services,
     aws: emulator.LocalAws,
     role_url: Any,
@@ -641,7 +641,7 @@ def test_poison_messages_reach_the_dlq_after_three_receives_counted_while_batch_
         time.sleep(0.1)
     output = capsys.readouterr().out
 
-    # Then each poison message is in its queue's DLQ, received three times
+    # Then each poison message is in its queue's DLQ, received MAX_RECEIVE_COUNT times
     for queue, bodies in poison.items():
         moved = sqs.receive_message(
             QueueUrl=aws.queues[queue].dlq_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]

@@ -272,12 +272,51 @@ def test_interface_endpoints_with_private_dns_in_the_configured_azs(stack: Stack
     assert set(endpoints) == {
         "com.amazonaws.us-east-1.events",
         "com.amazonaws.us-east-1.secretsmanager",
+        # The consumers delay messages whose dependency is down (ChangeMessageVisibility)
+        "com.amazonaws.us-east-1.sqs",
         "com.amazonaws.us-east-1.xray",
     }
     for endpoint in endpoints.values():
         assert endpoint["vpcEndpointType"] == "Interface"
         assert endpoint["privateDnsEnabled"] is True
         assert len(endpoint["subnetIds"]) == EXPECTED[stack.name]["endpoint_azs"]
+
+
+def test_consumers_back_off_over_the_outage_tolerance_and_each_queue_alarms_on_its_backlog(stack: Stack) -> None:
+    functions = {f.inputs["name"]: f.inputs for f in stack.of_type("aws:lambda/function:Function")}
+    tolerance = {
+        name: fn.get("environment", {}).get("variables", {}).get("OUTAGE_TOLERANCE_SECONDS")
+        for name, fn in functions.items()
+    }
+    # Only the consumers read it: 15 minutes by default
+    assert {n for n, v in tolerance.items() if v is not None} == {
+        f"estoque-consumer-{stack.name}",
+        f"faturamento-consumer-{stack.name}",
+    }
+    assert {v for v in tolerance.values() if v is not None} == {"900"}
+    # Every saga queue (not its DLQ) alarms when its oldest message is older than a third of it
+    backlog = [
+        a.inputs
+        for a in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.inputs["metricName"] == "ApproximateAgeOfOldestMessage"
+    ]
+    assert len(backlog) == len(topology.QUEUES)
+    assert {a["threshold"] for a in backlog} == {300}
+    assert all("#alarm-queue-backlog" in a["alarmDescription"] for a in backlog)
+
+
+def test_the_outage_tolerance_is_stack_config() -> None:
+    result = plan("dev", config={"nfe:lambda": json.dumps({"outageToleranceMinutes": 60})})
+    consumer = next(
+        f for f in result.of_type("aws:lambda/function:Function") if f.inputs["name"] == "estoque-consumer-dev"
+    )
+    assert consumer.inputs["environment"]["variables"]["OUTAGE_TOLERANCE_SECONDS"] == "3600"
+    thresholds = {
+        a.inputs["threshold"]
+        for a in result.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.inputs["metricName"] == "ApproximateAgeOfOldestMessage"
+    }
+    assert thresholds == {1200}
 
 
 def test_xray_endpoint_can_be_switched_off() -> None:
@@ -314,7 +353,7 @@ def test_queues_redrive_to_their_own_dlq_with_sse_and_visibility(stack: Stack) -
         consumer_timeout = stack.function(spec.consumer).inputs["timeout"]
         assert queue["visibilityTimeoutSeconds"] == 90
         assert queue["visibilityTimeoutSeconds"] >= 6 * consumer_timeout
-        assert json.loads(queue["redrivePolicy"]) == {"deadLetterTargetArn": dlq.state["arn"], "maxReceiveCount": 3}
+        assert json.loads(queue["redrivePolicy"]) == {"deadLetterTargetArn": dlq.state["arn"], "maxReceiveCount": 5}
         assert dlq.inputs["messageRetentionSeconds"] > queue["messageRetentionSeconds"]
     assert all(q.inputs["sqsManagedSseEnabled"] is True for q in stack.of_type(QUEUE))
 
@@ -560,9 +599,17 @@ def test_log_groups_and_alarms(stack: Stack) -> None:
     topic = stack.one("aws:sns/topic:Topic").state["arn"]
     alarms = stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
     assert all(a.inputs["alarmActions"] == [topic] for a in alarms)
-    watched_queues = {a.inputs["dimensions"]["QueueName"] for a in alarms if a.inputs["namespace"] == "AWS/SQS"}
-    dlqs = {q.inputs["name"] for q in stack.of_type(QUEUE) if "dlq" in q.inputs["name"]}
-    assert dlqs and watched_queues == dlqs
+    # Every DLQ alarms on its depth; every saga queue on its oldest message's age (a backlog)
+    watched_queues = {
+        (a.inputs["dimensions"]["QueueName"], a.inputs["metricName"])
+        for a in alarms
+        if a.inputs["namespace"] == "AWS/SQS"
+    }
+    queues = {q.inputs["name"] for q in stack.of_type(QUEUE)}
+    dlqs = {q for q in queues if "dlq" in q}
+    assert dlqs and watched_queues == {(q, "ApproximateNumberOfMessagesVisible") for q in dlqs} | {
+        (q, "ApproximateAgeOfOldestMessage") for q in queues - dlqs
+    }
     watched_functions = {a.inputs["dimensions"]["FunctionName"] for a in alarms if a.inputs["metricName"] == "Errors"}
     assert watched_functions == {f"{f.name}-{stack.name}" for f in topology.FUNCTIONS}
     assert any(a.inputs["metricName"] == "5XXError" for a in alarms)

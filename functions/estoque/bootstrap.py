@@ -27,12 +27,20 @@ def api(settings: EstoqueApiSettings, db: Database | None = None) -> APIGatewayR
     return build_app(ProdutosService(db), settings.cors_allow_origin)
 
 
-def consumer(settings: EstoqueConsumerSettings, db: Database | None = None, events_client: Any = None) -> EventConsumer:
+def consumer(
+    settings: EstoqueConsumerSettings, db: Database | None = None, events_client: Any = None, sqs_client: Any = None
+) -> EventConsumer:
     # Imported here: Powertools' batch utility is the consumer's cost, not the API's.
-    from functions.shared.consumer import EventConsumer
+    from functions.shared.consumer import EventConsumer, SqsVisibility
+    from functions.shared.redelivery import Backoff
 
     db = db or Database(settings, application_name="estoque-consumer")
     publisher = EagerPublisher(db, settings.event_bus_name, settings.eager_publish, events_client)
     from functions.shared.failures import FailureLog
 
-    return EventConsumer(SagaEstoque(db, publisher).handlers(), FailureLog(db, "estoque"))
+    return EventConsumer(
+        SagaEstoque(db, publisher).handlers(),
+        FailureLog(db, "estoque"),
+        Backoff(settings.outage_tolerance_seconds),
+        SqsVisibility(sqs_client),
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functions.shared.settings import DatabaseSettings, EventBusSettings
+from functions.shared.settings import DatabaseSettings, EventBusSettings, RedeliverySettings
 
 
 class EstoqueDatabaseSettings(DatabaseSettings):
@@ -14,5 +14,5 @@ class EstoqueApiSettings(EstoqueDatabaseSettings):
     cors_allow_origin: str = "*"
 
 
-class EstoqueConsumerSettings(EstoqueDatabaseSettings, EventBusSettings):
+class EstoqueConsumerSettings(EstoqueDatabaseSettings, EventBusSettings, RedeliverySettings):
     pass

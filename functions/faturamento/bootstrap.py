@@ -31,11 +31,19 @@ def api(
     return build_app(service, settings.cors_allow_origin)
 
 
-def consumer(settings: FaturamentoConsumerSettings, db: Database | None = None) -> EventConsumer:
+def consumer(
+    settings: FaturamentoConsumerSettings, db: Database | None = None, sqs_client: Any = None
+) -> EventConsumer:
     # Imported here: Powertools' batch utility is the consumer's cost, not the API's.
-    from functions.shared.consumer import EventConsumer
+    from functions.shared.consumer import EventConsumer, SqsVisibility
+    from functions.shared.redelivery import Backoff
 
     db = db or Database(settings, application_name="faturamento-consumer")
     from functions.shared.failures import FailureLog
 
-    return EventConsumer(SagaFaturamento(db).handlers(), FailureLog(db, "faturamento"))
+    return EventConsumer(
+        SagaFaturamento(db).handlers(),
+        FailureLog(db, "faturamento"),
+        Backoff(settings.outage_tolerance_seconds),
+        SqsVisibility(sqs_client),
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from functions.shared.settings import DatabaseSettings, EventBusSettings
+from functions.shared.settings import DatabaseSettings, EventBusSettings, RedeliverySettings
 
 
 class FaturamentoDatabaseSettings(DatabaseSettings):
@@ -18,5 +18,5 @@ class FaturamentoApiSettings(FaturamentoDatabaseSettings, EventBusSettings):
     idempotency_ttl_seconds: int = Field(default=24 * 60 * 60, ge=60, le=7 * 24 * 60 * 60)
 
 
-class FaturamentoConsumerSettings(FaturamentoDatabaseSettings):
+class FaturamentoConsumerSettings(FaturamentoDatabaseSettings, RedeliverySettings):
     pass

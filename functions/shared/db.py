@@ -21,10 +21,20 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
+from functions.shared.redelivery import DependencyUnavailable
 from functions.shared.settings import DatabaseSettings
 
 # Errors after which the connection cannot be trusted and must be replaced.
 CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+class DatabaseUnreachable(psycopg.OperationalError, DependencyUnavailable):
+    """No connection could be opened: the server is down, restarting, starting up or refusing.
+
+    Unlike one connection killed mid-transaction (the next record reconnects and goes on), this is
+    an outage every following record would meet, so a consumer stops attempting its batch. Still an
+    OperationalError, so the API answers it with its 503 like any other database failure.
+    """
 
 
 class Database:
@@ -76,7 +86,10 @@ class Database:
             kwargs["password"] = password
         if self.settings.db_proxy:
             kwargs["prepare_threshold"] = None
-        return psycopg.connect(self.conninfo(), **kwargs)
+        try:
+            return psycopg.connect(self.conninfo(), **kwargs)
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnreachable(str(exc)) from exc
 
     def connection(self) -> psycopg.Connection[dict[str, Any]]:
         """The container's connection, reopened if the previous one was closed or broken."""
@@ -125,6 +138,8 @@ class UnitOfWork:
             # A connection left idle in an aborted or open transaction would leak state between requests.
             if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 self.conn.rollback()
+        except DatabaseUnreachable:
+            raise  # a fresh connection just failed: trying again at once would only wait twice
         except CONNECTION_ERRORS:
             self.db.discard()
             # One retry: the cached connection may have died while the container was frozen.

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Literal, TypeVar
 
-from pydantic import ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from functions.shared.redelivery import DEFAULT_OUTAGE_TOLERANCE_SECONDS, SQS_MAX_VISIBILITY_SECONDS
 
 SslMode = Literal["disable", "prefer", "require", "verify-ca", "verify-full"]
 
@@ -53,6 +55,12 @@ class EventBusSettings(_Base):
     event_bus_name: str
     # Publish outbox rows right after commit; the scheduled publisher is the safety net.
     eager_publish: bool = True
+
+
+class RedeliverySettings(_Base):
+    # How long a message survives a dependency's outage before SQS may dead-letter it; the stack
+    # sets it from nfe:lambda.outageToleranceMinutes (functions/shared/redelivery.py).
+    outage_tolerance_seconds: int = Field(DEFAULT_OUTAGE_TOLERANCE_SECONDS, ge=1, le=SQS_MAX_VISIBILITY_SECONDS)
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -38,6 +38,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="SQS visibility timeout in seconds (default 90, as deployed; lower it to see DLQ redrive sooner)",
     )
     parser.add_argument(
+        "--outage-tolerance",
+        type=int,
+        default=15 * 60,
+        metavar="SECONDS",
+        help="how long a dependency (the database) may be down before the consumers' messages are "
+        "dead-lettered: failed receives back off over it (default 900, as deployed; lower it with "
+        "--visibility-timeout to scale time down)",
+    )
+    parser.add_argument(
         "--users",
         type=Path,
         default=None,
@@ -106,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
             outbox_interval_seconds=args.outbox_interval,
             eager_publish=args.eager_publish,
             visibility_timeout_seconds=args.visibility_timeout,
+            outage_tolerance_seconds=args.outage_tolerance,
             cors_origin=args.cors_origin,
             logs_dir=args.logs_dir,
             trace_all=args.trace_all,

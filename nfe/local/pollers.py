@@ -7,6 +7,15 @@ receives exactly as on AWS. It never sleeps while messages are waiting: it polls
 Local mode runs as many pollers per queue as the mapping's maximum concurrency, so a consumer works
 on that many batches at once.
 
+Errors, as Lambda handles them on an SQS mapping ("Handling errors for an SQS event source in
+Lambda"): when an invocation fails as a whole, the batch's messages stay in the queue and reappear
+when their visibility runs out (the consumer may have stretched it: ChangeMessageVisibility acts on
+the same queue model), and Lambda "gradually backs off, reducing the amount of concurrency
+allocated" to the mapping. A poller does the same: after a failed invocation it waits before its
+next poll, doubling the wait with each consecutive failure up to ERROR_BACKOFF_CAP_SECONDS, and
+polls at once again after a success. Throttling has no local counterpart: an invocation at the
+function's reserved concurrency waits for a container to come free instead of being refused.
+
 The mapping is Lambda's own poller, not a client the function sees, so local mode's pollers reach
 the emulator's SQS model in process (`EventSourceSqs`) rather than through HTTP: the same queue
 code (visibility, receive counts, redrive to the DLQ) without the request and response encoding on
@@ -26,6 +35,10 @@ from nfe import topology
 from nfe.local.emulator import LOCAL_REGION, QueueInfo
 
 Invoke = Callable[[str, dict[str, Any]], Any]
+
+# A poller's wait after a failed invocation doubles from the first to the cap.
+ERROR_BACKOFF_FIRST_SECONDS = 0.25
+ERROR_BACKOFF_CAP_SECONDS = 4.0
 
 
 class EventSourceSqs:
@@ -111,6 +124,13 @@ class QueuePoller(threading.Thread):
         self.stop_event = stop
         self.batches = 0
         self.errors = 0
+        self.consecutive_errors = 0
+
+    def error_backoff_seconds(self) -> float:
+        """How long to wait before the next poll: zero after a success, doubling after failures."""
+        if self.consecutive_errors == 0:
+            return 0.0
+        return min(ERROR_BACKOFF_CAP_SECONDS, ERROR_BACKOFF_FIRST_SECONDS * 2 ** (self.consecutive_errors - 1))
 
     def poll_once(self, wait_seconds: int = 1) -> int:
         response = self.sqs.receive_message(
@@ -126,9 +146,11 @@ class QueuePoller(threading.Thread):
         try:
             result = self.invoke(self.queue.consumer, sqs_event(messages, self.queue.arn)) or {}
             failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+            self.consecutive_errors = 0
         except Exception:
             # A handler that raises fails the whole batch, as on Lambda: everything comes back later.
             self.errors += 1
+            self.consecutive_errors += 1
             failed = {m["MessageId"] for m in messages}
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
@@ -148,6 +170,9 @@ class QueuePoller(threading.Thread):
                     return
                 self.errors += 1
                 time.sleep(0.5)
+            wait = self.error_backoff_seconds()
+            if wait:
+                self.stop_event.wait(wait)
 
 
 class Schedule(threading.Thread):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from functions.shared.redelivery import DEFAULT_OUTAGE_TOLERANCE_SECONDS
 from nfe import function_env, topology
 from nfe.config import LambdaConfig
 from nfe.local import cognito, emulator
@@ -45,6 +46,7 @@ def container_environment(
     *,
     eager_publish: bool = True,
     cors_origin: str | None = None,
+    outage_tolerance_seconds: int = DEFAULT_OUTAGE_TOLERANCE_SECONDS,
 ) -> dict[str, str]:
     """A container's variables: the Lambda runtime's, the stack's (the same computation as
     components/lambdas.py) with a database URL for the DB_* endpoint, and the emulator's endpoint."""
@@ -66,7 +68,11 @@ def container_environment(
     env.update(aws.environment())
     env.pop(topology.ENV_EVENT_BUS_NAME, None)
     stack = function_env.function_environment(
-        fn, function_env.local_database(make_conninfo("", **params)), aws.bus_name, cors_origin
+        fn,
+        function_env.local_database(make_conninfo("", **params)),
+        aws.bus_name,
+        cors_origin,
+        outage_tolerance_seconds,
     )
     env.update({k: str(v) for k, v in stack.items()})
     if not eager_publish:
@@ -81,6 +87,9 @@ class LocalOptions:
     outbox_interval_seconds: float = topology.PUBLISHER_INTERVAL_SECONDS
     eager_publish: bool = True
     visibility_timeout_seconds: int = topology.QUEUE_VISIBILITY_TIMEOUT_SECONDS
+    # The consumers' outage tolerance (`--outage-tolerance`): the stack's 15 minutes by default;
+    # fault tests scale it down with the visibility timeout.
+    outage_tolerance_seconds: int = DEFAULT_OUTAGE_TOLERANCE_SECONDS
     host: str = "127.0.0.1"
     log: Callable[[str], None] = print
     # The user pool's users (`--users FILE`); the demo users by default.
@@ -178,6 +187,7 @@ class LocalSystem:
             self.database_url,
             eager_publish=self.options.eager_publish,
             cors_origin=self.cors_origin,
+            outage_tolerance_seconds=self.options.outage_tolerance_seconds,
         )
 
     @property
