@@ -163,6 +163,13 @@ ENV_EVENT_BUS_NAME = "EVENT_BUS_NAME"
 ENV_EAGER_PUBLISH = "EAGER_PUBLISH"
 # Consumers only: the dependency outage a message survives before it is dead-lettered.
 ENV_OUTAGE_TOLERANCE_SECONDS = "OUTAGE_TOLERANCE_SECONDS"
+# Faturamento's functions: the stack's fiscal archive bucket (XML, DANFE), a name, not a secret.
+ENV_FISCAL_ARCHIVE_BUCKET = "FISCAL_ARCHIVE_BUCKET"
+# Faturamento's functions: the emitente (nfe:emitente) as JSON, validated by functions/fiscal/model.py.
+ENV_EMITENTE = "EMITENTE"
+# Response media types API Gateway passes through as binary (the DANFE); a request body is
+# base64-encoded only when its Content-Type is one of them.
+BINARY_MEDIA_TYPES = ("application/pdf",)
 # API functions only: the one origin their CORS answers allow (the console's, or nfe:api.corsAllowOrigin).
 ENV_CORS_ALLOW_ORIGIN = "CORS_ALLOW_ORIGIN"
 # The migrator only: ARN of the RDS-managed master secret (a name, not a secret value).
