@@ -19,7 +19,7 @@ import yaml
 
 from nfe.cli import main
 from nfe.config import CostGuardrailConfig
-from nfe.cost.comment import GITHUB_COMMENT_LIMIT, MARKER, evaluate_guardrail, render_github
+from nfe.cost.comment import GITHUB_COMMENT_LIMIT, MARKER, evaluate_guardrail, github_length, render_github
 from nfe.cost.diff import diff_estimates
 
 CI = Path(__file__).resolve().parent / "fixtures" / "ci"
@@ -191,7 +191,7 @@ def test_a_huge_change_is_trimmed_to_githubs_limit_table_first() -> None:
     # When the comment is rendered
     text = render_github(diff, before, after, verdict, CostGuardrailConfig())
     # Then it fits, keeps the headline, the guardrail and every unpriced line, and drops the smallest rows
-    assert len(text) <= GITHUB_COMMENT_LIMIT
+    assert github_length(text) <= GITHUB_COMMENT_LIMIT and len(text) > GITHUB_COMMENT_LIMIT - 2_000
     assert "monthly cost will increase by" in text and "**Guardrail: ❌ blocked.**" in text
     assert text.count("no price line for this type") == 50
     assert "`dev-function-with-a-long-name-02999`" in text  # the largest change stays
@@ -199,8 +199,12 @@ def test_a_huge_change_is_trimmed_to_githubs_limit_table_first() -> None:
     assert "smaller change(s) left out to fit GitHub's comment limit" in text
     # And with a tighter limit the unpriced list is cut next, never the headline
     tight = render_github(diff, before, after, verdict, CostGuardrailConfig(), limit=3_000)
-    assert len(tight) <= 3_000 and "more left out to fit GitHub's comment limit" in tight
+    assert github_length(tight) <= 3_000 and "more left out to fit GitHub's comment limit" in tight
     assert tight.startswith(MARKER.format(stack="dev"))
+    # And whatever else is too long is cut at the end, the marker and headline kept
+    noted = render_github(diff, before, after, verdict, CostGuardrailConfig(), notes=["📊" * 40_000], limit=10_000)
+    assert github_length(noted) <= 10_000 and noted.startswith(MARKER.format(stack="dev"))
+    assert noted.endswith("_(cut to fit GitHub's comment limit)_\n")
 
 
 def test_the_guardrail_rules() -> None:

@@ -38,6 +38,12 @@ USAGE_MARK = "📊"
 EXIT_PASSED, EXIT_BLOCKED = 0, 1
 
 
+def github_length(text: str) -> int:
+    """A body's length counted in UTF-16 code units, never less than in characters: the emoji
+    above are two units each, and which count GitHub applies is not documented, so take the larger."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 @dataclass(frozen=True)
 class ResourceChange:
     """One resource's monthly cost before and after, from its changed lines."""
@@ -297,24 +303,31 @@ def render_github(
 
     text = compose(changes, [], None)
     shown, left_out = list(changes), []
-    if len(text) > limit:
+    if github_length(text) > limit:
         # The per-resource table goes first, smallest changes first (the list is sorted largest
         # first): keep the longest prefix that fits, found by bisection (a table can be huge).
         low, high = 0, len(changes)
         while low < high:
             middle = (low + high + 1) // 2
-            if len(compose(changes[:middle], changes[middle:], None)) <= limit:
+            if github_length(compose(changes[:middle], changes[middle:], None)) <= limit:
                 low = middle
             else:
                 high = middle - 1
         shown, left_out = changes[:low], changes[low:]
         text = compose(shown, left_out, None)
     unpriced_limit = len(after.get("unpriced", []))
-    while len(text) > limit and unpriced_limit > 0:
+    while github_length(text) > limit and unpriced_limit > 0:
         unpriced_limit -= 1
         text = compose(shown, left_out, unpriced_limit)
-    if len(text) > limit:
+    if github_length(text) > limit:
         # Only huge notes can get here; keep the marker and headline, cut the rest.
         cut = "\n\n_(cut to fit GitHub's comment limit)_\n"
-        text = text[: limit - len(cut)] + cut
+        low, high = 0, len(text)
+        while low < high:  # the longest prefix that fits with the note
+            middle = (low + high + 1) // 2
+            if github_length(text[:middle]) + len(cut) <= limit:
+                low = middle
+            else:
+                high = middle - 1
+        text = text[:low] + cut
     return text
