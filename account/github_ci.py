@@ -75,7 +75,8 @@ READ_ONLY_DENIED = (
 # Objects are data too, except the console's files, which refresh reads (HeadObject needs
 # s3:GetObject) and which are public through CloudFront anyway; StaticSite names its bucket so.
 CONSOLE_BUCKETS = "nfe-console-*"
-# Verb wildcards the read-only role grants, per service, and why.
+# Verb wildcards the read-only role grants, per service, and why. IAM matches action names without
+# regard to case, so `apigateway:Get*` is API Gateway's `apigateway:GET`, its one read action.
 READ_ONLY_VERBS = {
     "Describe*": "refresh reads every resource's configuration",
     "Get*": "refresh reads every resource's configuration",
@@ -142,7 +143,8 @@ def _state_statements(args: GitHubCiArgs, write: bool) -> list[dict[str, Any]]:
             {"Sid": "StateObjects", "Effect": "Allow", "Action": actions, "Resource": [f"{bucket}/*"]},
         ]
         if not write:
-            # A DIY backend takes a lock file even for a preview.
+            # A self-managed backend locks the stack for `pulumi refresh`, --preview-only included
+            # (pulumi/pulumi pkg/backend/diy/backend.go, Refresh), which the drift check runs.
             statements.append(
                 {
                     "Sid": "StateLocks",
