@@ -35,8 +35,8 @@ ROLE_PREFIX = "nfe-github"
 
 # The services of the app stacks' resource types (pulumi-aws module -> IAM service prefix), each
 # granted whole to the deploy role: the provider calls a different set of actions per resource
-# version and per property, and a missing one fails a deploy half-way. Kept equal to the stacks'
-# resource types by tests/test_account_project.py, so a new resource type needs a line here.
+# version and per property, and a missing one fails a deploy half-way. tests/test_account_project.py
+# checks that they cover every resource type of both stacks, so a type of a new service needs a line here.
 DEPLOY_SERVICES: Mapping[str, str] = {
     "apigateway": "REST API, stages, deployments, account-level settings read by the stage",
     "cloudfront": "the console's distribution, functions, cache and headers policies, OAC",
@@ -55,11 +55,12 @@ DEPLOY_SERVICES: Mapping[str, str] = {
     "sqs": "queues, DLQs and their policies",
     "ssm": "the account project's bootstrap record, read by every app stack",
 }
-# pulumi-aws modules whose IAM service prefix is not the module's name.
-MODULE_SERVICES: Mapping[str, tuple[str, ...]] = {
-    "cloudwatch": ("cloudwatch", "events", "logs"),
-    "cognito": ("cognito-idp",),
-    "vpc": ("ec2",),
+# pulumi-aws modules (or type prefixes) whose IAM service prefix is not the module's name.
+TYPE_SERVICES: Mapping[str, str] = {
+    "aws:cloudwatch/event": "events",
+    "aws:cloudwatch/log": "logs",
+    "aws:cognito/": "cognito-idp",
+    "aws:vpc/": "ec2",
 }
 # Global services: their actions are requested in us-east-1 whatever the stack's region.
 GLOBAL_SERVICES = ("cloudfront",)
@@ -232,6 +233,14 @@ def read_only_policy(args: GitHubCiArgs) -> dict[str, Any]:
             *_state_statements(args, write=False),
         ],
     }
+
+
+def service_of(type_token: str) -> str:
+    """The IAM service prefix that manages a pulumi-aws type: aws:cloudwatch/eventRule:EventRule -> events."""
+    for prefix, service in TYPE_SERVICES.items():
+        if type_token.startswith(prefix):
+            return service
+    return type_token.split(":")[1].split("/")[0]
 
 
 def wildcard_actions(document: Mapping[str, Any]) -> set[str]:
