@@ -3,7 +3,10 @@
 The previews (tests/fixtures/ci/{base,head}/preview-dev.json, written by make_previews.py in the
 shape `pulumi preview --json --show-sames` prints) are the base branch's dev stack and a pull request
 that turns RDS Proxy on, moves the instance to db.t4g.small, doubles the functions' memory and raises
-`nfe:usage.apiRequests`. Each side is priced with its own stack file, kept beside its preview.
+`nfe:usage.apiRequests`. Each side is priced with the project's own Pulumi.dev.yaml under that side's
+`stack-overlay.yaml` (region, environment, budget, usage, guardrail: all the estimate reads of a
+preview's resources), so the golden files move with prices and pricing rules, not with settings the
+cost review never reads, and a new required setting of the stack does not break them.
 Set NFE_UPDATE_GOLDEN=1 to rewrite the golden files, then review their diff.
 """
 
@@ -13,6 +16,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -22,14 +26,38 @@ from nfe.config import CostGuardrailConfig
 from nfe.cost.comment import GITHUB_COMMENT_LIMIT, MARKER, evaluate_guardrail, github_length, render_github
 from nfe.cost.diff import diff_estimates
 
-CI = Path(__file__).resolve().parent / "fixtures" / "ci"
+ROOT = Path(__file__).resolve().parents[1]
+CI = ROOT / "tests" / "fixtures" / "ci"
 GOLDEN = CI / "golden"
-BASE, HEAD = CI / "base", CI / "head"
+# Each side's project folder (Pulumi.yaml, Pulumi.dev.yaml, preview-dev.json), made once per run.
+SIDES: dict[str, Path] = {}
+
+
+def _merge(target: dict[str, Any], overlay: dict[str, Any]) -> None:
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = value
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _sides(tmp_path_factory: pytest.TempPathFactory) -> None:
+    for side in ("base", "head"):
+        folder = tmp_path_factory.mktemp(side)
+        document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+        _merge(document["config"], yaml.safe_load((CI / side / "stack-overlay.yaml").read_text())["config"])
+        (folder / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document))
+        shutil.copy(ROOT / "Pulumi.yaml", folder / "Pulumi.yaml")
+        shutil.copy(CI / side / "preview-dev.json", folder / "preview-dev.json")
+        SIDES[side] = folder
 
 
 def _comment(
-    capsys: pytest.CaptureFixture[str], *extra: str, before: Path = BASE, after: Path = HEAD
+    capsys: pytest.CaptureFixture[str], *extra: str, before: str | Path = "base", after: str | Path = "head"
 ) -> tuple[int, str]:
+    before = SIDES[before] if isinstance(before, str) else before
+    after = SIDES[after] if isinstance(after, str) else after
     code = main(
         [
             "cost",
@@ -49,6 +77,12 @@ def _comment(
         ]
     )
     return code, capsys.readouterr().out
+
+
+def _priced(side: str) -> list[str]:
+    """`nfe cost` on one side's preview, with that side's stack file."""
+    folder = SIDES[side]
+    return ["cost", "--stack", "dev", "--project-dir", str(folder), "--preview-json", str(folder / "preview-dev.json")]
 
 
 def _golden(name: str, text: str) -> None:
@@ -92,7 +126,7 @@ def test_another_label_does_not_unblock(capsys: pytest.CaptureFixture[str]) -> N
 
 def test_a_decrease_passes(capsys: pytest.CaptureFixture[str]) -> None:
     # Given the same pair the other way round (the pull request undoes the change)
-    code, text = _comment(capsys, before=HEAD, after=BASE)
+    code, text = _comment(capsys, before="head", after="base")
     assert code == 0
     _golden("comment-decrease.md", text)
     assert "monthly cost will decrease by **-$36.37** (-31.9%) 📉" in text
@@ -101,7 +135,7 @@ def test_a_decrease_passes(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_the_same_preview_on_both_sides_changes_nothing(capsys: pytest.CaptureFixture[str]) -> None:
-    code, text = _comment(capsys, before=HEAD, after=HEAD)
+    code, text = _comment(capsys, before="head", after="head")
     assert code == 0
     assert "monthly cost will not change" in text and "No resource's cost changed." in text
 
@@ -115,9 +149,9 @@ def test_an_earlier_json_estimate_can_be_the_before(capsys: pytest.CaptureFixtur
                 "--stack",
                 "dev",
                 "--project-dir",
-                str(BASE),
+                str(SIDES["base"]),
                 "--preview-json",
-                str(BASE / "preview-dev.json"),
+                str(SIDES["base"] / "preview-dev.json"),
                 "--format",
                 "json",
             ]
@@ -126,10 +160,7 @@ def test_an_earlier_json_estimate_can_be_the_before(capsys: pytest.CaptureFixtur
     )
     before = tmp_path / "before.json"
     before.write_text(capsys.readouterr().out)
-    code = main(
-        ["cost", "--stack", "dev", "--project-dir", str(HEAD), "--preview-json", str(HEAD / "preview-dev.json"),
-         "--diff", str(before), "--format", "github"]
-    )  # fmt: skip
+    code = main([*_priced("head"), "--diff", str(before), "--format", "github"])
     assert code == 1
     assert "| `dev` (us-east-1) | $77.76 | $114.13 | +$36.37 (+46.8%) |" in capsys.readouterr().out
 
@@ -141,9 +172,9 @@ def test_the_comment_needs_a_before(capsys: pytest.CaptureFixture[str]) -> None:
             "--stack",
             "dev",
             "--project-dir",
-            str(HEAD),
+            str(SIDES["head"]),
             "--preview-json",
-            str(HEAD / "preview-dev.json"),
+            str(SIDES["head"] / "preview-dev.json"),
             "--format",
             "github",
         ]
@@ -153,13 +184,12 @@ def test_the_comment_needs_a_before(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_a_base_preview_of_another_stack_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    other = json.loads((BASE / "preview-dev.json").read_text().replace("urn:pulumi:dev::", "urn:pulumi:prod::"))
+    other = json.loads(
+        (SIDES["base"] / "preview-dev.json").read_text().replace("urn:pulumi:dev::", "urn:pulumi:prod::")
+    )
     path = tmp_path / "prod.json"
     path.write_text(json.dumps(other))
-    code = main(
-        ["cost", "--stack", "dev", "--project-dir", str(HEAD), "--preview-json", str(HEAD / "preview-dev.json"),
-         "--base-preview-json", str(path), "--format", "github"]
-    )  # fmt: skip
+    code = main([*_priced("head"), "--base-preview-json", str(path), "--format", "github"])
     assert code == 2
     assert "is a preview of stack 'prod', not 'dev'" in capsys.readouterr().err
 
@@ -229,7 +259,7 @@ def test_the_guardrail_rules() -> None:
 def test_the_guardrail_is_read_from_the_stack_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     # Given a stack file allowing +50 % under a $200 budget, with its own override label
     after = tmp_path / "head"
-    shutil.copytree(HEAD, after)
+    shutil.copytree(SIDES["head"], after)
     stack_file = after / "Pulumi.dev.yaml"
     document = yaml.safe_load(stack_file.read_text())
     document["config"]["nfe:monthlyBudgetUsd"] = 200
@@ -255,5 +285,5 @@ def test_the_guardrail_is_read_from_the_stack_file(capsys: pytest.CaptureFixture
         "--preview-json",
         str(after / "preview-dev.json"),
     ]
-    assert main([*arguments, "--base-preview-json", str(BASE / "preview-dev.json"), "--format", "github"]) == 2
+    assert main([*arguments, "--base-preview-json", str(SIDES["base"] / "preview-dev.json"), "--format", "github"]) == 2
     assert "nfe:costGuardrail.maxIncreasePercent" in capsys.readouterr().err
