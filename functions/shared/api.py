@@ -4,6 +4,10 @@ All failures leave through the handlers registered here, so every route fails th
 `{"message": "...", "errors": [{"field": "items[1].quantidade", "in": "body", "message": "...",
 "type": "..."}]}`. Bad input is 400 (unreadable JSON), 413 (body over 256 KB), 415 (not JSON) or
 422 (anything else); never a 500. The messages name fields and rules, never echo the input.
+
+The body is checked before Powertools validates anything (`_JsonBodyFirst`): Powertools would parse
+a form-encoded or multipart body into fields (a 422, or an accepted request) and raises a bare
+ValueError on `multipart/form-data` without a boundary (a 500); the API takes JSON only.
 """
 
 from __future__ import annotations
@@ -17,12 +21,16 @@ from typing import Any
 import psycopg
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
     ResponseValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.types import EventHandlerInstance
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.shared import auth, cors
@@ -60,6 +68,69 @@ def load_json_body(body: str) -> Any:
         raise
     except (ValueError, RecursionError) as exc:
         raise json.JSONDecodeError(type(exc).__name__, body[:0], 0) from exc
+
+
+# Methods whose body the API reads; a GET's body has no meaning (RFC 9110) and is never looked at.
+_METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+JSON_MEDIA_TYPE = "application/json"
+
+
+def media_type(header: str) -> tuple[str, dict[str, str]]:
+    """A Content-Type's media type (lower-cased, no parameters) and its parameters (names lower-cased)."""
+    kind, *parameters = header.split(";")
+    params: dict[str, str] = {}
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        params[name.strip().lower()] = value.strip().strip('"')
+    return kind.strip().lower(), params
+
+
+def _unsupported(message: str) -> RequestUnsupportedContentType:
+    error = {"type": "unsupported_content_type", "loc": ("header", "Content-Type"), "msg": message}
+    return RequestUnsupportedContentType("Unsupported content type", errors=[error])
+
+
+def check_json_body(event: BaseProxyEvent) -> None:
+    """Refuse, before any validation, a body the API cannot read: 415 unless it is declared
+    `application/json` (UTF-8, the only charset JSON has: RFC 8259), 400 unless it parses (413 past
+    the size limit, see `load_json_body`). A request without a body passes untouched, so a route
+    that takes none (cancelamento) still accepts a bare POST."""
+    if event.http_method.upper() not in _METHODS_WITH_BODY:
+        return
+    header = event.headers.get("content-type")
+    if not event.body and header is None:
+        return
+    if header is None:
+        raise _unsupported(f"missing; a request body must be sent as {JSON_MEDIA_TYPE}")
+    kind, params = media_type(header)
+    if kind != JSON_MEDIA_TYPE:
+        raise _unsupported(f"must be {JSON_MEDIA_TYPE}")
+    if params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
+        raise _unsupported(f"{JSON_MEDIA_TYPE} is UTF-8; no other charset is accepted")
+    try:
+        event.json_body  # noqa: B018 (parsed once and cached: Powertools' validation reads the same value)
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "ctx": {"error": exc.msg}}]
+        ) from exc
+
+
+class _JsonBodyFirst(OpenAPIRequestValidationMiddleware):
+    """Powertools' request validation, after `check_json_body`.
+
+    It has to run inside the middleware stack (so the exception handlers below answer, with CORS
+    headers) and before Powertools' own validation, which is always the stack's first middleware:
+    so it replaces that middleware rather than being added with `app.use`.
+    """
+
+    def handler(self, app: EventHandlerInstance, next_middleware: NextMiddleware) -> Response[Any]:
+        check_json_body(app.current_event)
+        return super().handler(app, next_middleware)
+
+    def _get_body(self, app: EventHandlerInstance) -> Any:
+        # Whatever reaches here is JSON or no body at all (`check_json_body`). Powertools' own choice
+        # by Content-Type is case-sensitive, and media types are not (RFC 9110: `Application/JSON`).
+        return self._parse_json_data(app)
 
 
 class FieldError(BaseModel):
@@ -218,7 +289,7 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
         return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
 
 
-def new_resolver(cors_allow_origin: str = "*") -> APIGatewayRestResolver:
+def new_resolver(cors_allow_origin: str) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(
         enable_validation=True,
         json_body_deserializer=load_json_body,
@@ -230,6 +301,8 @@ def new_resolver(cors_allow_origin: str = "*") -> APIGatewayRestResolver:
             max_age=cors.MAX_AGE_SECONDS,
         ),
     )
+    # Powertools builds each route's middleware stack on its first call, from this attribute.
+    app._request_validation_middleware = _JsonBodyFirst()
     register_error_handlers(app)
     auth.install(app)
     return app
