@@ -8,6 +8,11 @@ the headers the stack's MOCK integrations send, and the gateway's own errors (40
 carry the headers its gateway responses declare: both from nfe/cors.py, as the stack's. With a
 built console (nfe/local/console.py), every path outside `/api/*` is the distribution's default
 behaviour: the console's files, on the same port.
+
+Payloads follow the API's binary media types (`topology.BINARY_MEDIA_TYPES`, which the stack
+declares on its RestApi) as API Gateway's REST proxy integration does: see `request_body` and
+`response_body`. A function that fails is a bare 502 `{"message": "Internal server error"}`, its
+reason in this server's log only.
 """
 
 from __future__ import annotations
@@ -69,6 +74,63 @@ def is_api_path(path: str) -> bool:
     return path.startswith("/api/") or path in access.PUBLIC_PATHS
 
 
+def _media_type(value: str | None) -> str:
+    return (value or "").split(";", 1)[0].strip().lower()
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A request header's value whatever case the client sent its name in (HTTP/2 sends lower case)."""
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
+
+
+def is_binary(media_type: str | None, binary_media_types: Iterable[str] = topology.BINARY_MEDIA_TYPES) -> bool:
+    """Whether a media type is one of the API's binary media types, whose entries may be `type/*` or `*/*`."""
+    kind = _media_type(media_type)
+    if not kind:
+        return False
+    main = kind.split("/", 1)[0]
+    return any(entry in (kind, f"{main}/*", "*/*") for entry in (e.lower() for e in binary_media_types))
+
+
+def request_body(body: bytes, content_type: str | None) -> tuple[str | None, bool]:
+    """The event's `body` and `isBase64Encoded` for a request body, as API Gateway's REST proxy passes it.
+
+    Per "Content type conversions in API Gateway" (docs.aws.amazon.com/apigateway/latest/
+    developerguide/api-gateway-payload-encodings-workflow.html), a request whose Content-Type matches
+    none of the API's binaryMediaTypes reaches the integration as a "UTF8-encoded string", whatever
+    its bytes; only a matching one is binary, which a Lambda proxy event carries base64-encoded with
+    isBase64Encoded true ("Binary media types for REST APIs", api-gateway-payload-encodings.html). The
+    same split was measured on a real REST API by ministack's PR #767 (binary by Content-Type, text
+    otherwise). What AWS does to bytes that are not UTF-8 in a text payload is not documented; the
+    reports of binary uploads made without binary media types describe them corrupted, not refused,
+    so they are replaced here by U+FFFD (an inference, not a documented rule): the function gets
+    text and answers as it would to any unreadable body.
+    """
+    if not body:
+        return None, False
+    if is_binary(content_type):
+        return base64.b64encode(body).decode(), True
+    return body.decode("utf-8", errors="replace"), False
+
+
+def response_body(response: Mapping[str, Any], accept: str | None) -> bytes:
+    """A proxy response's body as API Gateway sends it to the client.
+
+    A base64 body (`isBase64Encoded: true`) is decoded to its bytes only when the request's first
+    Accept media type is one of the API's binary media types ("API Gateway uses the first Accept
+    header from clients to determine if a response should return binary media", "Return binary media
+    from a Lambda proxy integration", lambda-proxy-binary-media.html); otherwise the client gets the
+    base64 text itself, as AWS sends it. So a client that wants the DANFE's bytes sends
+    `Accept: application/pdf` first.
+    """
+    raw = response.get("body") or ""
+    first_accept = (accept or "").split(",", 1)[0]
+    if response.get("isBase64Encoded") and is_binary(first_accept):
+        return base64.b64decode(raw)
+    return str(raw).encode()
+
+
 def response_header_lines(response: Mapping[str, Any]) -> list[tuple[str, str]]:
     """A proxy response's headers as API Gateway sends them: every value of `multiValueHeaders`
     on a line of its own, then each `headers` entry whose name is not among them."""
@@ -93,11 +155,7 @@ def build_event(
     """An API Gateway REST (v1) Lambda proxy event, as the real integration sends it."""
     parts = urlsplit(raw_path)
     multi_query = parse_qs(parts.query, keep_blank_values=True)
-    try:
-        text: str | None = body.decode("utf-8") if body else None
-        is_base64 = False
-    except UnicodeDecodeError:
-        text, is_base64 = base64.b64encode(body).decode(), True
+    text, is_base64 = request_body(body, header(headers, "Content-Type"))
     now = time.time()
     return {
         "resource": route.path,
@@ -119,7 +177,7 @@ def build_event(
             "accountId": "000000000000",
             "apiId": "local",
             "protocol": "HTTP/1.1",
-            "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent")},
+            "identity": {"sourceIp": source_ip, "userAgent": header(headers, "User-Agent")},
             **({"authorizer": {"claims": claims}} if claims is not None else {}),
         },
         "body": text,
@@ -138,9 +196,11 @@ def make_server(
     *,
     cors_origin: str | None = None,
     console: ConsoleSite | None = None,
+    log: Callable[[str], None] = print,
 ) -> ThreadingHTTPServer:
     """`authorizer` None serves every route unauthenticated (tests of the gateway alone); `cors_origin`
-    is the one other origin the CORS answers allow (None: none); `console` serves `/` beside `/api/*`."""
+    is the one other origin the CORS answers allow (None: none); `console` serves `/` beside `/api/*`;
+    `log` gets what a client is not told (why a function failed), like local mode's own lines."""
     gateway_headers = cors.gateway_response_headers(cors_origin)
 
     class Handler(BaseHTTPRequestHandler):
@@ -220,12 +280,16 @@ def make_server(
             )
             try:
                 response = invoke(route.function, event)
-            except Exception as exc:  # an unhandled handler error is a 502 on API Gateway
-                self._json(502, {"message": "Internal server error", "error": type(exc).__name__})
+                status = int(response.get("statusCode", 502))
+                lines = response_header_lines(response)
+                payload = response_body(response, self.headers.get("Accept"))
+            except Exception as exc:
+                # A function that raised, timed out or answered something that is not a proxy
+                # response: API Gateway says no more than this; the reason stays in our log.
+                log(f"gateway: {self.command} {path} -> 502: {route.function} failed: {type(exc).__name__}: {exc}")
+                self._json(502, {"message": "Internal server error"})
                 return
-            raw = response.get("body") or ""
-            payload = base64.b64decode(raw) if response.get("isBase64Encoded") else raw.encode()
-            self._send(int(response.get("statusCode", 502)), response_header_lines(response), payload)
+            self._send(status, lines, payload)
 
         do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle
 
