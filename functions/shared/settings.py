@@ -9,9 +9,10 @@ its least-privilege user in both places.
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+import re
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from functions.shared.redelivery import DEFAULT_OUTAGE_TOLERANCE_SECONDS, SQS_MAX_VISIBILITY_SECONDS
@@ -21,6 +22,20 @@ SslMode = Literal["disable", "prefer", "require", "verify-ca", "verify-full"]
 
 class SettingsError(RuntimeError):
     pass
+
+
+def _one_origin(value: str) -> str:
+    # The stack always sets it (nfe/function_env.py: the console's origin or nfe:api.corsAllowOrigin,
+    # validated the same way by nfe/config.py); a missing or wildcard value is a broken deployment.
+    if value.strip() == "*":
+        raise ValueError("'*' would let any site call the API with a user's token; set the one allowed origin")
+    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", value):
+        raise ValueError("must be one origin such as https://app.example.com (scheme, host, optional port)")
+    return value
+
+
+# An API function's one allowed CORS origin (CORS_ALLOW_ORIGIN): required, never `*`.
+CorsAllowOrigin = Annotated[str, AfterValidator(_one_origin)]
 
 
 class _Base(BaseSettings):
