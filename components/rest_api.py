@@ -68,10 +68,16 @@ def source_arn_path(path: str) -> str:
 
 
 def routes_digest() -> str:
-    """Redeploy the stage whenever a route or the CORS answer changes."""
+    """Redeploy the stage whenever a route, the CORS answer or the binary media types change (a stage
+    serves the API's settings as of its deployment)."""
     routes = [(r.method, r.path, r.function, r.public) for r in topology.ROUTES]
     text = json.dumps(
-        {"routes": routes, "cors": [CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, cors.MAX_AGE_SECONDS]}, sort_keys=True
+        {
+            "routes": routes,
+            "cors": [CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, cors.MAX_AGE_SECONDS],
+            "binaryMediaTypes": list(topology.BINARY_MEDIA_TYPES),
+        },
+        sort_keys=True,
     )
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -92,6 +98,9 @@ class RestApi(pulumi.ComponentResource):
             name=f"nfe-api-{args.environment}",
             description="NF-e saga: Faturamento and Estoque",
             endpoint_configuration={"types": "REGIONAL"},
+            # Bodies of these types travel base64-encoded both ways (the DANFE); every other body
+            # reaches the functions as text. Local mode's gateway reads the same tuple.
+            binary_media_types=list(topology.BINARY_MEDIA_TYPES),
             opts=self._opts(),
         )
         self.access_logs = aws.cloudwatch.LogGroup(

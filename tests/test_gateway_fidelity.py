@@ -19,6 +19,7 @@ from nfe.local.containers import runtime_environment
 from nfe.local.gateway import build_event, is_binary, make_server, request_body, serve_in_thread
 from nfe.local.lambda_runtime import FunctionRuntime
 from nfe.pgserver import free_port
+from nfe.plan import plan
 from tests.fixtures.proxy_handlers import PDF
 
 PROXY = topology.Function("proxy-fixture", "platform", "tests.fixtures.proxy_handlers.handler", None, "api")
@@ -174,3 +175,14 @@ def test_a_failed_function_is_a_bare_502_and_the_reason_stays_in_the_log(
     assert json.loads(data) == {"message": "Internal server error"}
     assert headers["content-type"] == "application/json"
     assert any("502" in line and reason in line and ROUTE.function in line for line in logged), logged
+
+
+# -- the stack declares what local mode's gateway assumes ---------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_stacks_rest_api_declares_the_binary_media_types_local_mode_uses(stack: str) -> None:
+    # Given the program planned under mocks (tests/test_stack_properties.py's way)
+    (api,) = plan(stack).of_type("aws:apigateway/restApi:RestApi")
+    # Then the RestApi treats the DANFE's type as binary, the same tuple the gateway above reads
+    assert api.inputs["binaryMediaTypes"] == ["application/pdf"] == list(topology.BINARY_MEDIA_TYPES)
