@@ -16,6 +16,11 @@ from typing import Any
 from nfe import topology
 
 LOCAL_REGION = "us-east-1"
+# The stack's is `nfe-fiscal-archive-<env>-<unique suffix>` (components/fiscal_archive.py); the
+# emulator's names are its own, so local mode's is fixed.
+FISCAL_ARCHIVE_BUCKET = "nfe-fiscal-archive-local"
+# Dev's lock (Pulumi.dev.yaml): a locked version can still be removed with a governance bypass.
+FISCAL_ARCHIVE_LOCK = {"Mode": "GOVERNANCE", "Days": 1}
 # moto accepts any credentials; these only keep boto3 from looking for real ones.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
@@ -49,6 +54,7 @@ class LocalAws:
     queues: dict[str, QueueInfo] = field(default_factory=dict)
     target_dlqs: dict[str, TargetDlqInfo] = field(default_factory=dict)
     archive_name: str = ""
+    fiscal_archive_bucket: str = ""
     _server: Any = None
 
     def client(self, service: str) -> Any:
@@ -205,7 +211,24 @@ def provision(
             Targets=[{"Id": queue.name, "Arn": arn, "DeadLetterConfig": {"Arn": target_dlq.arn}}],
         )
         aws.queues[queue.name] = QueueInfo(queue.name, url, arn, dlq_url, dlq_arn, queue.consumer)
+    provision_fiscal_archive(aws)
     return aws
+
+
+def provision_fiscal_archive(aws: LocalAws) -> None:
+    """The NF-e documents' bucket, as the stack's: Object Lock from creation (which versions it),
+    a default retention on every new version. moto keeps no KMS encryption or access logs for it."""
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=FISCAL_ARCHIVE_BUCKET, ObjectLockEnabledForBucket=True)
+    s3.put_bucket_versioning(Bucket=FISCAL_ARCHIVE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object_lock_configuration(
+        Bucket=FISCAL_ARCHIVE_BUCKET,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": dict(FISCAL_ARCHIVE_LOCK)},
+        },
+    )
+    aws.fiscal_archive_bucket = FISCAL_ARCHIVE_BUCKET
 
 
 def start(
