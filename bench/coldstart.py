@@ -24,6 +24,7 @@ from typing import Any
 
 from bench.harness import ROOT, Log, median, ms, say
 from nfe import topology
+from nfe.local.fiscal_demo import DESTINATARIO_SP, PRODUTO_FISCAL
 
 # The child resolves the handler exactly as the runtime does (module import, then the attribute).
 CHILD = (
@@ -64,6 +65,7 @@ def lambda_environment(function: topology.Function) -> dict[str, str]:
             "DATABASE_URL": "host=127.0.0.1 port=5432 dbname=nfe sslmode=disable",
             "EVENT_BUS_NAME": topology.bus_name("bench"),
             "EAGER_PUBLISH": "true",
+            "CORS_ALLOW_ORIGIN": "https://console.example.com",
         }
     )
     if function.kind == "migrator":
@@ -240,21 +242,28 @@ def cold_requests(admin_url: str, runs: int, log: Log = say) -> tuple[dict[str, 
         migrate(database_url)
         # Its own bus and queues: moto keeps a process's resources after its server stops.
         aws = emulator.start("coldrequest")
-        env = {fn: container_environment(topology.function(fn), aws, xray.address, database_url) for fn in COLD_ORDER}
+        env = {
+            fn: container_environment(
+                topology.function(fn), aws, xray.address, database_url, cors_origin="https://console.example.com"
+            )
+            for fn in COLD_ORDER
+        }
         for run_number in range(1, runs + 1):
             python.append(time_python())
             step = _cold_request(
                 topology.function("estoque-api"),
                 env["estoque-api"],
                 _api_event(
-                    "POST", "/api/v1/produtos", {"sku": f"COLD-{uuid.uuid4().hex[:10]}", "nome": "P", "quantidade": 100}
+                    "POST",
+                    "/api/v1/produtos",
+                    {"sku": f"COLD-{uuid.uuid4().hex[:10]}", "nome": "P", "quantidade": 100, **PRODUTO_FISCAL},
                 ),
             )
             assert step["result"]["statusCode"] == 201, step["result"]
             samples["estoque-api"].append(step)
             produto_id = json.loads(step["result"]["body"])["id"]
             nota = {
-                "destinatario": {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"},
+                "destinatario": DESTINATARIO_SP,
                 "items": [{"produtoId": produto_id, "quantidade": 1, "valorUnitario": "10.50"}],
             }
             step = _cold_request(

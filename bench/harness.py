@@ -27,9 +27,11 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from nfe.local.fiscal_demo import DESTINATARIO_SP, PRODUTO_FISCAL
+
 ROOT = Path(__file__).resolve().parents[1]
 TERMINAL = ("CONFIRMADA", "ERRO_ESTOQUE", "CANCELADA")
-DESTINATARIO = {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"}
+DESTINATARIO = DESTINATARIO_SP
 # A demo user of local mode in faturamento and estoque: may create produtos and emit notas.
 BENCH_USER = "admin@example.com"
 # The largest initial stock the API accepts: no benchmark ever runs a product out of stock.
@@ -316,7 +318,12 @@ def create_produtos(api: ApiClient, count: int) -> list[str]:
                 201,
                 "POST",
                 "/api/v1/produtos",
-                {"sku": f"BENCH-{uuid.uuid4().hex[:12]}", "nome": "Parafuso 6mm", "quantidade": BIG_STOCK},
+                {
+                    "sku": f"BENCH-{uuid.uuid4().hex[:12]}",
+                    "nome": "Parafuso 6mm",
+                    "quantidade": BIG_STOCK,
+                    **PRODUTO_FISCAL,
+                },
             )["id"]
         )
         for _ in range(count)

@@ -20,16 +20,18 @@ from functions.estoque import bootstrap as estoque
 from functions.estoque.settings import EstoqueApiSettings
 from functions.faturamento import bootstrap as faturamento
 from functions.faturamento.settings import FaturamentoApiSettings, FaturamentoConsumerSettings
+from functions.fiscal.model import Emitente
 from functions.shared import access
 from functions.shared.auth import caller_from_claims, parse_groups
 from functions.shared.db import Database
-from functions.shared.events import EventName, ReservaConfirmada
+from functions.shared.events import EventName
 from functions.shared.settings import load
 from nfe import topology
-from tests.conftest import set_function_env
+from nfe.local.fiscal_demo import DEMO_EMITENTE, DESTINATARIO_SP, PRODUTO_FISCAL
+from tests.conftest import TEST_CORS_ORIGIN, set_function_env
 from tests.helpers.api import ApiClient
 from tests.helpers.db import counts, one, outbox
-from tests.helpers.events import claims, failed_ids, saga_envelope, sqs_event
+from tests.helpers.events import claims, failed_ids, reserva_confirmada_de, saga_envelope, sqs_event
 
 CALLERS: dict[str, dict[str, str] | None] = {
     "faturamento": claims("faturista@example.com", ["faturamento"]),
@@ -61,8 +63,7 @@ def apis(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[Apis]:
     consumer = faturamento.consumer(load(FaturamentoConsumerSettings), fat_db)
 
     def confirm(nota_id: str) -> None:
-        reservas = [{"reservaId": str(uuid.uuid4()), "produtoId": str(uuid.uuid4()), "quantidade": 1}]
-        payload = ReservaConfirmada.model_validate({"notaFiscalId": nota_id, "reservas": reservas})
+        payload = reserva_confirmada_de(database_url, nota_id)
         assert (
             failed_ids(consumer.handle(sqs_event([saga_envelope(EventName.RESERVA_CONFIRMADA, payload)]), None)) == []
         )
@@ -79,7 +80,7 @@ def apis(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[Apis]:
 
 def nota_body(produto_id: str | None = None) -> dict[str, Any]:
     return {
-        "destinatario": {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"},
+        "destinatario": DESTINATARIO_SP,
         "items": [{"produtoId": produto_id or str(uuid.uuid4()), "quantidade": 1, "valorUnitario": "1.00"}],
     }
 
@@ -158,8 +159,16 @@ def test_the_declaration_is_the_topology_and_covers_every_resolver_route() -> No
     assert {"/health"} == access.PUBLIC_PATHS
     url = "postgresql://localhost/none"
     apps: list[APIGatewayRestResolver] = [
-        faturamento.api(FaturamentoApiSettings(database_url=url, event_bus_name="x", eager_publish=False)),
-        estoque.api(EstoqueApiSettings(database_url=url)),
+        faturamento.api(
+            FaturamentoApiSettings(
+                database_url=url,
+                event_bus_name="x",
+                eager_publish=False,
+                cors_allow_origin=TEST_CORS_ORIGIN,
+                emitente=Emitente.model_validate(DEMO_EMITENTE),
+            )
+        ),
+        estoque.api(EstoqueApiSettings(database_url=url, cors_allow_origin=TEST_CORS_ORIGIN)),
     ]
     # Every route a resolver serves, as its OpenAPI document names it (`{id}` style, like API Gateway)
     served = {
@@ -231,7 +240,9 @@ def test_a_nota_records_who_emitted_it_and_who_asked_for_its_cancelation(apis: A
 def test_a_produto_and_an_entrada_record_who_made_them(apis: Apis) -> None:
     estoquista = CALLERS["estoque"]
     assert estoquista is not None
-    produto = apis.produtos.post("/api/v1/produtos", {"sku": "AUD-1", "nome": "P", "quantidade": 1}, caller=estoquista)
+    produto = apis.produtos.post(
+        "/api/v1/produtos", {"sku": "AUD-1", "nome": "P", "quantidade": 1, **PRODUTO_FISCAL}, caller=estoquista
+    )
     assert produto.body["criadoPor"] == {"sub": estoquista["sub"], "email": "estoquista@example.com"}
     entrada = apis.produtos.post(
         f"/api/v1/produtos/{produto.body['id']}/entradas", {"quantidade": 4}, caller=CALLERS["faturamento+estoque"]

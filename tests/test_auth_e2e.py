@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from nfe.local.demo import HttpClient
+from nfe.local.fiscal_demo import DESTINATARIO_SP, PRODUTO_FISCAL
 from tests.conftest import create_database
 from tests.helpers.db import counts
 from tests.test_local_auth import ATTACKS, Recorder, Setup
@@ -82,7 +83,9 @@ def test_nfe_login_prints_an_id_token_that_curl_can_send(local: tuple[LocalProce
     # When it is sent as the Authorization header / Then the user's own group works, the others' are 403
     ana = HttpClient(system.url, token)
     assert ana.call("GET", "/api/v1/notas")[0] == 200
-    status, body = ana.call("POST", "/api/v1/produtos", {"sku": "ANA-1", "nome": "P", "quantidade": 1})
+    status, body = ana.call(
+        "POST", "/api/v1/produtos", {"sku": "ANA-1", "nome": "P", "quantidade": 1, **PRODUTO_FISCAL}
+    )
     assert status == 403 and "estoque" in body["message"]
     # And a wrong password signs nobody in
     wrong = login(path, "ana@example.com", "--password", "nope")
@@ -98,8 +101,12 @@ def test_attacks_through_nfe_local_store_nothing(local: tuple[LocalProcess, Path
     headers = ATTACKS[attack](setup)
     before = counts(system.database_url)
     for method, path, body in (
-        ("POST", "/api/v1/produtos", {"sku": "X-1", "nome": "P", "quantidade": 1}),
-        ("POST", "/api/v1/notas", {"destinatario": {"documento": "52998224725", "nome": "X"}, "items": []}),
+        ("POST", "/api/v1/produtos", {"sku": "X-1", "nome": "P", "quantidade": 1, **PRODUTO_FISCAL}),
+        (
+            "POST",
+            "/api/v1/notas",
+            {"destinatario": {**DESTINATARIO_SP, "documento": "52998224725", "nome": "Xavier"}, "items": []},
+        ),
     ):
         client = HttpClient(system.url, headers.get("Authorization"))
         status, answer = client.call(method, path, body)

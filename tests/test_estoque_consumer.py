@@ -19,6 +19,7 @@ from functions.shared.consumer import EventConsumer
 from functions.shared.db import Database
 from functions.shared.events import EventName, NotaFiscalCancelada, NotaFiscalCriada
 from functions.shared.settings import load
+from nfe.local.fiscal_demo import DESTINATARIO_SP, PRODUTO_FISCAL
 from tests.conftest import set_function_env
 from tests.helpers.api import ApiClient
 from tests.helpers.db import counts, envelope_of, one, outbox, rows
@@ -48,7 +49,7 @@ def produtos(db: Database) -> ApiClient:
 
 
 def new_produto(api: ApiClient, quantidade: int, sku: str | None = None) -> str:
-    body = {"sku": sku or f"SKU-{uuid.uuid4().hex[:8]}", "nome": "Produto", "quantidade": quantidade}
+    body = {"sku": sku or f"SKU-{uuid.uuid4().hex[:8]}", "nome": "Produto", "quantidade": quantidade, **PRODUTO_FISCAL}
     result = api.post("/api/v1/produtos", body)
     assert result.status == 201
     return str(result.body["id"])
@@ -242,7 +243,7 @@ def test_saga_round_trip_through_both_services(
         # Given 5 units in stock and a nota for 2
         produto_id = new_produto(produtos, 5)
         body = {
-            "destinatario": {"documento": "529.982.247-25", "nome": "Maria"},
+            "destinatario": {**DESTINATARIO_SP, "documento": "529.982.247-25", "nome": "Maria"},
             "items": [{"produtoId": produto_id, "quantidade": 2, "valorUnitario": "3.00"}],
         }
         nota_id = fat_api.post("/api/v1/notas", body).body["id"]

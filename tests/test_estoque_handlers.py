@@ -9,6 +9,7 @@ import pytest
 
 from functions.shared.events import EventName, NotaFiscalCriada
 from functions.shared.settings import SettingsError
+from nfe.local.fiscal_demo import PRODUTO_FISCAL
 from tests.conftest import set_function_env
 from tests.helpers.api import ApiClient
 from tests.helpers.db import one, outbox
@@ -24,7 +25,9 @@ def test_api_and_consumer_modules_reserve_stock(function_env: str, load_handler)
     # Given both Estoque modules imported from the function environment
     api = ApiClient(load_handler("functions.estoque.handlers.api").handler)
     consumer = load_handler("functions.estoque.handlers.consumer")
-    produto_id = api.post("/api/v1/produtos", {"sku": "PAR-001", "nome": "Parafuso", "quantidade": 4}).body["id"]
+    produto_id = api.post(
+        "/api/v1/produtos", {"sku": "PAR-001", "nome": "Parafuso", "quantidade": 4, **PRODUTO_FISCAL}
+    ).body["id"]
     payload = NotaFiscalCriada.model_validate(
         {
             "notaFiscalId": "0b7e5a0e-8d5e-4b59-9a43-3c1f6a1d2e3f",

@@ -11,12 +11,13 @@ import pytest
 from functions.faturamento import bootstrap
 from functions.faturamento.settings import FaturamentoApiSettings, FaturamentoConsumerSettings
 from functions.shared.db import Database
-from functions.shared.events import EventName, ReservaConfirmada
+from functions.shared.events import EventName
 from functions.shared.settings import load
+from nfe.local.fiscal_demo import DESTINATARIO_SP
 from tests.conftest import set_function_env
 from tests.helpers.api import ApiClient
 from tests.helpers.db import counts, one, outbox
-from tests.helpers.events import failed_ids, saga_envelope, sqs_event
+from tests.helpers.events import failed_ids, reserva_confirmada_de, saga_envelope, sqs_event
 
 CNPJ = "11.222.333/0001-81"
 CPF = "529.982.247-25"
@@ -41,7 +42,7 @@ def api(db: Database) -> ApiClient:
 
 def nota_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "destinatario": {"documento": CNPJ, "nome": "ACME Ltda"},
+        "destinatario": {**DESTINATARIO_SP, "documento": CNPJ, "nome": "ACME Ltda"},
         "items": [
             {"produtoId": str(uuid.uuid4()), "quantidade": 2, "valorUnitario": "10.50"},
             {"produtoId": str(uuid.uuid4()), "quantidade": 1, "valorUnitario": "0.99"},
@@ -58,12 +59,7 @@ def item(**overrides: Any) -> dict[str, Any]:
 def confirm(database_url: str, db: Database, nota_id: str) -> None:
     """Move a nota to CONFIRMADA the way the saga does: a ReservaConfirmada through the consumer."""
     consumer = bootstrap.consumer(load(FaturamentoConsumerSettings), db)
-    payload = ReservaConfirmada.model_validate(
-        {
-            "notaFiscalId": nota_id,
-            "reservas": [{"reservaId": str(uuid.uuid4()), "produtoId": str(uuid.uuid4()), "quantidade": 1}],
-        }
-    )
+    payload = reserva_confirmada_de(database_url, nota_id)
     assert failed_ids(consumer.handle(sqs_event([saga_envelope(EventName.RESERVA_CONFIRMADA, payload)]), None)) == []
 
 
@@ -80,7 +76,17 @@ def test_create_nota_writes_nota_items_and_outbox_row(api: ApiClient, function_e
     nota = result.body
     assert nota["status"] == "PENDING"
     assert nota["valorTotal"] == "21.99"
-    assert nota["destinatario"] == {"documento": "11222333000181", "nome": "ACME Ltda"}
+    assert nota["destinatario"] == {
+        **DESTINATARIO_SP,
+        "documento": "11222333000181",
+        "endereco": {**DESTINATARIO_SP["endereco"], "cep": "01305000"},
+        "ie": None,
+        "email": None,
+    }
+    # And it is not numbered yet: número and chave come with the reservation, in the emitente's série
+    assert nota["numero"] is None and nota["chave"] is None and nota["emitidaEm"] is None
+    assert nota["serie"] == 1 and nota["ambiente"] == "homologacao"
+    assert nota["naturezaOperacao"] == "Venda de mercadoria"
     assert [i["produtoId"] for i in nota["items"]] == [i["produtoId"] for i in body["items"]]
     assert nota["items"][0]["valorUnitario"] == "10.50"
     assert nota["confirmadaEm"] is None and nota["erro"] is None
@@ -100,7 +106,9 @@ def test_create_nota_writes_nota_items_and_outbox_row(api: ApiClient, function_e
 
 def test_create_nota_accepts_cpf_digits_only(api: ApiClient) -> None:
     # Given a CPF without punctuation / When posted / Then it is accepted as is
-    result = api.post("/api/v1/notas", nota_body(destinatario={"documento": "52998224725", "nome": "Maria"}))
+    result = api.post(
+        "/api/v1/notas", nota_body(destinatario={**DESTINATARIO_SP, "documento": "52998224725", "nome": "Maria"})
+    )
     assert result.status == 201
     assert result.body["destinatario"]["documento"] == "52998224725"
 
@@ -114,27 +122,35 @@ _same = str(uuid.uuid4())
 BAD_BODIES: list[tuple[str, dict[str, Any], set[str]]] = [
     (
         "cnpj check digit",
-        nota_body(destinatario={"documento": "11.222.333/0001-82", "nome": "X"}),
+        nota_body(destinatario={**DESTINATARIO_SP, "documento": "11.222.333/0001-82", "nome": "Xavier"}),
         {"destinatario.documento"},
     ),
     (
         "cpf check digit",
-        nota_body(destinatario={"documento": "529.982.247-24", "nome": "X"}),
+        nota_body(destinatario={**DESTINATARIO_SP, "documento": "529.982.247-24", "nome": "Xavier"}),
         {"destinatario.documento"},
     ),
     (
         "repeated digits cpf",
-        nota_body(destinatario={"documento": "111.111.111-11", "nome": "X"}),
+        nota_body(destinatario={**DESTINATARIO_SP, "documento": "111.111.111-11", "nome": "Xavier"}),
         {"destinatario.documento"},
     ),
-    ("documento length", nota_body(destinatario={"documento": "1234567", "nome": "X"}), {"destinatario.documento"}),
+    (
+        "documento length",
+        nota_body(destinatario={**DESTINATARIO_SP, "documento": "1234567", "nome": "Xavier"}),
+        {"destinatario.documento"},
+    ),
     (
         "documento letters",
-        nota_body(destinatario={"documento": "ABC.222.333/0001-81", "nome": "X"}),
+        nota_body(destinatario={**DESTINATARIO_SP, "documento": "ABC.222.333/0001-81", "nome": "Xavier"}),
         {"destinatario.documento"},
     ),
-    ("empty nome", nota_body(destinatario={"documento": CPF, "nome": " "}), {"destinatario.nome"}),
-    ("long nome", nota_body(destinatario={"documento": CPF, "nome": "x" * 201}), {"destinatario.nome"}),
+    ("empty nome", nota_body(destinatario={**DESTINATARIO_SP, "documento": CPF, "nome": " "}), {"destinatario.nome"}),
+    (
+        "long nome",
+        nota_body(destinatario={**DESTINATARIO_SP, "documento": CPF, "nome": "x" * 201}),
+        {"destinatario.nome"},
+    ),
     ("no items", nota_body(items=[]), {"items"}),
     ("101 items", nota_body(items=_items(101)), {"items"}),
     ("repeated produtoId", nota_body(items=[item(produtoId=_same), item(), item(produtoId=_same)]), {"items"}),
@@ -151,7 +167,8 @@ BAD_BODIES: list[tuple[str, dict[str, Any], set[str]]] = [
     ("total overflows", nota_body(items=[item(quantidade=1_000_000, valorUnitario="9999999999999.99")]), {"items"}),
     ("malformed produtoId", nota_body(items=[item(produtoId="not-a-uuid")]), {"items[0].produtoId"}),
     ("unknown top-level field", nota_body(desconto="5.00"), {"desconto"}),
-    ("unknown item field", nota_body(items=[item(cfop="5102")]), {"items[0].cfop"}),
+    ("unknown item field", nota_body(items=[item(ncm="94036000")]), {"items[0].ncm"}),
+    ("bad cfop", nota_body(items=[item(cfop="51020")]), {"items[0].cfop"}),
     (
         "snake_case name",
         nota_body(items=[{"produto_id": str(uuid.uuid4()), "quantidade": 1, "valorUnitario": "1.00"}]),
@@ -179,7 +196,7 @@ def test_bad_nota_is_422_naming_the_field_and_stores_nothing(
 def test_every_bad_field_is_named_at_once(api: ApiClient, function_env: str) -> None:
     # Given a body wrong in four places
     body = {
-        "destinatario": {"documento": "11.222.333/0001-00", "nome": ""},
+        "destinatario": {**DESTINATARIO_SP, "documento": "11.222.333/0001-00", "nome": ""},
         "items": [item(quantidade=0), item(valorUnitario="1.234")],
         "extra": True,
     }
@@ -201,7 +218,7 @@ def test_every_bad_field_is_named_at_once(api: ApiClient, function_env: str) -> 
     [
         ('{"destinatario": ', 400),
         ("not json at all", 400),
-        ('{"destinatario": {"documento": "x", "nome": NaN}, "items": []}', 400),
+        ('{"destinatario": {**DESTINATARIO_SP, "documento": "x", "nome": NaN}, "items": []}', 400),
         ('{"items": [{"quantidade": ' + "9" * 5000 + "}]}", 400),
         ("[" * 100_000 + "]" * 100_000, 400),
     ],

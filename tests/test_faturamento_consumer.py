@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
@@ -22,10 +23,11 @@ from functions.shared.events import (
     ReservaLiberada,
 )
 from functions.shared.settings import load
+from nfe.local.fiscal_demo import DESTINATARIO_SP
 from tests.conftest import set_function_env
 from tests.helpers.api import ApiClient
 from tests.helpers.db import counts, one, rows
-from tests.helpers.events import failed_ids, saga_envelope, sqs_event
+from tests.helpers.events import failed_ids, reserva_confirmada_de, saga_envelope, sqs_event
 
 
 @pytest.fixture
@@ -48,7 +50,7 @@ def api(db: Database) -> ApiClient:
 
 def new_nota(api: ApiClient) -> str:
     body = {
-        "destinatario": {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"},
+        "destinatario": DESTINATARIO_SP,
         "items": [{"produtoId": str(uuid.uuid4()), "quantidade": 2, "valorUnitario": "10.50"}],
     }
     result = api.post("/api/v1/notas", body)
@@ -57,12 +59,8 @@ def new_nota(api: ApiClient) -> str:
 
 
 def confirmada(nota_id: str) -> ReservaConfirmada:
-    return ReservaConfirmada.model_validate(
-        {
-            "notaFiscalId": nota_id,
-            "reservas": [{"reservaId": str(uuid.uuid4()), "produtoId": str(uuid.uuid4()), "quantidade": 2}],
-        }
-    )
+    # The db fixture points DATABASE_URL at this test's database.
+    return cast(ReservaConfirmada, reserva_confirmada_de(os.environ["DATABASE_URL"], nota_id))
 
 
 def falhou(nota_id: str) -> ReservaFalhou:

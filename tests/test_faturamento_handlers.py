@@ -21,16 +21,17 @@ from functions.faturamento.models import NotaIn
 from functions.faturamento.settings import FaturamentoApiSettings
 from functions.shared.consumer import parse_body
 from functions.shared.db import Database, UnitOfWork
-from functions.shared.events import EventName, NotaFiscalCriada, ReservaConfirmada
+from functions.shared.events import EventName, NotaFiscalCriada
 from functions.shared.outbox import add_event
 from functions.shared.settings import SettingsError, load
+from nfe.local.fiscal_demo import DESTINATARIO_SP
 from tests.conftest import set_function_env
 from tests.helpers.api import ApiClient
 from tests.helpers.db import counts, outbox
-from tests.helpers.events import FakeLambdaContext, saga_envelope, sqs_event
+from tests.helpers.events import FakeLambdaContext, reserva_confirmada_de, saga_envelope, sqs_event
 
 NOTA = {
-    "destinatario": {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"},
+    "destinatario": DESTINATARIO_SP,
     "items": [{"produtoId": "7b1e2f5c-3f4a-4d6e-9a1b-2c3d4e5f6a7b", "quantidade": 2, "valorUnitario": "10.50"}],
 }
 
@@ -85,12 +86,7 @@ def test_consumer_handler_module_applies_a_batch(function_env: str, handler_modu
     nota_id = api.post("/api/v1/notas", NOTA).body["id"]
     handler_modules.append("functions.faturamento.handlers.consumer")
     module = fresh_import("functions.faturamento.handlers.consumer")
-    payload = ReservaConfirmada.model_validate(
-        {
-            "notaFiscalId": nota_id,
-            "reservas": [{"reservaId": str(uuid.uuid4()), "produtoId": str(uuid.uuid4()), "quantidade": 2}],
-        }
-    )
+    payload = reserva_confirmada_de(function_env, nota_id)
     # When the Lambda handler gets the SQS batch
     response = module.handler(sqs_event([saga_envelope(EventName.RESERVA_CONFIRMADA, payload)]), FakeLambdaContext())
     # Then no failures are reported and the nota is confirmed
@@ -131,7 +127,7 @@ def test_unit_of_work_without_commit_writes_neither_nota_nor_outbox_row(function
     nota = NotaIn.model_validate(NOTA)
     # Given a unit of work that inserts a nota and its event / When it is left without commit
     with UnitOfWork(db) as uow:
-        row = dal.inserir_nota(uow.conn, nota, "0b6c3f5e-sub", "faturista@example.com")
+        row = dal.inserir_nota(uow.conn, nota, "0b6c3f5e-sub", "faturista@example.com", 1, 2)
         evento = NotaFiscalCriada.model_validate(
             {
                 "notaFiscalId": str(row["id"]),
@@ -144,12 +140,12 @@ def test_unit_of_work_without_commit_writes_neither_nota_nor_outbox_row(function
     assert set(counts(function_env).values()) == {0}
     # And an exception inside the block rolls back as well
     with pytest.raises(RuntimeError), UnitOfWork(db) as uow:
-        dal.inserir_nota(uow.conn, nota, "0b6c3f5e-sub", "faturista@example.com")
+        dal.inserir_nota(uow.conn, nota, "0b6c3f5e-sub", "faturista@example.com", 1, 2)
         raise RuntimeError("boom")
     assert set(counts(function_env).values()) == {0}
     # While the same work committed is stored whole
     with UnitOfWork(db) as uow:
-        dal.inserir_nota(uow.conn, nota, "0b6c3f5e-sub", "faturista@example.com")
+        dal.inserir_nota(uow.conn, nota, "0b6c3f5e-sub", "faturista@example.com", 1, 2)
         uow.commit()
     assert counts(function_env)["faturamento.notas_fiscais"] == 1
     db.close()

@@ -28,6 +28,7 @@ from functions.shared.db import Database
 from functions.shared.events import Ator
 from functions.shared.idempotency import PostgresPersistenceLayer
 from functions.shared.settings import load
+from nfe.local.fiscal_demo import DESTINATARIO_SP
 from tests.conftest import set_function_env
 from tests.helpers.api import ApiClient
 from tests.helpers.db import counts, rows
@@ -51,7 +52,7 @@ def api(db: Database) -> ApiClient:
 
 def nota_body(quantidade: int = 2) -> dict[str, Any]:
     return {
-        "destinatario": {"documento": CNPJ, "nome": "ACME Ltda"},
+        "destinatario": {**DESTINATARIO_SP, "documento": CNPJ, "nome": "ACME Ltda"},
         "items": [
             {"produtoId": "7b1e2f5c-3f4a-4d6e-9a1b-2c3d4e5f6a7b", "quantidade": quantidade, "valorUnitario": "10.50"}
         ],

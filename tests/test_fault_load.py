@@ -35,13 +35,14 @@ from psycopg.rows import dict_row
 from functions.shared.events import EventName
 from nfe import topology
 from nfe.local.demo import HttpClient
+from nfe.local.fiscal_demo import DESTINATARIO_SP, PRODUTO_FISCAL
 from nfe.pgserver import PostgresServer
 from tests.helpers.db import envelope_of
 from tests.helpers.events import FakeLambdaContext, failed_ids, sqs_event
 from tests.test_faults import CONSUMER_OF, Services, new_produto, wire
 from tests.test_local_mode import LocalProcess, start_local
 
-DESTINATARIO = {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"}
+DESTINATARIO = DESTINATARIO_SP
 TERMINAL = ("CONFIRMADA", "ERRO_ESTOQUE", "CANCELADA")
 # `make soak` raises these: more sagas, more restarts under them.
 SAGAS = int(os.environ.get("NFE_SOAK_SAGAS", "100"))
@@ -70,9 +71,9 @@ def new_produtos(api: HttpClient, stock: dict[str, int]) -> dict[str, str]:
     """SKU -> id for products created with the given stock."""
     ids = {}
     for sku, quantidade in stock.items():
-        ids[sku] = api.expect(201, "POST", "/api/v1/produtos", {"sku": sku, "nome": sku, "quantidade": quantidade})[
-            "id"
-        ]
+        ids[sku] = api.expect(
+            201, "POST", "/api/v1/produtos", {"sku": sku, "nome": sku, "quantidade": quantidade, **PRODUTO_FISCAL}
+        )["id"]
     return ids
 
 

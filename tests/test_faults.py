@@ -32,12 +32,14 @@ from functions.shared.outbox import OutboxRelay
 from functions.shared.settings import load
 from nfe import topology
 from nfe.local import emulator
+from nfe.local.fiscal_demo import DESTINATARIO_SP, PRODUTO_FISCAL, emitente_json
 from nfe.local.pollers import QueuePoller
+from tests.conftest import TEST_CORS_ORIGIN
 from tests.helpers.api import ApiClient
 from tests.helpers.db import envelope_of, rows
 from tests.helpers.events import FakeLambdaContext, api_event, failed_ids, sqs_event
 
-DESTINATARIO = {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"}
+DESTINATARIO = DESTINATARIO_SP
 TERMINAL = {"CONFIRMADA", "ERRO_ESTOQUE", "CANCELADA"}
 CONSUMER_OF = {queue.event: queue.consumer for queue in topology.QUEUES}
 
@@ -61,8 +63,10 @@ def wire(url: str, monkeypatch: pytest.MonkeyPatch, bus_name: str = "nfe-events-
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.delenv("DB_USER", raising=False)
     monkeypatch.setenv("EVENT_BUS_NAME", bus_name)
+    monkeypatch.setenv("CORS_ALLOW_ORIGIN", TEST_CORS_ORIGIN)
     # Events travel only when a test moves them, so it decides how often each one arrives.
     monkeypatch.setenv("EAGER_PUBLISH", "false")
+    monkeypatch.setenv("EMITENTE", emitente_json())
     dbs = {
         name: Database(load(settings), application_name=name)
         for name, settings in (
@@ -94,7 +98,9 @@ def services(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ser
 
 
 def new_produto(api: ApiClient, sku: str, quantidade: int) -> str:
-    result = api.post("/api/v1/produtos", {"sku": sku, "nome": f"Produto {sku}", "quantidade": quantidade})
+    result = api.post(
+        "/api/v1/produtos", {"sku": sku, "nome": f"Produto {sku}", "quantidade": quantidade, **PRODUTO_FISCAL}
+    )
     assert result.status == 201, result.body
     return str(result.body["id"])
 
@@ -719,7 +725,7 @@ def test_an_api_container_killed_mid_request_answers_502_and_the_next_request_ge
     from nfe.local.demo import HttpClient
 
     api = HttpClient(local_system.url, local_system.sign_in("admin@example.com"))
-    new_produto_body = {"sku": "KILL-1", "nome": "Parafuso", "quantidade": 5}
+    new_produto_body = {"sku": "KILL-1", "nome": "Parafuso", "quantidade": 5, **PRODUTO_FISCAL}
     api.expect(200, "GET", "/api/v1/produtos")  # a warm container
     # Given the POST's insert blocked behind a lock the test holds
     with psycopg.connect(local_system.database_url) as holder:
@@ -749,7 +755,9 @@ def test_a_consumer_container_killed_mid_batch_gets_the_batch_back_with_one_effe
     from nfe.local.demo import HttpClient
 
     api = HttpClient(local_system.url, local_system.sign_in("admin@example.com"))
-    produto = api.expect(201, "POST", "/api/v1/produtos", {"sku": "KILL-2", "nome": "Parafuso", "quantidade": 10})
+    produto = api.expect(
+        201, "POST", "/api/v1/produtos", {"sku": "KILL-2", "nome": "Parafuso", "quantidade": 10, **PRODUTO_FISCAL}
+    )
     # Given the reservation blocked on the product's row, held by the test
     with psycopg.connect(local_system.database_url) as holder:
         holder.execute("SELECT 1 FROM estoque.produtos WHERE id = %s FOR UPDATE", (produto["id"],))

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
+from nfe.local.fiscal_demo import DESTINATARIO_SP, PRODUTO_FISCAL
 from tests.conftest import create_database
 from tests.helpers.db import STORED_TABLES
 from tests.test_local_mode import LocalProcess, start_local
@@ -41,6 +42,8 @@ EXAMPLES = {
     ("POST", "/api/v1/produtos/{id}/entradas"): 120,
     ("POST", "/api/v1/notas/{id}/cancelamento"): 80,
     ("GET", "/api/v1/notas/{id}"): 80,
+    ("GET", "/api/v1/notas/{id}/xml"): 30,
+    ("GET", "/api/v1/notas/{id}/danfe"): 30,
     ("GET", "/api/v1/produtos/{id}"): 80,
     ("GET", "/health"): 20,
 }
@@ -79,7 +82,9 @@ class Ledger:
 def seeded_ids(local: LocalProcess) -> dict[str, list[str]]:
     """A few existing notas and produtos, so generated requests reach more than 404s."""
     produtos = [
-        local.api.expect(201, "POST", "/api/v1/produtos", {"sku": f"FUZZ-{i}", "nome": "Fuzz", "quantidade": 5})["id"]
+        local.api.expect(
+            201, "POST", "/api/v1/produtos", {"sku": f"FUZZ-{i}", "nome": "Fuzz", "quantidade": 5, **PRODUTO_FISCAL}
+        )["id"]
         for i in range(3)
     ]
     notas = [
@@ -88,7 +93,7 @@ def seeded_ids(local: LocalProcess) -> dict[str, list[str]]:
             "POST",
             "/api/v1/notas",
             {
-                "destinatario": {"documento": "52998224725", "nome": "Fulano"},
+                "destinatario": {**DESTINATARIO_SP, "documento": "52998224725", "nome": "Fulano"},
                 "items": [{"produtoId": p, "quantidade": 1, "valorUnitario": "1.00"}],
             },
         )["id"]
@@ -160,8 +165,8 @@ def fuzz(operation: Any, pool: list[str] | None, base_url: str, session: request
     @given(case=strategy, existing_index=st.integers(min_value=0, max_value=5), real_documento=st.booleans())
     def send(case: Any, existing_index: int, real_documento: bool) -> None:
         # Given a generated request; half of the well-formed ids are swapped for existing ones,
-        # and half of the destinatarios get a CPF with valid check digits (random digits almost
-        # never have them), so requests get past 404 and 422 too
+        # and half of the destinatarios are replaced by a valid one with a CPF (random digits almost
+        # never have valid check digits), so requests get past 404 and 422 too
         if pool and case.path_parameters and existing_index < len(pool):
             try:
                 uuid.UUID(str(case.path_parameters.get("id")))
@@ -169,7 +174,8 @@ def fuzz(operation: Any, pool: list[str] | None, base_url: str, session: request
             except ValueError:
                 pass
         if real_documento and isinstance(case.body, dict) and isinstance(case.body.get("destinatario"), dict):
-            case.body["destinatario"]["documento"] = VALID_CPF
+            # A whole valid destinatário: random text almost never forms a município of its UF
+            case.body["destinatario"] = {**DESTINATARIO_SP, "documento": VALID_CPF}
         before = ledger.last
         # When it is sent over HTTP to local mode
         try:

@@ -28,11 +28,12 @@ from nfe import topology
 from nfe.local import cognito
 from nfe.local.cognito import DEMO_PASSWORD
 from nfe.local.demo import HttpClient
+from nfe.local.fiscal_demo import DESTINATARIO_SP, PRODUTO_FISCAL
 from nfe.pgserver import free_port
 from tests.conftest import create_database
 
 ROOT = Path(__file__).resolve().parents[1]
-DESTINATARIO = {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"}
+DESTINATARIO = DESTINATARIO_SP
 ADMIN = "admin@example.com"
 
 
@@ -133,7 +134,7 @@ def produto(api: HttpClient, quantidade: int) -> dict[str, Any]:
             201,
             "POST",
             "/api/v1/produtos",
-            {"sku": f"SKU-{uuid.uuid4().hex[:10]}", "nome": "Parafuso", "quantidade": quantidade},
+            {"sku": f"SKU-{uuid.uuid4().hex[:10]}", "nome": "Parafuso", "quantidade": quantidade, **PRODUTO_FISCAL},
         )
     )
 

@@ -25,13 +25,14 @@ import pytest
 from psycopg.rows import dict_row
 
 from nfe import topology
+from nfe.local.fiscal_demo import DESTINATARIO_SP, PRODUTO_FISCAL
 from nfe.ops import dlq as dlq_ops
 from nfe.ops.target import from_state_file
 from tests.conftest import create_database
 from tests.test_local_mode import start_local
 
 ROOT = Path(__file__).resolve().parents[1]
-DESTINATARIO = {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"}
+DESTINATARIO = DESTINATARIO_SP
 
 
 # --- the one way these tests reach the API -------------------------------------------------------
@@ -86,7 +87,7 @@ class Api:
         return payload
 
     def produto(self, quantidade: int) -> str:
-        body = {"sku": f"OPS-{uuid.uuid4().hex[:10]}", "nome": "Arruela", "quantidade": quantidade}
+        body = {"sku": f"OPS-{uuid.uuid4().hex[:10]}", "nome": "Arruela", "quantidade": quantidade, **PRODUTO_FISCAL}
         return str(self.call("POST", "/api/v1/produtos", body, expect=201)["id"])
 
     def nota(self, produto_id: str, quantidade: int) -> str:

@@ -22,6 +22,7 @@ import pytest
 from psycopg import errors
 
 from nfe import topology
+from nfe.local.fiscal_demo import DESTINATARIO_SP, PRODUTO_FISCAL
 from tests.conftest import set_function_env
 from tests.helpers.db import counts, rows
 from tests.helpers.events import FakeLambdaContext, api_event, response_json
@@ -98,17 +99,19 @@ def test_the_walk_finds_the_string_fields_we_know_of() -> None:
 def baseline(services: Services, produto: str, nota: str) -> dict[tuple[str, str], dict[str, Any]]:
     """A valid request per operation, into which one field at a time gets a payload."""
     nota_body = {
-        "destinatario": {"documento": CPF, "nome": "Fulano"},
+        "destinatario": {**DESTINATARIO_SP, "documento": CPF, "nome": "Fulano"},
         "items": [{"produtoId": produto, "quantidade": 1, "valorUnitario": "1.00"}],
     }
     return {
         ("POST", "/api/v1/notas"): {"body": nota_body, "header": {}, "query": {}, "path": {}},
         ("GET", "/api/v1/notas"): {"body": None, "header": {}, "query": {"limit": "5"}, "path": {}},
         ("GET", "/api/v1/notas/{id}"): {"body": None, "header": {}, "query": {}, "path": {"id": nota}},
+        ("GET", "/api/v1/notas/{id}/xml"): {"body": None, "header": {}, "query": {}, "path": {"id": nota}},
+        ("GET", "/api/v1/notas/{id}/danfe"): {"body": None, "header": {}, "query": {}, "path": {"id": nota}},
         ("POST", "/api/v1/notas/{id}/cancelamento"): {"body": None, "header": {}, "query": {}, "path": {"id": nota}},
         ("GET", "/health"): {"body": None, "header": {}, "query": {}, "path": {}},
         ("POST", "/api/v1/produtos"): {
-            "body": {"sku": f"SEC-{uuid.uuid4().hex[:8]}", "nome": "Parafuso", "quantidade": 3},
+            "body": {"sku": f"SEC-{uuid.uuid4().hex[:8]}", "nome": "Parafuso", "quantidade": 3, **PRODUTO_FISCAL},
             "header": {},
             "query": {},
             "path": {},
@@ -122,6 +125,19 @@ def baseline(services: Services, produto: str, nota: str) -> dict[tuple[str, str
             "path": {"id": produto},
         },
     }
+
+
+def stored_text(url: str, path: str, row_id: str, field: tuple[Any, ...]) -> Any:
+    """What the database kept for one string field of an accepted body."""
+    if path == "/api/v1/produtos":
+        (row,) = rows(url, "SELECT * FROM estoque.produtos WHERE id = %s", (row_id,))
+        return row[field[0]]
+    (row,) = rows(url, "SELECT * FROM faturamento.notas_fiscais WHERE id = %s", (row_id,))
+    if field == ("destinatario", "nome"):
+        assert row["destinatario_nome"] == row["destinatario"]["nome"]
+    if field[0] == "destinatario":
+        return get(row["destinatario"], field[1:])
+    return row["natureza_operacao"] if field == ("naturezaOperacao",) else None
 
 
 def put(target: Any, field: tuple[Any, ...], value: str) -> None:
@@ -158,11 +174,13 @@ def services(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ser
 
 def test_injection_strings_in_every_string_field_are_stored_literally_or_refused(services: Services) -> None:
     # Given a product and a nota to aim at, and every string input of the API
-    produto = services.produtos.post("/api/v1/produtos", {"sku": "ALVO-1", "nome": "Alvo", "quantidade": 50}).body
+    produto = services.produtos.post(
+        "/api/v1/produtos", {"sku": "ALVO-1", "nome": "Alvo", "quantidade": 50, **PRODUTO_FISCAL}
+    ).body
     nota = services.notas.post(
         "/api/v1/notas",
         {
-            "destinatario": {"documento": CPF, "nome": "Alvo"},
+            "destinatario": {**DESTINATARIO_SP, "documento": CPF, "nome": "Alvo"},
             "items": [{"produtoId": produto["id"], "quantidade": 1, "valorUnitario": "1.00"}],
         },
     ).body
@@ -196,13 +214,7 @@ def test_injection_strings_in_every_string_field_are_stored_literally_or_refused
             elif location == "body" and (method, path) in (("POST", "/api/v1/notas"), ("POST", "/api/v1/produtos")):
                 # An acceptance stores the text exactly as sent, and gives it back as sent
                 assert get(body, field) == payload, where
-                stored = rows(
-                    services.url,
-                    "SELECT destinatario_nome AS nome FROM faturamento.notas_fiscais WHERE id = %s "
-                    "UNION ALL SELECT nome FROM estoque.produtos WHERE id = %s",
-                    (body["id"], body["id"]),
-                )
-                assert stored == [{"nome": payload}], where
+                assert stored_text(services.url, path, body["id"], field) == payload, where
                 outcomes["stored"] += 1
             elif location == "header":
                 # The Idempotency-Key is a key like any other: the same one answers with the same nota

@@ -11,15 +11,27 @@ import psycopg
 from functions.estoque.models import MAX_ESTOQUE, ProdutoIn
 
 Row = dict[str, Any]
-_PRODUTO_COLUMNS = "id, sku, nome, quantidade, criado_em, atualizado_em, criado_por_sub, criado_por_email"
+_PRODUTO_COLUMNS = (
+    "id, sku, nome, quantidade, ncm, unidade, origem, gtin, criado_em, atualizado_em, criado_por_sub, criado_por_email"
+)
 
 
 def inserir_produto(conn: psycopg.Connection[Any], produto: ProdutoIn, por_sub: str, por_email: str) -> Row:
     """Raises psycopg.errors.UniqueViolation for a SKU already taken."""
     row = conn.execute(
-        "INSERT INTO estoque.produtos (sku, nome, quantidade, criado_por_sub, criado_por_email) "
-        f"VALUES (%s, %s, %s, %s, %s) RETURNING {_PRODUTO_COLUMNS}",
-        (produto.sku, produto.nome, produto.quantidade, por_sub, por_email),
+        "INSERT INTO estoque.produtos (sku, nome, quantidade, ncm, unidade, origem, gtin, criado_por_sub, "
+        f"criado_por_email) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_PRODUTO_COLUMNS}",
+        (
+            produto.sku,
+            produto.nome,
+            produto.quantidade,
+            produto.ncm,
+            produto.unidade,
+            produto.origem,
+            produto.gtin,
+            por_sub,
+            por_email,
+        ),
     ).fetchone()
     assert row is not None
     return row
@@ -67,7 +79,8 @@ def bloquear_produtos(conn: psycopg.Connection[Any], produto_ids: list[UUID]) ->
     """Lock the products in id order: every transaction takes its locks in the same order, so two
     reservations over the same products queue behind each other instead of deadlocking."""
     rows = conn.execute(
-        "SELECT id, sku, quantidade FROM estoque.produtos WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+        "SELECT id, sku, nome, quantidade, ncm, unidade, origem, gtin FROM estoque.produtos "
+        "WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
         (produto_ids,),
     ).fetchall()
     return {row["id"]: row for row in rows}

@@ -27,6 +27,7 @@ from functions.shared.events import (
     NotaFiscalCancelada,
     NotaFiscalCriada,
     ProdutoEmFalta,
+    ProdutoFiscal,
     Reserva,
     ReservaConfirmada,
     ReservaFalhou,
@@ -96,6 +97,20 @@ class ProdutosService:
         )
 
 
+FISCAL_FIELDS = ("ncm", "unidade", "origem")
+
+
+def _sem_dados_fiscais(pedido: NotaFiscalCriada, locked: dict[UUID, dict[str, Any]]) -> list[str]:
+    """Each item whose produto lacks what an NF-e item needs, naming the item and the fields."""
+    found = []
+    for index, item in enumerate(pedido.items):
+        row = locked[item.produto_id]
+        missing = [name for name in FISCAL_FIELDS if row[name] is None]
+        if missing:
+            found.append(f"items[{index}] (produto {row['sku']}) has no {', '.join(missing)}")
+    return found
+
+
 class SagaEstoque:
     """Reserve stock for new notas and release it for cancelled ones; each event applies at most once."""
 
@@ -133,7 +148,8 @@ class SagaEstoque:
                 for produto_id in ordered
                 if produto_id not in locked or locked[produto_id]["quantidade"] < wanted[produto_id]
             ]
-            if not faltas:
+            sem_dados = _sem_dados_fiscais(pedido, locked) if not faltas else []
+            if not faltas and not sem_dados:
                 reservas = []
                 for produto_id in ordered:
                     if not dal.decrementar(uow.conn, produto_id, wanted[produto_id]):
@@ -143,30 +159,53 @@ class SagaEstoque:
                     reservas.append(
                         Reserva(reserva_id=reserva_id, produto_id=produto_id, quantidade=wanted[produto_id])
                     )
-                confirmada = ReservaConfirmada(nota_fiscal_id=nota_id, reservas=reservas)
+                # The fiscal snapshot at reservation time: what the NF-e's items will say.
+                produtos = [
+                    ProdutoFiscal(
+                        produto_id=produto_id,
+                        codigo=locked[produto_id]["sku"],
+                        descricao=locked[produto_id]["nome"],
+                        ncm=locked[produto_id]["ncm"],
+                        unidade=locked[produto_id]["unidade"],
+                        origem=locked[produto_id]["origem"],
+                        gtin=locked[produto_id]["gtin"],
+                    )
+                    for produto_id in ordered
+                ]
+                confirmada = ReservaConfirmada(nota_fiscal_id=nota_id, reservas=reservas, produtos=produtos)
                 event_id = add_event(uow.conn, SCHEMA, EventName.RESERVA_CONFIRMADA, confirmada)
                 self.publisher.publish_after_commit(uow, SCHEMA, [event_id])
                 uow.commit()
             # Short: leaving without commit rolls back the locks and the processed mark together.
-        if not faltas:
+        if not faltas and not sem_dados:
             logger.info("reserva confirmada", extra={**extra, "produtos": len(ordered)})
             metrics.add_metric(name="ReservasConfirmadas", unit=MetricUnit.Count, value=1)
             return
-        self._registrar_falha(detail, nota_id, faltas, {pid: row["sku"] for pid, row in locked.items()})
-
-    def _registrar_falha(
-        self, detail: EventDetail, nota_id: UUID, faltas: list[ProdutoEmFalta], skus: dict[UUID, str]
-    ) -> None:
-        extra = {"nota_id": str(nota_id), "event_id": str(detail.event_id)}
+        if sem_dados:
+            self._registrar_falha(
+                detail, nota_id, [], "PRODUTO_SEM_DADOS_FISCAIS", "cannot be invoiced: " + "; ".join(sem_dados)
+            )
+            return
+        skus = {pid: row["sku"] for pid, row in locked.items()}
         inexistentes = [f for f in faltas if f.disponivel is None]
-        codigo = "PRODUTO_INEXISTENTE" if inexistentes else "ESTOQUE_INSUFICIENTE"
         partes = [
             f"produto {f.produto_id} does not exist"
             if f.disponivel is None
             else f"{skus.get(f.produto_id, f.produto_id)}: requested {f.solicitado}, available {f.disponivel}"
             for f in faltas
         ]
-        mensagem = ("unknown product: " if inexistentes else "insufficient stock: ") + "; ".join(partes)
+        self._registrar_falha(
+            detail,
+            nota_id,
+            faltas,
+            "PRODUTO_INEXISTENTE" if inexistentes else "ESTOQUE_INSUFICIENTE",
+            ("unknown product: " if inexistentes else "insufficient stock: ") + "; ".join(partes),
+        )
+
+    def _registrar_falha(
+        self, detail: EventDetail, nota_id: UUID, faltas: list[ProdutoEmFalta], codigo: Any, mensagem: str
+    ) -> None:
+        extra = {"nota_id": str(nota_id), "event_id": str(detail.event_id)}
         with UnitOfWork(self.db) as uow:
             if not mark_processed(uow.conn, SCHEMA, detail.event_id, detail.event_type.value):
                 # A concurrent delivery of the same event got here first.

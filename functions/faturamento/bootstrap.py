@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from functions.faturamento.archive import FiscalArchive
 from functions.faturamento.logic import NotasService, SagaFaturamento
 from functions.faturamento.settings import FaturamentoApiSettings, FaturamentoConsumerSettings
 from functions.shared.db import Database
@@ -27,7 +28,13 @@ def api(
 
     db = db or Database(settings, application_name="faturamento-api")
     publisher = EagerPublisher(db, settings.event_bus_name, settings.eager_publish, events_client)
-    service = NotasService(db, publisher, settings.idempotency_ttl_seconds)
+    service = NotasService(
+        db,
+        publisher,
+        settings.emitente,
+        settings.idempotency_ttl_seconds,
+        FiscalArchive(settings.fiscal_archive_bucket),
+    )
     return build_app(service, settings.cors_allow_origin)
 
 
@@ -42,7 +49,7 @@ def consumer(
     from functions.shared.failures import FailureLog
 
     return EventConsumer(
-        SagaFaturamento(db).handlers(),
+        SagaFaturamento(db, settings.emitente, FiscalArchive(settings.fiscal_archive_bucket)).handlers(),
         FailureLog(db, "faturamento"),
         Backoff(settings.outage_tolerance_seconds),
         SqsVisibility(sqs_client),

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from functions.faturamento.models import NotaIn
 
@@ -14,23 +15,41 @@ Row = dict[str, Any]
 _NOTA_COLUMNS = (
     "id, status, destinatario_documento, destinatario_nome, valor_total, criada_em, confirmada_em, "
     "cancelamento_solicitado_em, cancelada_em, erro_codigo, erro_mensagem, erro_timestamp, "
-    "criada_por_sub, criada_por_email, cancelamento_solicitado_por_sub, cancelamento_solicitado_por_email"
+    "criada_por_sub, criada_por_email, cancelamento_solicitado_por_sub, cancelamento_solicitado_por_email, "
+    "destinatario, natureza_operacao, serie, ambiente, numero, chave, emitida_em"
+)
+_ITEM_COLUMNS = (
+    "nota_fiscal_id, produto_id, quantidade, valor_unitario, cfop, codigo, descricao, ncm, unidade, origem, gtin"
 )
 
 
-def inserir_nota(conn: psycopg.Connection[Any], nota: NotaIn, por_sub: str, por_email: str) -> Row:
+def inserir_nota(
+    conn: psycopg.Connection[Any], nota: NotaIn, por_sub: str, por_email: str, serie: int, ambiente: int
+) -> Row:
+    destinatario = nota.destinatario
     row = conn.execute(
-        "INSERT INTO faturamento.notas_fiscais (destinatario_documento, destinatario_nome, valor_total, "
-        f"criada_por_sub, criada_por_email) VALUES (%s, %s, %s, %s, %s) RETURNING {_NOTA_COLUMNS}",
-        (nota.destinatario.documento, nota.destinatario.nome, nota.valor_total(), por_sub, por_email),
+        "INSERT INTO faturamento.notas_fiscais (destinatario_documento, destinatario_nome, destinatario, "
+        "natureza_operacao, serie, ambiente, valor_total, criada_por_sub, criada_por_email) "
+        f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_NOTA_COLUMNS}",
+        (
+            destinatario.documento,
+            destinatario.nome,
+            Jsonb(destinatario.model_dump(mode="json", by_alias=True, exclude_none=True)),
+            nota.natureza_operacao,
+            serie,
+            ambiente,
+            nota.valor_total(),
+            por_sub,
+            por_email,
+        ),
     ).fetchone()
     assert row is not None
     with conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO faturamento.itens_nota (nota_fiscal_id, produto_id, quantidade, valor_unitario, posicao) "
-            "VALUES (%s, %s, %s, %s, %s)",
+            "INSERT INTO faturamento.itens_nota (nota_fiscal_id, produto_id, quantidade, valor_unitario, cfop, "
+            "posicao) VALUES (%s, %s, %s, %s, %s, %s)",
             [
-                (row["id"], item.produto_id, item.quantidade, item.valor_unitario, position)
+                (row["id"], item.produto_id, item.quantidade, item.valor_unitario, item.cfop, position)
                 for position, item in enumerate(nota.items)
             ],
         )
@@ -42,14 +61,26 @@ def obter_nota(conn: psycopg.Connection[Any], nota_id: UUID) -> Row | None:
 
 
 def listar_notas(
-    conn: psycopg.Connection[Any], status: str | None, limit: int, after: tuple[datetime, UUID] | None
+    conn: psycopg.Connection[Any],
+    status: str | None,
+    limit: int,
+    after: tuple[datetime, UUID] | None,
+    serie: int | None = None,
+    numero_de: int | None = None,
+    numero_ate: int | None = None,
 ) -> list[Row]:
     """Newest first; `after` is the (criada_em, id) of the last row of the previous page."""
     conditions: list[str] = []
     params: list[Any] = []
-    if status is not None:
-        conditions.append("status = %s")
-        params.append(status)
+    for condition, value in (
+        ("status = %s", status),
+        ("serie = %s", serie),
+        ("numero >= %s", numero_de),
+        ("numero <= %s", numero_ate),
+    ):
+        if value is not None:
+            conditions.append(condition)
+            params.append(value)
     if after is not None:
         conditions.append("(criada_em, id) < (%s, %s)")
         params.extend(after)
@@ -63,7 +94,7 @@ def listar_notas(
 def itens_das_notas(conn: psycopg.Connection[Any], nota_ids: list[UUID]) -> dict[UUID, list[Row]]:
     items: dict[UUID, list[Row]] = {nota_id: [] for nota_id in nota_ids}
     for row in conn.execute(
-        "SELECT nota_fiscal_id, produto_id, quantidade, valor_unitario FROM faturamento.itens_nota "
+        f"SELECT {_ITEM_COLUMNS} FROM faturamento.itens_nota "
         "WHERE nota_fiscal_id = ANY(%s) ORDER BY nota_fiscal_id, posicao",
         (nota_ids,),
     ):
@@ -93,6 +124,61 @@ def confirmar(conn: psycopg.Connection[Any], nota_id: UUID) -> bool:
         (nota_id,),
     )
     return cur.rowcount == 1
+
+
+def bloquear_para_emissao(conn: psycopg.Connection[Any], nota_id: UUID) -> Row | None:
+    """The PENDING nota, locked until the caller's transaction ends; None in any other status."""
+    return conn.execute(
+        f"SELECT {_NOTA_COLUMNS} FROM faturamento.notas_fiscais WHERE id = %s AND status = 'PENDING' FOR UPDATE",
+        (nota_id,),
+    ).fetchone()
+
+
+def proximo_numero(conn: psycopg.Connection[Any], serie: int) -> int:
+    """The série's next número, gapless: the counter row stays locked until the caller's transaction
+    ends, so concurrent confirmations queue on it, and a rollback gives the número back."""
+    row = conn.execute(
+        "INSERT INTO faturamento.numeracao AS n (serie, ultimo_numero) VALUES (%s, 1) "
+        "ON CONFLICT (serie) DO UPDATE SET ultimo_numero = n.ultimo_numero + 1 RETURNING ultimo_numero",
+        (serie,),
+    ).fetchone()
+    assert row is not None
+    return int(row["ultimo_numero"])
+
+
+def confirmar_com_documento(
+    conn: psycopg.Connection[Any],
+    nota_id: UUID,
+    numero: int,
+    chave: str,
+    emitida_em: datetime,
+    xml: str,
+    itens: list[dict[str, Any]],
+) -> bool:
+    """CONFIRMADA with its número, chave and XML, and each item's fiscal snapshot and CFOP."""
+    cur = conn.execute(
+        "UPDATE faturamento.notas_fiscais SET status = 'CONFIRMADA', confirmada_em = now(), atualizada_em = now(), "
+        "numero = %s, chave = %s, emitida_em = %s, xml = %s WHERE id = %s AND status = 'PENDING'",
+        (numero, chave, emitida_em, xml, nota_id),
+    )
+    if cur.rowcount != 1:
+        return False
+    with conn.cursor() as items:
+        items.executemany(
+            "UPDATE faturamento.itens_nota SET cfop = %(cfop)s, codigo = %(codigo)s, descricao = %(descricao)s, "
+            "ncm = %(ncm)s, unidade = %(unidade)s, origem = %(origem)s, gtin = %(gtin)s "
+            "WHERE nota_fiscal_id = %(nota_fiscal_id)s AND produto_id = %(produto_id)s",
+            [{**item, "nota_fiscal_id": nota_id} for item in itens],
+        )
+    return True
+
+
+def documento(conn: psycopg.Connection[Any], nota_id: UUID) -> Row | None:
+    """What the document routes need: the XML (null before the número) and the names to file it under."""
+    return conn.execute(
+        "SELECT id, status, serie, numero, chave, ambiente, xml FROM faturamento.notas_fiscais WHERE id = %s",
+        (nota_id,),
+    ).fetchone()
 
 
 def registrar_erro_estoque(

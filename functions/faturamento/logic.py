@@ -7,14 +7,19 @@ through the outbox (eagerly right after the commit, and by the scheduled publish
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import psycopg
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import ValidationError
 
-from functions.faturamento import dal
+from functions.faturamento import archive, dal
+from functions.faturamento.archive import FiscalArchive
 from functions.faturamento.models import (
+    Ambiente,
     DestinatarioOut,
     ErroNota,
     ItemOut,
@@ -24,6 +29,9 @@ from functions.faturamento.models import (
     Saude,
     StatusNota,
 )
+from functions.fiscal.chave import gerar_cnf
+from functions.fiscal.model import Ambiente as TpAmb
+from functions.fiscal.model import Destinatario, Emitente, Item, NotaFiscal, ProdutoFiscal
 from functions.shared.apimodels import usuario
 from functions.shared.db import Database, UnitOfWork
 from functions.shared.errors import ConflictError, InvalidInput, ResourceNotFound
@@ -58,6 +66,21 @@ def pedido_idempotente(ator: Ator, chave: str, nota: NotaIn) -> dict[str, Any]:
     return {"usuario": ator.sub, "chave": chave, "nota": nota.model_dump(mode="json")}
 
 
+AMBIENTES = {1: Ambiente.PRODUCAO, 2: Ambiente.HOMOLOGACAO}
+
+
+def _destinatario_out(row: dict[str, Any]) -> DestinatarioOut:
+    full = row["destinatario"] or {}
+    return DestinatarioOut(
+        documento=row["destinatario_documento"],
+        nome=row["destinatario_nome"],
+        endereco=full.get("endereco"),
+        indicador_ie=full.get("indicadorIe"),
+        ie=full.get("ie"),
+        email=full.get("email"),
+    )
+
+
 def _nota_out(row: dict[str, Any], items: list[dict[str, Any]]) -> NotaOut:
     erro = None
     if row["erro_codigo"] is not None:
@@ -65,9 +88,23 @@ def _nota_out(row: dict[str, Any], items: list[dict[str, Any]]) -> NotaOut:
     return NotaOut(
         id=row["id"],
         status=StatusNota(row["status"]),
-        destinatario=DestinatarioOut(documento=row["destinatario_documento"], nome=row["destinatario_nome"]),
+        numero=row["numero"],
+        serie=row["serie"],
+        chave=row["chave"],
+        ambiente=AMBIENTES.get(row["ambiente"]),
+        natureza_operacao=row["natureza_operacao"],
+        emitida_em=row["emitida_em"],
+        destinatario=_destinatario_out(row),
         items=[
-            ItemOut(produto_id=i["produto_id"], quantidade=i["quantidade"], valor_unitario=i["valor_unitario"])
+            ItemOut(
+                produto_id=i["produto_id"],
+                quantidade=i["quantidade"],
+                valor_unitario=i["valor_unitario"],
+                cfop=i.get("cfop"),
+                descricao=i.get("descricao"),
+                ncm=i.get("ncm"),
+                unidade=i.get("unidade"),
+            )
             for i in items
         ],
         valor_total=row["valor_total"],
@@ -90,10 +127,19 @@ class NotasService:
     most exceptions are answers (404, 409, 422), not faults. The handler itself is traced.
     """
 
-    def __init__(self, db: Database, publisher: EagerPublisher, idempotency_ttl_seconds: int = 24 * 3600) -> None:
+    def __init__(
+        self,
+        db: Database,
+        publisher: EagerPublisher,
+        emitente: Emitente,
+        idempotency_ttl_seconds: int = 24 * 3600,
+        fiscal_archive: FiscalArchive | None = None,
+    ) -> None:
         self.db = db
         self.publisher = publisher
+        self.emitente = emitente
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
+        self.archive = fiscal_archive or FiscalArchive(None)
         self._idempotency_store: Any = None
 
     def criar(
@@ -110,11 +156,14 @@ class NotasService:
         before_commit: Callable[[psycopg.Connection[Any], NotaOut], None] | None = None,
     ) -> NotaOut:
         items = [
-            {"produto_id": i.produto_id, "quantidade": i.quantidade, "valor_unitario": i.valor_unitario}
+            {"produto_id": i.produto_id, "quantidade": i.quantidade, "valor_unitario": i.valor_unitario, "cfop": i.cfop}
             for i in nota.items
         ]
         with UnitOfWork(self.db) as uow:
-            row = dal.inserir_nota(uow.conn, nota, ator.sub, ator.email)
+            # Numbered later, in the série and ambiente the emitente has now.
+            row = dal.inserir_nota(
+                uow.conn, nota, ator.sub, ator.email, self.emitente.serie, int(self.emitente.ambiente)
+            )
             evento = NotaFiscalCriada(
                 nota_fiscal_id=row["id"],
                 items=[ItemReserva(produto_id=i.produto_id, quantidade=i.quantidade) for i in nota.items],
@@ -194,10 +243,20 @@ class NotasService:
             items = dal.itens_das_notas(uow.conn, [nota_id])[nota_id]
         return _nota_out(row, items)
 
-    def listar(self, status: StatusNota | None, limit: int, cursor: str | None) -> PaginaNotas:
+    def listar(
+        self,
+        status: StatusNota | None,
+        limit: int,
+        cursor: str | None,
+        serie: int | None = None,
+        numero_de: int | None = None,
+        numero_ate: int | None = None,
+    ) -> PaginaNotas:
         after = decode_cursor(cursor) if cursor else None
         with UnitOfWork(self.db) as uow:
-            rows = dal.listar_notas(uow.conn, status.value if status else None, limit + 1, after)
+            rows = dal.listar_notas(
+                uow.conn, status.value if status else None, limit + 1, after, serie, numero_de, numero_ate
+            )
             page = rows[:limit]
             items = dal.itens_das_notas(uow.conn, [r["id"] for r in page])
         next_cursor = encode_cursor(page[-1]["criada_em"], page[-1]["id"]) if len(rows) > limit else None
@@ -228,6 +287,35 @@ class NotasService:
         metrics.add_metric(name="CancelamentosSolicitados", unit=MetricUnit.Count, value=1)
         return _nota_out(row, items)
 
+    def _documento(self, nota_id: UUID) -> dict[str, Any]:
+        with UnitOfWork(self.db) as uow:
+            row = dal.documento(uow.conn, nota_id)
+        if row is None:
+            raise ResourceNotFound(f"nota {nota_id} not found")
+        if row["xml"] is None:
+            raise ResourceNotFound(
+                f"nota {nota_id} has no NF-e yet: its XML is built when its stock is reserved (status {row['status']})"
+            )
+        return row
+
+    def xml(self, nota_id: UUID) -> str:
+        """The nota's NF-e as built from the official schemas."""
+        return str(self._documento(nota_id)["xml"])
+
+    def danfe(self, nota_id: UUID) -> bytes:
+        """The DANFE: from the archive when it was rendered before, else rendered now and archived."""
+        doc = self._documento(nota_id)
+        key = archive.danfe_key(doc["ambiente"], doc["serie"], doc["numero"], doc["chave"])
+        kept = self.archive.get(key)
+        if kept is not None:
+            return kept
+        # Imported here: BrazilFiscalReport and nfelib cost ~200 ms to import, paid only by this route.
+        from functions.fiscal.danfe import render_danfe
+
+        pdf = render_danfe(doc["xml"])
+        self.archive.put(key, pdf, "application/pdf")
+        return pdf
+
     def saude(self) -> Saude:
         up = self.db.ping()
         return Saude(status="ok" if up else "unavailable", database="ok" if up else "unavailable")
@@ -240,11 +328,23 @@ SAGA_DURATION_METRIC = "DuracaoSaga"
 CANCELATION_DURATION_METRIC = "DuracaoCancelamento"
 
 
+# Brazil's legal time per UF (no daylight saving since 2019): dhEmi carries the emitente's offset.
+UTC_OFFSET_HOURS = {"AC": -5, "AM": -4, "RO": -4, "RR": -4, "MT": -4, "MS": -4}
+BRASILIA_UTC_OFFSET_HOURS = -3
+
+
+def emission_time(uf: str, now: datetime | None = None) -> datetime:
+    offset = timezone(timedelta(hours=UTC_OFFSET_HOURS.get(uf, BRASILIA_UTC_OFFSET_HOURS)))
+    return (now or datetime.now(UTC)).astimezone(offset).replace(microsecond=0)
+
+
 class SagaFaturamento:
     """The nota's transitions on Estoque's answers; each event applies at most once."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, emitente: Emitente, fiscal_archive: FiscalArchive | None = None) -> None:
         self.db = db
+        self.emitente = emitente
+        self.archive = fiscal_archive or FiscalArchive(None)
 
     def handlers(self) -> dict[EventName, EventHandler]:
         return {
@@ -256,7 +356,87 @@ class SagaFaturamento:
     @tracer.capture_method
     def reserva_confirmada(self, detail: EventDetail, payload: ReservaConfirmada) -> None:
         nota_id = payload.nota_fiscal_id
-        self._transition(detail, nota_id, lambda conn: dal.confirmar(conn, nota_id), "NotasConfirmadas")
+        self._transition(detail, nota_id, lambda uow: self._emitir(uow, nota_id, payload), "NotasConfirmadas")
+
+    def _emitir(self, uow: UnitOfWork, nota_id: UUID, payload: ReservaConfirmada) -> bool:
+        """CONFIRMADA with the next número of its série, its chave and its XML, in the caller's transaction."""
+        conn = uow.conn
+        row = dal.bloquear_para_emissao(conn, nota_id)
+        if row is None:
+            return False
+        if row["serie"] is None or not (row["destinatario"] or {}).get("endereco"):
+            # Emitted before the NF-e existed: it has no address to put in an XML. Confirmed as then.
+            logger.warning("nota from before the NF-e: confirmed without a número", extra={"nota_id": str(nota_id)})
+            return dal.confirmar(conn, nota_id)
+        items = dal.itens_das_notas(conn, [nota_id])[nota_id]
+        snapshot = {p.produto_id: p for p in payload.produtos}
+        missing = [str(i["produto_id"]) for i in items if i["produto_id"] not in snapshot]
+        if missing:
+            raise MalformedEvent(
+                f"ReservaConfirmada for nota {nota_id} carries no fiscal data for produto(s) {', '.join(missing)}"
+            )
+        numero = dal.proximo_numero(conn, row["serie"])
+        try:
+            nota = NotaFiscal(
+                # The ambiente the nota was emitted in, even if the stack's changed since.
+                emitente=self.emitente.model_copy(update={"ambiente": TpAmb(row["ambiente"])}),
+                destinatario=Destinatario.model_validate(row["destinatario"]),
+                numero=numero,
+                serie=row["serie"],
+                dh_emi=emission_time(self.emitente.endereco.uf),
+                cnf=gerar_cnf(numero),
+                nat_op=row["natureza_operacao"],
+                items=[
+                    Item(
+                        numero=position,
+                        produto=ProdutoFiscal.model_validate(
+                            snapshot[i["produto_id"]].model_dump(exclude={"produto_id"}, exclude_none=True)
+                        ),
+                        quantidade=Decimal(i["quantidade"]),
+                        valor_unitario=i["valor_unitario"],
+                        cfop=i["cfop"],
+                    )
+                    for position, i in enumerate(items, start=1)
+                ],
+            )
+        except ValidationError as exc:
+            # Stored data the fiscal model refuses: no retry can fix it; its DLQ entry says why.
+            raise MalformedEvent(f"the NF-e of nota {nota_id} cannot be built: {exc}") from exc
+        from functions.fiscal import xml as nfe_xml  # nfelib and lxml: only the consumer that numbers pays
+
+        xml = nfe_xml.to_xml(nota)
+        problems = nfe_xml.validate(xml)
+        if problems:
+            raise MalformedEvent(f"the NF-e of nota {nota_id} fails the official schema: {'; '.join(problems[:5])}")
+        itens = [
+            {
+                "produto_id": i["produto_id"],
+                "cfop": nota.cfop(item),
+                "codigo": item.produto.codigo,
+                "descricao": item.produto.descricao,
+                "ncm": item.produto.ncm,
+                "unidade": item.produto.unidade,
+                "origem": item.produto.origem,
+                "gtin": snapshot[i["produto_id"]].gtin,
+            }
+            for i, item in zip(items, nota.items, strict=True)
+        ]
+        if not dal.confirmar_com_documento(conn, nota_id, numero, nota.chave, nota.dh_emi, xml, itens):
+            return False
+        key = archive.xml_key(row["ambiente"], row["serie"], numero, nota.chave)
+        uow.after_commit(lambda: self._archive_xml(nota_id, key, xml))
+        logger.info("NF-e emitida", extra={"nota_id": str(nota_id), "serie": row["serie"], "numero": numero})
+        return True
+
+    def _archive_xml(self, nota_id: UUID, key: str, xml: str) -> None:
+        try:
+            self.archive.put(key, xml.encode(), "application/xml")
+        except Exception as exc:
+            # The database keeps the XML; the next DANFE request, or an operator, archives it again.
+            logger.error(
+                "could not archive the NF-e's XML",
+                extra={"nota_id": str(nota_id), "key": key, "reason": f"{type(exc).__name__}: {exc}"},
+            )
 
     @tracer.capture_method
     def reserva_falhou(self, detail: EventDetail, payload: ReservaFalhou) -> None:
@@ -264,8 +444,8 @@ class SagaFaturamento:
         self._transition(
             detail,
             nota_id,
-            lambda conn: dal.registrar_erro_estoque(
-                conn, nota_id, payload.codigo, payload.mensagem, detail.occurred_at
+            lambda uow: dal.registrar_erro_estoque(
+                uow.conn, nota_id, payload.codigo, payload.mensagem, detail.occurred_at
             ),
             # The saga's compensation: the nota is closed as failed instead of confirmed.
             "Compensacoes",
@@ -274,13 +454,13 @@ class SagaFaturamento:
     @tracer.capture_method
     def reserva_liberada(self, detail: EventDetail, payload: ReservaLiberada) -> None:
         nota_id = payload.nota_fiscal_id
-        self._transition(detail, nota_id, lambda conn: dal.cancelar(conn, nota_id), "NotasCanceladas")
+        self._transition(detail, nota_id, lambda uow: dal.cancelar(uow.conn, nota_id), "NotasCanceladas")
 
     def _transition(
         self,
         detail: EventDetail,
         nota_id: UUID,
-        apply: Callable[[psycopg.Connection[Any]], bool],
+        apply: Callable[[UnitOfWork], bool],
         metric: str,
     ) -> None:
         extra = {"nota_id": str(nota_id), "event_id": str(detail.event_id), "event_type": detail.event_type.value}
@@ -289,7 +469,7 @@ class SagaFaturamento:
                 logger.info("event already processed; skipped", extra=extra)
                 metrics.add_metric(name="EventosDuplicados", unit=MetricUnit.Count, value=1)
                 return
-            applied = apply(uow.conn)
+            applied = apply(uow)
             status = None if applied else dal.status_atual(uow.conn, nota_id)
             durations = dal.duracoes_ms(uow.conn, nota_id) if applied else {}
             if not applied and status is None:

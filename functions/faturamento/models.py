@@ -9,10 +9,10 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, Field, WithJsonSchema, field_validator
+from pydantic import Field, field_validator
 
+from functions.fiscal.model import NAT_OP_PADRAO, Destinatario, Endereco
 from functions.shared.apimodels import ApiInput, ApiOutput, Money, MoneyOut, UsuarioOut
-from functions.shared.documents import normalizar_documento
 
 MAX_ITEMS = 100
 MAX_QUANTIDADE = 1_000_000
@@ -28,37 +28,29 @@ class StatusNota(StrEnum):
     CANCELADA = "CANCELADA"
 
 
-Documento = Annotated[
-    str,
-    Field(max_length=32),
-    AfterValidator(normalizar_documento),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "maxLength": 32,
-            "description": "CPF (11 digits) or CNPJ (14 digits), formatted or digits only; check digits are "
-            "verified and the digits alone are stored",
-            "examples": ["11.222.333/0001-81", "52998224725"],
-        }
-    ),
-]
 # strict: 2.0, "2" and true are not quantities.
 Quantidade = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTIDADE)]
-
-
-class DestinatarioIn(ApiInput):
-    documento: Documento
-    nome: Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class ItemIn(ApiInput):
     produto_id: UUID
     quantidade: Quantidade
     valor_unitario: Money
+    cfop: Annotated[
+        str | None,
+        Field(
+            default=None,
+            pattern=r"^[1-7][0-9]{3}$",
+            description="Optional; 5102 when the destinatário is in the emitente's UF, else 6102",
+        ),
+    ] = None
 
 
 class NotaIn(ApiInput):
-    destinatario: DestinatarioIn
+    # The NF-e's dest: validated by the fiscal model (CPF/CNPJ check digits, alphanumeric CNPJ, the
+    # IBGE município within its UF, CEP, IE when contribuinte), the same model that builds the XML.
+    destinatario: Destinatario
+    natureza_operacao: Annotated[str, Field(min_length=1, max_length=60)] = NAT_OP_PADRAO
     items: list[ItemIn] = Field(
         min_length=1, max_length=MAX_ITEMS, description="1 to 100 lines; each produtoId at most once"
     )
@@ -88,14 +80,27 @@ def valor_total(items: list[ItemIn]) -> Decimal:
 
 
 class DestinatarioOut(ApiOutput):
-    documento: str = Field(description="Digits only")
+    documento: str = Field(description="Digits only (letters too for an alphanumeric CNPJ)")
     nome: str
+    endereco: Endereco | None = Field(default=None, description="null on notas emitted before the NF-e existed")
+    indicador_ie: int | None = Field(default=None, description="1 contribuinte, 2 isento, 9 não contribuinte")
+    ie: str | None = None
+    email: str | None = None
 
 
 class ItemOut(ApiOutput):
     produto_id: UUID
     quantidade: int
     valor_unitario: MoneyOut
+    cfop: str | None = Field(default=None, description="Set with the número")
+    descricao: str | None = Field(default=None, description="The produto's name when its stock was reserved")
+    ncm: str | None = None
+    unidade: str | None = None
+
+
+class Ambiente(StrEnum):
+    PRODUCAO = "producao"
+    HOMOLOGACAO = "homologacao"
 
 
 class ErroNota(ApiOutput):
@@ -107,6 +112,12 @@ class ErroNota(ApiOutput):
 class NotaOut(ApiOutput):
     id: UUID
     status: StatusNota
+    numero: int | None = Field(default=None, description="nNF, gapless per série; null until the stock is reserved")
+    serie: int | None = Field(default=None, description="The série the nota is numbered in")
+    chave: str | None = Field(default=None, description="The 44-character chave de acesso; null with the número")
+    ambiente: Ambiente | None = Field(default=None, description="homologacao (tpAmb 2) or producao (tpAmb 1)")
+    natureza_operacao: str = NAT_OP_PADRAO
+    emitida_em: datetime | None = Field(default=None, description="dhEmi, set with the número")
     destinatario: DestinatarioOut
     items: list[ItemOut]
     valor_total: MoneyOut

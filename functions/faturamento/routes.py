@@ -72,10 +72,17 @@ def build_app(service: NotasService, cors_allow_origin: str = "*") -> APIGateway
     )
     def listar_notas(
         status: Annotated[StatusNota | None, Query(description="Only notas in this status")] = None,
+        serie: Annotated[int | None, Query(ge=0, le=889, description="Only notas of this série")] = None,
+        numero_de: Annotated[
+            int | None, Query(alias="numeroDe", ge=1, le=999_999_999, description="Only números from this one")
+        ] = None,
+        numero_ate: Annotated[
+            int | None, Query(alias="numeroAte", ge=1, le=999_999_999, description="Only números up to this one")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
         cursor: Annotated[str | None, Query(max_length=200, description="`nextCursor` of the previous page")] = None,
     ) -> PaginaNotas:
-        return service.listar(status, limit, cursor)
+        return service.listar(status, limit, cursor, serie, numero_de, numero_ate)
 
     @app.get(
         "/api/v1/notas/<id>",
@@ -99,4 +106,53 @@ def build_app(service: NotasService, cors_allow_origin: str = "*") -> APIGateway
     def cancelar_nota(id: NotaId) -> NotaOut:
         return service.solicitar_cancelamento(id, current_actor(app))
 
+    @app.get(
+        "/api/v1/notas/<id>/xml",
+        summary="The nota's NF-e (XML from the official schemas); 404 before its stock is reserved",
+        tags=[TAG],
+        responses={
+            200: {"description": "The NF-e", "content": {"application/xml": {"schema": {"type": "string"}}}},
+            **error_responses(401, 403, 404, 422, 503),
+        },
+    )
+    # No return annotation on the document routes: the validation middleware then passes a non-JSON
+    # answer through as it is, instead of JSON-encoding the document (bytes would fail to decode).
+    def xml_da_nota(id: NotaId):  # type: ignore[no-untyped-def]
+        nota_xml = service.xml(id)
+        return Response(
+            status_code=HTTPStatus.OK,
+            content_type="application/xml",
+            body=nota_xml,
+            headers={"Content-Disposition": f'attachment; filename="{_filename(nota_xml, ".xml")}"'},
+        )
+
+    @app.get(
+        "/api/v1/notas/<id>/danfe",
+        summary="The nota's DANFE (PDF); a preview until SEFAZ authorizes it; 404 before its stock is reserved",
+        tags=[TAG],
+        responses={
+            200: {
+                "description": "The DANFE",
+                "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            },
+            **error_responses(401, 403, 404, 422, 503),
+        },
+    )
+    def danfe_da_nota(id: NotaId):  # type: ignore[no-untyped-def]
+        pdf = service.danfe(id)
+        # bytes: Powertools base64-encodes the body and API Gateway (application/pdf is one of the
+        # API's binary media types) decodes it for the client.
+        return Response(
+            status_code=HTTPStatus.OK,
+            content_type="application/pdf",
+            body=pdf,
+            headers={"Content-Disposition": f'attachment; filename="DANFE-{id}.pdf"'},
+        )
+
     return app
+
+
+def _filename(nota_xml: str, suffix: str) -> str:
+    # infNFe's Id is "NFe" + the chave: the name SEFAZ and ERPs file an NF-e under.
+    start = nota_xml.find('Id="NFe')
+    return (nota_xml[start + 4 : start + 4 + 47] if start >= 0 else "NFe") + suffix

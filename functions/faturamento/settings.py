@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from functions.shared.settings import DatabaseSettings, EventBusSettings, RedeliverySettings
+from functions.fiscal.model import Emitente
+from functions.shared.settings import CorsAllowOrigin, DatabaseSettings, EventBusSettings, RedeliverySettings
 
 
 class FaturamentoDatabaseSettings(DatabaseSettings):
     # Every Faturamento function logs in as the role confined to the faturamento schema.
     db_user: str = "faturamento_app"
+    # The emitente (stack config nfe:emitente) as JSON in EMITENTE: no secret in it; its
+    # certificate lives in Secrets Manager, read only by the SEFAZ function.
+    emitente: Emitente
+    # The stack's fiscal archive (XML and DANFE); unset in unit tests, which keep documents in the database.
+    fiscal_archive_bucket: str | None = None
 
 
 class FaturamentoApiSettings(FaturamentoDatabaseSettings, EventBusSettings):
-    cors_allow_origin: str = "*"
+    cors_allow_origin: CorsAllowOrigin
     # How long an Idempotency-Key keeps answering with the first response.
     idempotency_ttl_seconds: int = Field(default=24 * 60 * 60, ge=60, le=7 * 24 * 60 * 60)
 

@@ -203,7 +203,8 @@ class Item(FiscalModel):
     numero: int = Field(ge=1, le=MAX_ITEMS, description="nItem")
     produto: ProdutoFiscal
     quantidade: Decimal = Field(gt=0, lt=Decimal("1e11"), decimal_places=4, description="qCom")
-    valor_unitario: Decimal = Field(gt=0, lt=Decimal("1e11"), decimal_places=10, description="vUnCom")
+    # 0 is a valid vUnCom (TDec_1110v): the API accepts free items, as it always has.
+    valor_unitario: Decimal = Field(ge=0, lt=Decimal("1e11"), decimal_places=10, description="vUnCom")
     cfop: str | None = Field(default=None, description="4 digits; derived from the UFs when absent")
 
     @property

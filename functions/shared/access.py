@@ -53,6 +53,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/notas", "faturamento-api", READERS),
     Route("GET", "/api/v1/notas/{id}", "faturamento-api", READERS),
     Route("POST", "/api/v1/notas/{id}/cancelamento", "faturamento-api", frozenset({Group.FATURAMENTO})),
+    Route("GET", "/api/v1/notas/{id}/xml", "faturamento-api", READERS),
+    Route("GET", "/api/v1/notas/{id}/danfe", "faturamento-api", READERS),
     Route("POST", "/api/v1/produtos", "estoque-api", frozenset({Group.ESTOQUE})),
     Route("GET", "/api/v1/produtos", "estoque-api", READERS),
     Route("GET", "/api/v1/produtos/{id}", "estoque-api", READERS),

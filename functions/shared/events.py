@@ -75,9 +75,26 @@ class Reserva(_Contract):
     quantidade: Quantidade
 
 
+class ProdutoFiscal(_Contract):
+    """A produto's fiscal data as Estoque had it when it reserved the stock: what the NF-e's item
+    needs, carried to Faturamento, which cannot read Estoque's schema."""
+
+    produto_id: UUID
+    codigo: str = Field(min_length=1, max_length=64, description="The produto's SKU (cProd)")
+    descricao: str = Field(min_length=1, max_length=200, description="The produto's name (xProd)")
+    ncm: str = Field(pattern=r"^[0-9]{8}$")
+    unidade: str = Field(min_length=1, max_length=6, description="Unidade comercial (uCom)")
+    origem: int = Field(ge=0, le=8, description="Origem da mercadoria (orig)")
+    gtin: str | None = Field(default=None, pattern=r"^([0-9]{8}|[0-9]{12,14})$", description="null: SEM GTIN")
+
+
 class ReservaConfirmada(_Contract):
     nota_fiscal_id: UUID
     reservas: list[Reserva] = Field(min_length=1)
+    # Empty only in events written before the NF-e existed; Faturamento refuses those.
+    produtos: list[ProdutoFiscal] = Field(
+        default_factory=list, description="Each reserved produto's fiscal snapshot, one per reserva"
+    )
 
 
 class ProdutoEmFalta(_Contract):
@@ -89,9 +106,10 @@ class ProdutoEmFalta(_Contract):
 
 class ReservaFalhou(_Contract):
     nota_fiscal_id: UUID
-    codigo: Literal["ESTOQUE_INSUFICIENTE", "PRODUTO_INEXISTENTE"]
+    codigo: Literal["ESTOQUE_INSUFICIENTE", "PRODUTO_INEXISTENTE", "PRODUTO_SEM_DADOS_FISCAIS"]
     mensagem: str
-    produtos_em_falta: list[ProdutoEmFalta] = Field(min_length=1)
+    # Empty when the reservation failed for another reason than stock (PRODUTO_SEM_DADOS_FISCAIS).
+    produtos_em_falta: list[ProdutoEmFalta] = Field(default_factory=list)
 
 
 class ReservaLiberada(_Contract):

@@ -21,6 +21,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from nfe.local.fiscal_demo import DESTINATARIO_SP, PRODUTO_FISCAL
+
 TERMINAL = {"CONFIRMADA", "ERRO_ESTOQUE", "CANCELADA"}
 
 
@@ -112,13 +114,16 @@ def run_demo(
     auditor = HttpClient(base_url, tokens[AUDITOR])
     suffix = str(int(time.time() * 1000))[-6:]
     parafuso = estoque.expect(
-        201, "POST", "/api/v1/produtos", {"sku": f"PAR-{suffix}", "nome": "Parafuso 6mm", "quantidade": 10}
+        201,
+        "POST",
+        "/api/v1/produtos",
+        {"sku": f"PAR-{suffix}", "nome": "Parafuso 6mm", "quantidade": 10, **PRODUTO_FISCAL},
     )
     porca = estoque.expect(
-        201, "POST", "/api/v1/produtos", {"sku": f"POR-{suffix}", "nome": "Porca M6", "quantidade": 1}
+        201, "POST", "/api/v1/produtos", {"sku": f"POR-{suffix}", "nome": "Porca M6", "quantidade": 1, **PRODUTO_FISCAL}
     )
     out(f"produtos: {parafuso['sku']} (10 un.), {porca['sku']} (1 un.), criadoPor {parafuso['criadoPor']['email']}")
-    destinatario = {"documento": "11.222.333/0001-81", "nome": "ACME Ltda"}
+    destinatario = DESTINATARIO_SP
     results: list[tuple[str, str, str]] = []
 
     out("\n== who may do what")

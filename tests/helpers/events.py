@@ -162,10 +162,25 @@ def api_event(
 
 
 def response_json(response: Mapping[str, Any]) -> Any:
+    """A JSON answer parsed; a document (the NF-e's XML, the DANFE) as its text or bytes."""
     body = response.get("body")
+    content_type = _content_type(response)
     if response.get("isBase64Encoded"):
-        body = base64.b64decode(body or "").decode()
+        raw = base64.b64decode(body or "")
+        return json.loads(raw) if content_type.startswith("application/json") and raw else raw
+    if body and not content_type.startswith("application/json"):
+        return body
     return json.loads(body) if body else None
+
+
+def _content_type(response: Mapping[str, Any]) -> str:
+    for key, value in (response.get("headers") or {}).items():
+        if key.lower() == "content-type":
+            return str(value)
+    for key, values in (response.get("multiValueHeaders") or {}).items():
+        if key.lower() == "content-type" and values:
+            return str(values[0])
+    return "application/json"
 
 
 def saga_envelope(
@@ -216,3 +231,33 @@ def sqs_event(bodies: Iterable[str | Mapping[str, Any]], *, queue: str = "test-q
 def failed_ids(response: Mapping[str, Any]) -> list[str]:
     """Message ids the consumer reported as failed (ReportBatchItemFailures)."""
     return [item["itemIdentifier"] for item in response.get("batchItemFailures", [])]
+
+
+def reserva_confirmada_de(database_url: str, nota_id: str | UUID) -> Any:
+    """The ReservaConfirmada Estoque would send for a nota already in the database: one reserva per
+    item, and each item's fiscal snapshot (the demo produto's fiscal data under a made-up SKU)."""
+    import psycopg
+
+    from functions.shared.events import ReservaConfirmada
+    from nfe.local.fiscal_demo import PRODUTO_FISCAL
+
+    with psycopg.connect(database_url) as conn:
+        items = conn.execute(
+            "SELECT produto_id, quantidade FROM faturamento.itens_nota WHERE nota_fiscal_id = %s ORDER BY posicao",
+            (str(nota_id),),
+        ).fetchall()
+    # A nota this database never had: an answer about it, with a made-up reserva.
+    items = items or [(uuid.uuid4(), 1)]
+    return ReservaConfirmada.model_validate(
+        {
+            "notaFiscalId": str(nota_id),
+            "reservas": [
+                {"reservaId": str(uuid.uuid4()), "produtoId": str(produto), "quantidade": quantidade}
+                for produto, quantidade in items
+            ],
+            "produtos": [
+                {"produtoId": str(produto), "codigo": f"SKU-{i}", "descricao": f"Produto {i}", **PRODUTO_FISCAL}
+                for i, (produto, _) in enumerate(items, start=1)
+            ],
+        }
+    )
