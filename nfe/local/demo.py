@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -24,6 +25,8 @@ from psycopg.rows import dict_row
 from nfe.local.fiscal_demo import DESTINATARIO_SP, PRODUTO_FISCAL
 
 TERMINAL = {"CONFIRMADA", "ERRO_ESTOQUE", "CANCELADA"}
+# Where `nfe demo` writes the confirmed nota's XML and DANFE.
+DOCUMENTS_DIR = Path("build/demo")
 
 
 class DemoError(RuntimeError):
@@ -52,6 +55,13 @@ class HttpClient:
                 return response.status, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"null")
+
+    def download(self, path: str) -> bytes:
+        """A document route's body as it came (the NF-e's XML, the DANFE's PDF)."""
+        request = urllib.request.Request(self.base_url + path, headers=self.headers())  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            body: bytes = response.read()
+            return body
 
     def expect(self, status: int, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         got, payload = self.call(method, path, body)
@@ -104,9 +114,14 @@ AUDITOR = "auditor@example.com"
 
 
 def run_demo(
-    base_url: str, database_url: str, sign_in: Callable[[str], str], out: Callable[[str], None] = print
+    base_url: str,
+    database_url: str,
+    sign_in: Callable[[str], str],
+    out: Callable[[str], None] = print,
+    documents_dir: Path = DOCUMENTS_DIR,
 ) -> bool:
-    """`sign_in(email)` returns the demo user's ID token (nfe.local.cognito.sign_in)."""
+    """`sign_in(email)` returns the demo user's ID token (nfe.local.cognito.sign_in); the confirmed
+    nota's XML and DANFE are written under `documents_dir`."""
     tokens = {email: sign_in(email) for email in (ESTOQUISTA, FATURISTA, AUDITOR)}
     out(f"signed in: {', '.join(tokens)}")
     estoque = HttpClient(base_url, tokens[ESTOQUISTA])
@@ -152,6 +167,14 @@ def run_demo(
         )
         final = api.wait_for_status(nota["id"], TERMINAL)
         out(f"  {(time.monotonic() - t0) * 1000:7.1f} ms  client saw {final['status']}")
+        if final["numero"] is not None:
+            chave = final["chave"]
+            out(
+                f"             NF-e número {final['numero']}, série {final['serie']}, {final['ambiente']}; chave "
+                + " ".join(chave[i : i + 4] for i in range(0, 44, 4))
+            )
+        else:
+            out(f"             no número: {final['status']} takes none")
         for ms, label in timeline(database_url, nota["id"], started):
             out(f"  {ms:7.1f} ms  {label}")
         results.append((title, final["status"], wanted))
@@ -167,6 +190,22 @@ def run_demo(
         {"produtoId": porca["id"], "quantidade": 5, "valorUnitario": "3.20"},
         "ERRO_ESTOQUE",
     )
+
+    documents_dir.mkdir(parents=True, exist_ok=True)
+    chave = confirmed["chave"]
+    xml = api.download(f"/api/v1/notas/{confirmed['id']}/xml")
+    xml_path = documents_dir / f"NFe{chave}.xml"
+    xml_path.write_bytes(xml)
+    danfe_path = documents_dir / f"NFe{chave}-danfe.pdf"
+    danfe_path.write_bytes(api.download(f"/api/v1/notas/{confirmed['id']}/danfe"))
+    out(f"  wrote {xml_path} ({len(xml):,} bytes) and {danfe_path} ({danfe_path.stat().st_size:,} bytes)")
+    # Checked against the official schema the way anyone would, through nfelib: an unsigned NF-e
+    # lacks only its Signature, which SEFAZ's step adds.
+    from nfelib.nfe.bindings.v4_0.nfe_v4_00 import Nfe
+
+    problems = [e for e in Nfe.schema_validation(xml.decode()) if "Signature" not in e]
+    out(f"  leiauteNFe_v4.00.xsd: {'valid' if not problems else '; '.join(problems[:3])}")
+    results.append(("the NF-e's XML against the official schema", "valid" if not problems else "invalid", "valid"))
 
     out("\n== saga 3: cancel the confirmed nota -> CANCELADA, stock released")
     started = datetime.now().astimezone()
