@@ -54,3 +54,17 @@ def test_client_paths_are_api_paths() -> None:
         for suffix in ["", *suffixes]:
             path = base + re.sub(r"\$\{encodeURIComponent\(id\)\}", "{id}", suffix)
             assert path in PATHS, f"{client}: {path} is not in docs/openapi.json"
+
+
+def test_downloads_ask_first_for_the_media_type_the_api_declares() -> None:
+    # A document is fetched as a blob, not JSON; its first Accept must be the 200's media type, since
+    # API Gateway returns a binary body as bytes only when the first Accept is a binary media type.
+    source = (APP / "notas" / "notas-api.ts").read_text()
+    downloads = re.findall(
+        r"\$\{this\.base\}(/[^`]*)`,\s*\{\s*responseType: 'blob',\s*headers: \{ Accept: '([^',]+)", source
+    )
+    assert len(downloads) == source.count("responseType: 'blob'") == 2
+    for suffix, accept in downloads:
+        path = "/api/v1/notas" + re.sub(r"\$\{encodeURIComponent\(id\)\}", "{id}", suffix)
+        content = PATHS[path]["get"]["responses"]["200"]["content"]
+        assert accept in content and accept != "application/json", f"{path}: Accept {accept}, API {list(content)}"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,9 +54,38 @@ class NotasPage(ConsolePage):
     def filter(self, label: str) -> None:
         self.page.get_by_label("Status").select_option(label=label)
 
+    def filter_serie(self, serie: int | str) -> None:
+        self.page.get_by_label("Série").fill(str(serie))
+
+    def filter_numeros(self, de: int | str, ate: int | str) -> None:
+        self.page.get_by_label("Número de").fill(str(de))
+        self.page.get_by_label("Número até").fill(str(ate))
+
     @property
     def rows(self) -> Locator:
         return self.page.get_by_role("table").get_by_role("row")
+
+    def link(self, numero: int) -> Locator:
+        return self.page.get_by_role("table").get_by_role("link", name=str(numero), exact=True)
+
+
+@dataclass(frozen=True)
+class Destinatario:
+    """What the emit form asks of the destinatário, as a user types it."""
+
+    documento: str
+    nome: str
+    logradouro: str = "Rua Augusta"
+    numero: str = "500"
+    complemento: str = ""
+    bairro: str = "Consolação"
+    codigo_municipio: str = "3550308"
+    municipio: str = "São Paulo"
+    uf: str = "SP"
+    cep: str = "01305-000"
+    indicador_ie: str = "9 - Não contribuinte"
+    ie: str = ""
+    email: str = ""
 
 
 class EmitirNotaPage(ConsolePage):
@@ -63,14 +93,39 @@ class EmitirNotaPage(ConsolePage):
         expect(self.page.get_by_role("heading", name="Emitir nota")).to_be_visible()
         return self
 
-    def fill(self, documento: str, nome: str, produto_id: str, quantidade: int, valor: str) -> None:
-        self.page.get_by_label("CPF ou CNPJ").fill(documento)
-        self.page.get_by_label("Nome do destinatário").fill(nome)
-        produto = self.page.get_by_label("Produto do item 1")
+    def fill_destinatario(self, d: Destinatario) -> None:
+        self.page.get_by_label("CPF ou CNPJ").fill(d.documento)
+        self.page.get_by_label("Nome do destinatário").fill(d.nome)
+        self.page.get_by_label("Indicador de IE").select_option(label=d.indicador_ie)
+        if d.ie:
+            self.page.get_by_label("Inscrição estadual").fill(d.ie)
+        self.page.get_by_label("E-mail").fill(d.email)
+        endereco = self.page.get_by_role("group", name="Endereço do destinatário")
+        endereco.get_by_label("Logradouro").fill(d.logradouro)
+        endereco.get_by_label("Número", exact=True).fill(d.numero)
+        endereco.get_by_label("Complemento").fill(d.complemento)
+        endereco.get_by_label("Bairro").fill(d.bairro)
+        endereco.get_by_label("Código do município (IBGE)").fill(d.codigo_municipio)
+        endereco.get_by_label("Município", exact=True).fill(d.municipio)
+        endereco.get_by_label("UF").select_option(value=d.uf)
+        endereco.get_by_label("CEP").fill(d.cep)
+
+    def fill_item(self, n: int, produto_id: str, quantidade: int, valor: str) -> None:
+        if self.page.get_by_label(f"Produto do item {n}").count() == 0:
+            self.page.get_by_role("button", name="Adicionar item").click()
+        produto = self.page.get_by_label(f"Produto do item {n}")
         expect(produto.locator(f"option[value='{produto_id}']")).to_have_count(1)
         produto.select_option(value=produto_id)
-        self.page.get_by_label("Quantidade do item 1").fill(str(quantidade))
-        self.page.get_by_label("Valor unitário do item 1").fill(valor)
+        self.page.get_by_label(f"Quantidade do item {n}").fill(str(quantidade))
+        self.page.get_by_label(f"Valor unitário do item {n}").fill(valor)
+
+    def fill(self, destinatario: Destinatario, produto_id: str, quantidade: int, valor: str) -> None:
+        self.fill_destinatario(destinatario)
+        self.fill_item(1, produto_id, quantidade, valor)
+
+    def field(self, label: str) -> Locator:
+        """A field by its label; the API's message for it is part of its accessible description."""
+        return self.page.get_by_label(label, exact=True)
 
     @property
     def submit(self) -> Locator:
@@ -85,6 +140,28 @@ class NotaPage(ConsolePage):
     @property
     def nota_id(self) -> str:
         return self.page.url.rstrip("/").rsplit("/", 1)[-1]
+
+    def field(self, term: str) -> Locator:
+        """The value the nota's record shows for `term` (Número, Série, Chave de acesso, ...): the
+        definition after that term (ARIA lets neither be named, so the pair is found by order)."""
+        term_ = self.page.get_by_role("term").filter(has_text=re.compile(f"^{re.escape(term)}$"))
+        return term_.locator("xpath=following-sibling::*[1]")
+
+    @property
+    def copiar_chave(self) -> Locator:
+        return self.page.get_by_role("button", name="Copiar chave")
+
+    @property
+    def baixar_xml(self) -> Locator:
+        return self.page.get_by_role("button", name="Baixar XML")
+
+    @property
+    def baixar_danfe(self) -> Locator:
+        return self.page.get_by_role("button", name="Baixar DANFE")
+
+    @property
+    def items(self) -> Locator:
+        return self.page.get_by_role("table", name="Itens da nota").get_by_role("row")
 
     @property
     def timeline(self) -> Locator:
@@ -106,11 +183,31 @@ class ProdutosPage(ConsolePage):
         expect(self.page.get_by_role("heading", name="Produtos", exact=True)).to_be_visible()
         return self
 
-    def create(self, sku: str, nome: str, quantidade: int) -> None:
+    def create(
+        self,
+        sku: str,
+        nome: str,
+        quantidade: int,
+        ncm: str = "94036000",
+        unidade: str = "UN",
+        origem: str = "0",
+        gtin: str = "",
+    ) -> None:
+        """`origem`: the code, 0 to 8, whose official label the select shows."""
         self.page.get_by_label("SKU").fill(sku)
         self.page.get_by_label("Nome", exact=True).fill(nome)
         self.page.get_by_label("Quantidade inicial").fill(str(quantidade))
+        self.page.get_by_label("NCM").fill(ncm)
+        self.page.get_by_label("Unidade").fill(unidade)
+        select = self.page.get_by_label("Origem")
+        select.select_option(
+            label=next(o for o in select.locator("option").all_inner_texts() if o.startswith(f"{origem} - "))
+        )
+        self.page.get_by_label("GTIN").fill(gtin)
         self.page.get_by_role("button", name="Criar produto").click()
+
+    def field(self, label: str) -> Locator:
+        return self.page.get_by_label(label, exact=True)
 
     def register_entrada(self, sku: str, quantidade: int) -> None:
         produto = self.page.get_by_label("Produto", exact=True)

@@ -6,6 +6,12 @@
 
 export type StatusNota = 'PENDING' | 'CONFIRMADA' | 'ERRO_ESTOQUE' | 'CANCELADA';
 
+/** dest/indIEDest: 1 contribuinte do ICMS, 2 contribuinte isento de inscrição, 9 não contribuinte. */
+export type IndicadorIe = 1 | 2 | 9;
+
+/** tpAmb: homologação (2, no fiscal value) or produção (1). */
+export type Ambiente = 'homologacao' | 'producao';
+
 export interface FieldError {
   field: string;
   in: string;
@@ -23,30 +29,57 @@ export interface UsuarioOut {
   email: string;
 }
 
-export interface DestinatarioIn {
+export interface Endereco {
+  logradouro: string;
+  numero: string;
+  complemento?: string | null;
+  bairro: string;
+  uf: string;
+  /** IBGE, 7 digits; its first two are the UF's code. */
+  codigoMunicipio: string;
+  municipio: string;
+  cep: string;
+}
+
+export interface Destinatario {
   documento: string;
   nome: string;
+  endereco: Endereco;
+  indicadorIe: IndicadorIe;
+  /** Required when indicadorIe is 1; an isento (2) has none. */
+  ie?: string | null;
+  email?: string | null;
 }
 
 export interface DestinatarioOut {
   documento: string;
   nome: string;
+  endereco?: Endereco | null;
+  indicadorIe?: IndicadorIe | null;
+  ie?: string | null;
+  email?: string | null;
 }
 
 export interface ItemIn {
   produtoId: string;
   quantidade: number;
   valorUnitario: string;
+  cfop?: string | null;
 }
 
 export interface ItemOut {
   produtoId: string;
   quantidade: number;
   valorUnitario: string;
+  cfop?: string | null;
+  descricao?: string | null;
+  ncm?: string | null;
+  unidade?: string | null;
 }
 
 export interface NotaIn {
-  destinatario: DestinatarioIn;
+  destinatario: Destinatario;
+  naturezaOperacao?: string;
   items: ItemIn[];
 }
 
@@ -59,6 +92,14 @@ export interface ErroNota {
 export interface NotaOut {
   id: string;
   status: StatusNota;
+  /** nNF, gapless per série; null until the stock is reserved. */
+  numero?: number | null;
+  serie?: number | null;
+  /** The 44-character chave de acesso; null with the número. */
+  chave?: string | null;
+  ambiente?: Ambiente | null;
+  naturezaOperacao?: string;
+  emitidaEm?: string | null;
   destinatario: DestinatarioOut;
   items: ItemOut[];
   valorTotal: string;
@@ -80,6 +121,14 @@ export interface ProdutoIn {
   sku: string;
   nome: string;
   quantidade: number;
+  /** NCM, 8 digits. */
+  ncm?: string | null;
+  /** uCom, 1 to 6 characters (UN, KG, CX). */
+  unidade?: string | null;
+  /** orig, 0 to 8 (produtos/origens.ts). */
+  origem?: number | null;
+  /** Omitted for SEM GTIN. */
+  gtin?: string | null;
 }
 
 export interface ProdutoOut {
@@ -87,6 +136,11 @@ export interface ProdutoOut {
   sku: string;
   nome: string;
   quantidade: number;
+  /** These four are null on produtos created before the NF-e, which cannot be invoiced. */
+  ncm?: string | null;
+  unidade?: string | null;
+  origem?: number | null;
+  gtin?: string | null;
   criadoEm: string;
   criadoPor?: UsuarioOut | null;
   atualizadoEm: string;
@@ -113,6 +167,10 @@ export interface EntradaRegistrada {
   sku: string;
   nome: string;
   quantidade: number;
+  ncm?: string | null;
+  unidade?: string | null;
+  origem?: number | null;
+  gtin?: string | null;
   criadoEm: string;
   criadoPor?: UsuarioOut | null;
   atualizadoEm: string;

@@ -1,7 +1,7 @@
 import { HttpErrorResponse, HttpInterceptorFn } from '@angular/common/http';
 import { inject } from '@angular/core';
 import { Router } from '@angular/router';
-import { catchError, throwError } from 'rxjs';
+import { Observable, catchError, from, switchMap, throwError } from 'rxjs';
 
 import { AuthService } from '../auth/auth.service';
 import { ApiError } from './api-error';
@@ -27,7 +27,31 @@ export const authInterceptor: HttpInterceptorFn = (request, next) => {
         auth.signOut();
         void router.navigate(['/entrar'], { queryParams: { motivo: 'sessao' } });
       }
-      return throwError(() => ApiError.from(response));
+      return readBlobError(response).pipe(switchMap((readable) => throwError(() => ApiError.from(readable))));
     }),
   );
 };
+
+/**
+ * A download (responseType 'blob') gets its error body as a Blob too: read it back as the API's JSON
+ * error, so a 404 before the XML exists shows the API's message like any other error.
+ */
+function readBlobError(response: HttpErrorResponse): Observable<HttpErrorResponse> {
+  if (!(response.error instanceof Blob)) {
+    return from([response]);
+  }
+  return from(
+    response.error.text().then(
+      (text) => {
+        let error: unknown = text;
+        try {
+          error = JSON.parse(text);
+        } catch {
+          // not JSON: ApiError.from falls back to the status
+        }
+        return new HttpErrorResponse({ error, headers: response.headers, status: response.status, statusText: response.statusText, url: response.url ?? undefined });
+      },
+      () => response,
+    ),
+  );
+}

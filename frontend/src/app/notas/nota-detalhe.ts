@@ -1,11 +1,14 @@
-import { DatePipe } from '@angular/common';
+import { CurrencyPipe, DatePipe, DecimalPipe } from '@angular/common';
 import { ChangeDetectionStrategy, Component, DestroyRef, ElementRef, computed, effect, inject, input, signal, viewChild } from '@angular/core';
 import { RouterLink } from '@angular/router';
 
 import { AuthService } from '../auth/auth.service';
 import { ApiError } from '../core/api-error';
 import { NotaOut } from '../core/api-types';
+import { CepPipe, ChavePipe, DocumentoPipe } from '../core/fiscal-format';
+import { saveFile } from '../core/save-file';
 import { ProdutosApi } from '../produtos/produtos-api';
+import { INDICADOR_IE_ROTULO } from './destinatario';
 import { NotasApi } from './notas-api';
 import { STATUS_LABELS } from './status';
 
@@ -42,7 +45,7 @@ function settled(nota: NotaOut): boolean {
 
 @Component({
   selector: 'nfe-nota-detalhe',
-  imports: [DatePipe, RouterLink],
+  imports: [DatePipe, CurrencyPipe, DecimalPipe, RouterLink, ChavePipe, DocumentoPipe, CepPipe],
   changeDetection: ChangeDetectionStrategy.OnPush,
   template: `
     <p><a routerLink="/notas">Voltar às notas</a></p>
@@ -52,18 +55,87 @@ function settled(nota: NotaOut): boolean {
     }
     @if (nota(); as n) {
       <dl class="ficha">
-        <dt>Número</dt><dd>{{ n.id }}</dd>
-        <dt>Status</dt><dd><span class="status" role="status" aria-live="polite">{{ n.status }}</span> ({{ labels[n.status] }})</dd>
-        <dt>Destinatário</dt><dd>{{ n.destinatario.nome }} ({{ n.destinatario.documento }})</dd>
-        <dt>Valor total</dt><dd>R$ {{ n.valorTotal }}</dd>
+        <dt>Número</dt>
+        <dd>{{ n.numero ?? semNumero(n) }}</dd>
+        <dt>Série</dt>
+        <dd>{{ n.serie ?? '' }}</dd>
+        <dt>Status</dt>
+        <dd><span class="status" role="status" aria-live="polite">{{ n.status }}</span> ({{ labels[n.status] }})</dd>
+        @if (n.chave; as chave) {
+          <dt>Chave de acesso</dt>
+          <dd>
+            <span class="chave">{{ chave | chave }}</span>
+            <button type="button" class="secundario compacto" (click)="copiarChave(chave)">Copiar chave</button>
+          </dd>
+        }
+        @if (n.ambiente) {
+          <dt>Ambiente</dt>
+          <dd>{{ n.ambiente === 'producao' ? 'Produção' : 'Homologação (sem valor fiscal)' }}</dd>
+        }
+        @if (n.emitidaEm) {
+          <dt>Emitida em</dt>
+          <dd><time [attr.datetime]="n.emitidaEm">{{ n.emitidaEm | date: 'medium' }}</time></dd>
+        }
+        @if (n.naturezaOperacao) {
+          <dt>Natureza da operação</dt>
+          <dd>{{ n.naturezaOperacao }}</dd>
+        }
+        <dt>Destinatário</dt>
+        <dd>{{ n.destinatario.nome }} ({{ n.destinatario.documento | documento }})</dd>
+        @if (n.destinatario.endereco; as e) {
+          <dt>Endereço</dt>
+          <dd>
+            {{ e.logradouro }}, {{ e.numero }}{{ e.complemento ? ', ' + e.complemento : '' }}, {{ e.bairro }}, {{ e.municipio }}/{{ e.uf }}, CEP
+            {{ e.cep | cep }}
+          </dd>
+        }
+        @if (n.destinatario.indicadorIe; as indicador) {
+          <dt>Inscrição estadual</dt>
+          <dd>{{ n.destinatario.ie ? n.destinatario.ie + ' ' : '' }}({{ indicadoresIe[indicador] }})</dd>
+        }
+        @if (n.destinatario.email) {
+          <dt>E-mail</dt>
+          <dd>{{ n.destinatario.email }}</dd>
+        }
+        <dt>Valor total</dt>
+        <dd>{{ n.valorTotal | currency: 'BRL' }}</dd>
       </dl>
+      <!-- Always in the page, so that screen readers announce what is written into it. -->
+      <p class="sucesso" aria-live="polite">{{ aviso() }}</p>
+      @if (n.chave) {
+        <section aria-labelledby="titulo-documentos">
+          <h2 id="titulo-documentos">Documentos fiscais</h2>
+          <p class="dica">A NF-e ainda não foi transmitida à SEFAZ: o DANFE é uma prévia, sem valor fiscal.</p>
+          <div class="acoes">
+            <!-- Not disabled while a download runs: a disabled button would drop the keyboard focus. -->
+            <button type="button" (click)="baixar('xml')" [attr.aria-busy]="baixando() === 'xml'">Baixar XML</button>
+            <button type="button" (click)="baixar('danfe')" [attr.aria-busy]="baixando() === 'danfe'">Baixar DANFE</button>
+          </div>
+        </section>
+      }
       <h2>Itens</h2>
       <table>
         <caption>Itens da nota</caption>
-        <thead><tr><th scope="col">Produto</th><th scope="col">Quantidade</th><th scope="col">Valor unitário</th></tr></thead>
+        <thead>
+          <tr>
+            <th scope="col">Produto</th>
+            <th scope="col">NCM</th>
+            <th scope="col">CFOP</th>
+            <th scope="col">Unidade</th>
+            <th scope="col">Quantidade</th>
+            <th scope="col">Valor unitário</th>
+          </tr>
+        </thead>
         <tbody>
           @for (item of n.items; track item.produtoId) {
-            <tr><td>{{ produtos()[item.produtoId] ?? item.produtoId }}</td><td>{{ item.quantidade }}</td><td>R$ {{ item.valorUnitario }}</td></tr>
+            <tr>
+              <td>{{ item.descricao ?? produtos()[item.produtoId] ?? item.produtoId }}</td>
+              <td>{{ item.ncm ?? '' }}</td>
+              <td>{{ item.cfop ?? '' }}</td>
+              <td>{{ item.unidade ?? '' }}</td>
+              <td>{{ item.quantidade | number }}</td>
+              <td>{{ item.valorUnitario | currency: 'BRL' }}</td>
+            </tr>
           }
         </tbody>
       </table>
@@ -97,6 +169,10 @@ export class NotaDetalhe {
   /** The route's `:id`, bound by withComponentInputBinding. */
   readonly id = input.required<string>();
   protected readonly labels = STATUS_LABELS;
+  protected readonly indicadoresIe = INDICADOR_IE_ROTULO;
+  /** A short confirmation (chave copied, file saved), announced politely. */
+  protected readonly aviso = signal<string | null>(null);
+  protected readonly baixando = signal<'xml' | 'danfe' | null>(null);
   protected readonly nota = signal<NotaOut | null>(null);
   protected readonly erro = signal<string | null>(null);
   /** Each item's produto as `SKU: nome`, read once per produto. */
@@ -131,9 +207,47 @@ export class NotaDetalhe {
     });
   }
 
+  protected semNumero(nota: NotaOut): string {
+    return nota.status === 'PENDING' ? 'ainda sem número (dado quando o estoque é reservado)' : 'sem número';
+  }
+
+  async copiarChave(chave: string): Promise<void> {
+    try {
+      await navigator.clipboard.writeText(chave);
+      this.aviso.set('Chave copiada.');
+    } catch {
+      // No clipboard outside a secure context, or permission refused: the chave stays selectable.
+      this.aviso.set('Não foi possível copiar a chave: selecione-a e copie.');
+    }
+  }
+
+  /** Fetches the document with the user's token and saves it as `NFe<chave>.xml` or `NFe<chave>-danfe.pdf`. */
+  baixar(tipo: 'xml' | 'danfe'): void {
+    const nota = this.nota();
+    if (!nota?.chave || this.baixando()) {
+      return;
+    }
+    const [pedido, arquivo] =
+      tipo === 'xml' ? [this.api.xml(nota.id), `NFe${nota.chave}.xml`] : [this.api.danfe(nota.id), `NFe${nota.chave}-danfe.pdf`];
+    this.baixando.set(tipo);
+    this.erro.set(null);
+    pedido.subscribe({
+      next: (blob) => {
+        this.baixando.set(null);
+        saveFile(blob, arquivo);
+        this.aviso.set(`${arquivo} baixado.`);
+      },
+      error: (error: ApiError) => {
+        this.baixando.set(null);
+        this.erro.set(error.message);
+      },
+    });
+  }
+
   private nameProdutos(nota: NotaOut): void {
-    for (const { produtoId } of nota.items) {
-      if (!(produtoId in this.produtos())) {
+    for (const { produtoId, descricao } of nota.items) {
+      // The description travels with the nota once its stock is reserved; before that, ask Estoque.
+      if (!descricao && !(produtoId in this.produtos())) {
         this.produtos.update((names) => ({ ...names, [produtoId]: produtoId }));
         this.produtosApi.get(produtoId).subscribe({
           next: (p) => this.produtos.update((names) => ({ ...names, [p.id]: `${p.sku}: ${p.nome}` })),

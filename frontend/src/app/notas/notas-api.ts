@@ -5,16 +5,26 @@ import { Observable } from 'rxjs';
 import { NotaIn, NotaOut, PaginaNotas, StatusNota } from '../core/api-types';
 import { ConfigService } from '../core/config';
 
+/** The list's filters; a null one is not sent. */
+export interface FiltroNotas {
+  status: StatusNota | null;
+  serie: number | null;
+  numeroDe: number | null;
+  numeroAte: number | null;
+}
+
 /** /api/v1/notas, typed from docs/openapi.json (core/api-types.ts). */
 @Injectable({ providedIn: 'root' })
 export class NotasApi {
   private readonly http = inject(HttpClient);
   private readonly base = `${inject(ConfigService).config.apiBaseUrl}/api/v1/notas`;
 
-  list(status: StatusNota | null, limit: number, cursor: string | null): Observable<PaginaNotas> {
+  list(filtro: FiltroNotas, limit: number, cursor: string | null): Observable<PaginaNotas> {
     let params = new HttpParams().set('limit', limit);
-    if (status) {
-      params = params.set('status', status);
+    for (const [name, value] of Object.entries(filtro)) {
+      if (value !== null) {
+        params = params.set(name, value as string | number);
+      }
     }
     if (cursor) {
       params = params.set('cursor', cursor);
@@ -33,5 +43,26 @@ export class NotasApi {
 
   cancel(id: string): Observable<NotaOut> {
     return this.http.post<NotaOut>(`${this.base}/${encodeURIComponent(id)}/cancelamento`, null);
+  }
+
+  // The documents come through HttpClient, not a plain link, so that the interceptor adds the token:
+  // the API refuses a request without it, and a link cannot carry a header. Accept names the document's
+  // type first: API Gateway returns a binary body as bytes only when the request's first Accept is one
+  // of the API's binary media types (application/pdf), and base64 text otherwise.
+
+  /** The NF-e (`application/xml`); 404 before it is built. */
+  xml(id: string): Observable<Blob> {
+    return this.http.get(`${this.base}/${encodeURIComponent(id)}/xml`, {
+      responseType: 'blob',
+      headers: { Accept: 'application/xml, application/json' },
+    });
+  }
+
+  /** The DANFE (`application/pdf`); 404 before it is rendered. */
+  danfe(id: string): Observable<Blob> {
+    return this.http.get(`${this.base}/${encodeURIComponent(id)}/danfe`, {
+      responseType: 'blob',
+      headers: { Accept: 'application/pdf, application/json' },
+    });
   }
 }

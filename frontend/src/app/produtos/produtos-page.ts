@@ -1,17 +1,19 @@
-import { ChangeDetectionStrategy, Component, effect, inject, signal } from '@angular/core';
+import { DecimalPipe, formatNumber } from '@angular/common';
+import { ChangeDetectionStrategy, Component, LOCALE_ID, effect, inject, signal } from '@angular/core';
 import { NonNullableFormBuilder, ReactiveFormsModule, Validators } from '@angular/forms';
 
 import { AuthService } from '../auth/auth.service';
 import { ApiError, applyFieldErrors } from '../core/api-error';
 import { ProdutoOut } from '../core/api-types';
 import { CursorPages } from '../core/pagination';
+import { ORIGENS, origemCurta } from './origens';
 import { ProdutosApi } from './produtos-api';
 
 const PAGE_SIZE = 20;
 
 @Component({
   selector: 'nfe-produtos-page',
-  imports: [ReactiveFormsModule],
+  imports: [ReactiveFormsModule, DecimalPipe],
   changeDetection: ChangeDetectionStrategy.OnPush,
   template: `
     <h1>Produtos</h1>
@@ -24,17 +26,30 @@ const PAGE_SIZE = 20;
     <table>
       <caption>Produtos em estoque, página {{ pages.page() }}</caption>
       <thead>
-        <tr><th scope="col">SKU</th><th scope="col">Nome</th><th scope="col">Disponível</th></tr>
+        <tr>
+          <th scope="col">SKU</th>
+          <th scope="col">Nome</th>
+          <th scope="col">Disponível</th>
+          <th scope="col">NCM</th>
+          <th scope="col">Unidade</th>
+          <th scope="col">Origem</th>
+          <th scope="col">GTIN</th>
+        </tr>
       </thead>
       <tbody>
         @for (produto of produtos(); track produto.id) {
           <tr>
             <td>{{ produto.sku }}</td>
             <td>{{ produto.nome }}</td>
-            <td>{{ produto.quantidade }}</td>
+            <td>{{ produto.quantidade | number }}</td>
+            <!-- Produtos from before the NF-e have no fiscal data, and cannot be invoiced until they do. -->
+            <td>{{ produto.ncm ?? 'sem NCM' }}</td>
+            <td>{{ produto.unidade ?? '' }}</td>
+            <td>{{ origem(produto.origem) }}</td>
+            <td>{{ produto.gtin ?? (produto.ncm ? 'SEM GTIN' : '') }}</td>
           </tr>
         } @empty {
-          <tr><td colspan="3">Nenhum produto.</td></tr>
+          <tr><td colspan="7">Nenhum produto.</td></tr>
         }
       </tbody>
     </table>
@@ -55,8 +70,27 @@ const PAGE_SIZE = 20;
             <input id="nome" formControlName="nome" [attr.aria-invalid]="!!novo.controls.nome.errors?.['api']" aria-describedby="nome-erro" />
             <p id="nome-erro" class="erro-campo">{{ novo.controls.nome.errors?.['api'] }}</p>
             <label for="quantidade">Quantidade inicial</label>
-            <input id="quantidade" type="number" min="0" formControlName="quantidade" aria-describedby="quantidade-erro" />
+            <input id="quantidade" type="number" min="0" formControlName="quantidade" [attr.aria-invalid]="!!novo.controls.quantidade.errors?.['api']" aria-describedby="quantidade-erro" />
             <p id="quantidade-erro" class="erro-campo">{{ novo.controls.quantidade.errors?.['api'] }}</p>
+            <label for="ncm">NCM</label>
+            <input id="ncm" formControlName="ncm" inputmode="numeric" maxlength="10" [attr.aria-invalid]="!!novo.controls.ncm.errors?.['api']" aria-describedby="ncm-dica ncm-erro" />
+            <p id="ncm-dica" class="dica">8 dígitos, como em 94036000.</p>
+            <p id="ncm-erro" class="erro-campo">{{ novo.controls.ncm.errors?.['api'] }}</p>
+            <label for="unidade">Unidade</label>
+            <input id="unidade" formControlName="unidade" maxlength="6" [attr.aria-invalid]="!!novo.controls.unidade.errors?.['api']" aria-describedby="unidade-dica unidade-erro" />
+            <p id="unidade-dica" class="dica">Unidade comercial: UN, KG, CX...</p>
+            <p id="unidade-erro" class="erro-campo">{{ novo.controls.unidade.errors?.['api'] }}</p>
+            <label for="origem">Origem</label>
+            <select id="origem" formControlName="origem" [attr.aria-invalid]="!!novo.controls.origem.errors?.['api']" aria-describedby="origem-erro">
+              @for (origem of origens; track origem.codigo) {
+                <option [ngValue]="origem.codigo">{{ origem.rotulo }}</option>
+              }
+            </select>
+            <p id="origem-erro" class="erro-campo">{{ novo.controls.origem.errors?.['api'] }}</p>
+            <label for="gtin">GTIN (opcional)</label>
+            <input id="gtin" formControlName="gtin" inputmode="numeric" maxlength="14" [attr.aria-invalid]="!!novo.controls.gtin.errors?.['api']" aria-describedby="gtin-dica gtin-erro" />
+            <p id="gtin-dica" class="dica">Código de barras (EAN/GTIN); em branco para SEM GTIN.</p>
+            <p id="gtin-erro" class="erro-campo">{{ novo.controls.gtin.errors?.['api'] }}</p>
             @if (erroNovo(); as texto) {
               <p class="erro" role="alert">{{ texto }}</p>
             }
@@ -101,11 +135,23 @@ export class ProdutosPage {
     sku: ['', Validators.required],
     nome: ['', Validators.required],
     quantidade: [0],
+    ncm: [''],
+    unidade: ['UN'],
+    origem: [0],
+    gtin: [''],
   });
   protected readonly entrada = this.fb.group({ produtoId: [''], quantidade: [1] });
+  protected readonly origens = ORIGENS;
+  protected readonly origem = origemCurta;
+  private readonly locale = inject(LOCALE_ID);
 
   constructor() {
     effect(() => this.load(this.pages.current()));
+  }
+
+  /** Quantities as pt-BR writes them: 1.234. */
+  protected numero(value: number): string {
+    return formatNumber(value, this.locale);
   }
 
   private load(cursor: string | null): void {
@@ -122,11 +168,12 @@ export class ProdutosPage {
   create(): void {
     this.enviando.set(true);
     this.erroNovo.set(null);
-    const body = this.novo.getRawValue();
-    this.api.create({ ...body, quantidade: Number(body.quantidade) }).subscribe({
+    const { gtin, ...body } = this.novo.getRawValue();
+    // NCM and unidade are sent even when blank, so that the API's 422 names them; a blank GTIN is SEM GTIN.
+    this.api.create({ ...body, quantidade: Number(body.quantidade), ncm: body.ncm.trim(), unidade: body.unidade.trim(), gtin: gtin.trim() || undefined }).subscribe({
       next: (produto) => {
         this.enviando.set(false);
-        this.mensagem.set(`Produto ${produto.sku} criado com ${produto.quantidade} unidades.`);
+        this.mensagem.set(`Produto ${produto.sku} criado com ${this.numero(produto.quantidade)} unidades.`);
         this.novo.reset();
         this.pages.reset();
         this.load(null);
@@ -150,7 +197,9 @@ export class ProdutosPage {
     this.api.registerEntrada(produtoId, { quantidade: Number(quantidade) }).subscribe({
       next: (produto) => {
         this.enviando.set(false);
-        this.mensagem.set(`Entrada de ${produto.entrada.quantidade} em ${produto.sku}: agora ${produto.quantidade} disponíveis.`);
+        this.mensagem.set(
+          `Entrada de ${this.numero(produto.entrada.quantidade)} em ${produto.sku}: agora ${this.numero(produto.quantidade)} disponíveis.`,
+        );
         this.produtos.update((list) => list.map((p) => (p.id === produto.id ? { ...p, quantidade: produto.quantidade } : p)));
       },
       error: (error: ApiError) => {
