@@ -24,7 +24,7 @@ from typing import Any
 
 from bench.harness import ROOT, Log, median, ms, say
 from nfe import topology
-from nfe.local.fiscal_demo import DESTINATARIO_SP, PRODUTO_FISCAL
+from nfe.local.fiscal_demo import DESTINATARIO_SP, PRODUTO_FISCAL, emitente_json
 
 # The child resolves the handler exactly as the runtime does (module import, then the attribute).
 CHILD = (
@@ -64,6 +64,7 @@ def lambda_environment(function: topology.Function) -> dict[str, str]:
             "POWERTOOLS_METRICS_NAMESPACE": "nfe",
             "DATABASE_URL": "host=127.0.0.1 port=5432 dbname=nfe sslmode=disable",
             "EVENT_BUS_NAME": topology.bus_name("bench"),
+            topology.ENV_EMITENTE: emitente_json(),
             "EAGER_PUBLISH": "true",
             "CORS_ALLOW_ORIGIN": "https://console.example.com",
         }

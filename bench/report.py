@@ -138,6 +138,26 @@ def markdown(results: dict[str, Any]) -> str:
         for g in results["goals"]:
             out.append(_row(g["goal"], goal_figure(g), "yes" if g["met"] else "**no**"))
         out.append("")
+    if "fiscalCpuMsPerNota" in results:
+        f, fd = results["fiscalCpuMsPerNota"], d.get("fiscal", {})
+        out += [
+            "## Fiscal step: CPU per nota",
+            "",
+            "Building the NF-e from nfelib's bindings and validating it against the official schema (in the "
+            "consumer that numbers the nota), and rendering the DANFE with BrazilFiscalReport (on the DANFE "
+            f"route's first request); `time.process_time` over {fd.get('notas', '?')} notas each, after a first "
+            f"call that loads the schema and fonts ({fd.get('firstCallCpuMs', '?')} ms).",
+            "",
+            _row("Step", "1 item", "20 items"),
+            _row("---", "---:", "---:"),
+            _row(
+                "XML build + XSD validation",
+                f"{f['xmlBuildValidateCpuMs1Item']} ms",
+                f"{f['xmlBuildValidateCpuMs20Items']} ms",
+            ),
+            _row("DANFE render", f"{f['danfeCpuMs1Item']} ms", f"{f['danfeCpuMs20Items']} ms"),
+            "",
+        ]
     if "sagaLatencyMs" in results:
         e, s = results["sagaLatencyMs"], results["sagaLatencyScheduleOnlyMs"]
         de, ds = d.get("sagaEager", {}), d.get("sagaScheduleOnly", {})

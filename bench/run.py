@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import api, coldstart, publisher, saga, throughput
+from bench import api, coldstart, fiscal, publisher, saga, throughput
 from bench.harness import ROOT, Postgres, create_produtos, local_system, nota_body, reap_stopped, say
 from bench.report import goal_figure, goals, machine, markdown
 
-BENCHMARKS = ("saga", "api", "throughput", "coldstart", "publisher")
+BENCHMARKS = ("saga", "api", "throughput", "coldstart", "publisher", "fiscal")
 DEFAULT_OUT = ROOT / "bench" / "results"
 
 
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip-untraced", action="store_true", help="skip the cold starts without active tracing (a detail)"
     )
     p.add_argument("--publisher-events", type=int, default=5000, help="outbox rows per drain run (default 5000)")
+    p.add_argument("--fiscal-notas", type=int, default=50, help="notas per fiscal-step figure (default 50)")
     # One run by default: against moto a run of 5,000 rows takes about a minute.
     p.add_argument("--publisher-runs", type=int, default=1, help="drain runs; the median is kept (default 1)")
     return p
@@ -180,6 +181,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             stage("coldStart", cold_start)
         if "publisher" in selected:
             stage("publisher", drain)
+        if "fiscal" in selected:
+            stage("fiscal", lambda: fiscal.run(args.fiscal_notas))
     finally:
         reap_stopped()
         pg.stop()

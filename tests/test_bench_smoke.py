@@ -47,6 +47,8 @@ TINY = [
     "40",
     "--publisher-runs",
     "1",
+    "--fiscal-notas",
+    "3",
 ]
 
 
@@ -94,6 +96,11 @@ def test_every_benchmark_runs_and_writes_its_figures(pg_admin_url: str, tmp_path
     assert set(results["coldStartMs"]) == expected_functions
     assert all(positive(v) for v in results["coldStartMs"].values())
     assert positive(results["publisherEventsPerSecond"])
+    # The fiscal step's CPU: a DANFE costs more than building and validating the XML, and 20 items more than 1
+    fiscal = results["fiscalCpuMsPerNota"]
+    assert all(positive(v) for v in fiscal.values())
+    assert fiscal["danfeCpuMs1Item"] > fiscal["xmlBuildValidateCpuMs1Item"]
+    assert fiscal["xmlBuildValidateCpuMs20Items"] > fiscal["xmlBuildValidateCpuMs1Item"]
     assert {"cpu", "cores", "ramGb", "os", "python", "postgresql", "date"} <= set(results["machine"])
     # And the markdown report carries every section and the goals
     report = (tmp_path / "latest.md").read_text()
@@ -104,6 +111,7 @@ def test_every_benchmark_runs_and_writes_its_figures(pg_admin_url: str, tmp_path
         "## Throughput",
         "## Cold start",
         "## Publisher",
+        "## Fiscal step",
         "Clients",
     ):
         assert heading in report
