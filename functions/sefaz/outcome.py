@@ -1,0 +1,302 @@
+"""What SEFAZ's answer means for a nota, as data: one table of cStat -> class, and the failures that are
+SEFAZ being unavailable (the message backs off and comes back) rather than an answer about the nota.
+
+Classes (MOC 7.0 §5.1.6 Tabela 5-4; reference/nfe.md §2 and §3.2):
+- AUTORIZADA (100, 150): stored; nProt, dhRecbto, digVal and the protNFe as SEFAZ wrote it.
+- DENEGADA (110, 301, 302, 303): stored as denied with a protocol; the número is consumed.
+- DUPLICADA (204, 539, 205, 218): SEFAZ already holds a document with this número. Never resend: consult
+  by chave, which gives the stored outcome (204: our NF-e was authorized; 205: denied; 218: cancelled;
+  539: another chave holds the número, so the consulta of ours answers 217).
+- REJEITADA (every other cStat): not stored, cStat and xMotivo kept; the número may be sent again corrected.
+- SEFAZ unavailable, raised as `SefazIndisponivel` (a `DependencyUnavailable`): 108/109 (paralisado),
+  656 (consumo indevido: SEFAZ blocks the sender for a while), 103/105 (the lote was queued instead of
+  processed: its outcome is not known yet), timeouts, refused or reset connections, transient TLS
+  failures, HTTP 5xx, an empty or unparsable answer.
+
+Not transient, and not an answer about the nota either: the server's certificate does not verify against
+the trusted CA bundle, or the server refuses our certificate (`TlsRecusado`); an HTTP 4xx (a wrong URL,
+`RespostaInesperada`); an answer about another chave. These spend the message's receives and reach the
+DLQ, where an operator sees them: retrying cannot fix a configuration.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+from lxml import etree
+
+from functions.shared.redelivery import DependencyUnavailable
+
+__all__ = [
+    "CSTAT_CLASSE",
+    "NFE_NS",
+    "Classe",
+    "Outcome",
+    "RespostaInesperada",
+    "SefazIndisponivel",
+    "SefazTimeout",
+    "StatusServico",
+    "TlsRecusado",
+    "classe_de",
+    "classificar_autorizacao",
+    "classificar_consulta",
+    "falha_de_transporte",
+    "status_servico",
+]
+
+NFE_NS = "http://www.portalfiscal.inf.br/nfe"
+
+
+class Classe(StrEnum):
+    AUTORIZADA = "AUTORIZADA"
+    DENEGADA = "DENEGADA"
+    REJEITADA = "REJEITADA"
+    DUPLICADA = "DUPLICADA"
+    INDISPONIVEL = "INDISPONIVEL"  # raised as SefazIndisponivel, never returned in an Outcome
+    NAO_CONSTA = "NAO_CONSTA"  # 217 on a consulta: SEFAZ does not hold this chave
+    CANCELADA = "CANCELADA"  # 101/151/155 on a consulta: authorized, then cancelled
+    SUCESSO = "SUCESSO"  # 104 lote processado, 107 serviço em operação: look inside
+
+
+# The one table. cStat absent from it is a rejection (REJEITADA).
+CSTAT_CLASSE: Mapping[int, Classe] = MappingProxyType(
+    {
+        100: Classe.AUTORIZADA,  # Autorizado o uso da NF-e
+        150: Classe.AUTORIZADA,  # Autorizado o uso da NF-e, autorização fora de prazo (NT 2025.001)
+        110: Classe.DENEGADA,  # Uso Denegado
+        301: Classe.DENEGADA,  # Irregularidade fiscal do emitente
+        302: Classe.DENEGADA,  # Irregularidade fiscal do destinatário
+        303: Classe.DENEGADA,  # Destinatário não habilitado a operar na UF
+        204: Classe.DUPLICADA,  # Duplicidade de NF-e (same chave stored)
+        539: Classe.DUPLICADA,  # Duplicidade de NF-e com diferença na Chave de Acesso
+        205: Classe.DUPLICADA,  # NF-e está denegada na base de dados da SEFAZ
+        218: Classe.DUPLICADA,  # NF-e já está cancelada na base de dados da SEFAZ
+        108: Classe.INDISPONIVEL,  # Serviço Paralisado Momentaneamente (curto prazo)
+        109: Classe.INDISPONIVEL,  # Serviço Paralisado sem Previsão
+        656: Classe.INDISPONIVEL,  # Consumo Indevido (the sender is blocked for a while)
+        103: Classe.INDISPONIVEL,  # Lote recebido (queued: outcome not known yet)
+        105: Classe.INDISPONIVEL,  # Lote em processamento
+        217: Classe.NAO_CONSTA,  # NF-e não consta na base de dados da SEFAZ
+        101: Classe.CANCELADA,  # Cancelamento de NF-e homologado
+        151: Classe.CANCELADA,  # Cancelamento de NF-e homologado fora de prazo
+        155: Classe.CANCELADA,  # Cancelamento homologado fora de prazo
+        104: Classe.SUCESSO,  # Lote processado (the NF-e's own cStat is in protNFe)
+        107: Classe.SUCESSO,  # Serviço em Operação
+    }
+)
+
+
+def classe_de(c_stat: int) -> Classe:
+    return CSTAT_CLASSE.get(c_stat, Classe.REJEITADA)
+
+
+class SefazIndisponivel(DependencyUnavailable):
+    """SEFAZ could not be asked or did not answer about the nota. Whether a send reached it is unknown:
+    consult by chave before sending again."""
+
+    def __init__(self, motivo: str, c_stat: int | None = None) -> None:
+        super().__init__(motivo)
+        self.motivo = motivo
+        self.c_stat = c_stat
+
+
+class SefazTimeout(SefazIndisponivel):
+    """No answer within the read (or connect) timeout."""
+
+
+class TlsRecusado(Exception):
+    """The TLS handshake failed for a reason retrying cannot fix: SEFAZ's certificate does not verify
+    against the trusted CA bundle (or its name), or the server refused our client certificate."""
+
+
+class RespostaInesperada(Exception):
+    """An answer that is well-formed but not about this request (HTTP 4xx, another chave, another
+    document). A configuration or a SEFAZ bug an operator must see, not an outage."""
+
+
+# Alerts a server sends when it refuses the client's certificate: the A1 expired, was revoked, or is
+# not from a CA it trusts. Retrying the same certificate meets the same alert.
+_CERTIFICATE_ALERTS = frozenset(
+    {
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+        "SSLV3_ALERT_CERTIFICATE_REVOKED",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+        "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+        "TLSV1_ALERT_UNKNOWN_CA",
+        "TLSV1_ALERT_ACCESS_DENIED",
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+    }
+)
+
+
+def falha_de_transporte(error: BaseException, *, url: str) -> Exception:
+    """The exception to raise for a failure below SOAP (socket, TLS, HTTP), given the one caught."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        detail = getattr(error, "verify_message", None) or error
+        return TlsRecusado(f"{url}: the server's certificate does not verify: {detail}")
+    # `reason` is set by the ssl module on the errors it raises, not on every SSLError instance.
+    reason = getattr(error, "reason", None)
+    if isinstance(error, ssl.SSLError) and reason in _CERTIFICATE_ALERTS:
+        return TlsRecusado(f"{url}: the server refused the client certificate ({reason})")
+    if isinstance(error, TimeoutError):  # socket.timeout is TimeoutError since 3.10
+        return SefazTimeout(f"{url}: no answer in time")
+    if isinstance(error, ssl.SSLError):
+        return SefazIndisponivel(f"{url}: TLS failure {reason or error}")
+    if isinstance(error, OSError):  # refused, reset, unreachable, DNS (socket.gaierror), closed early
+        return SefazIndisponivel(f"{url}: {type(error).__name__}: {error}")
+    return SefazIndisponivel(f"{url}: {type(error).__name__}: {error}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What SEFAZ decided about one NF-e.
+
+    `prot_nfe_xml` is the protNFe exactly as SEFAZ answered it (for the archive and `nfe_proc`);
+    `nfe_proc_xml` is set by `authorize.autorizar_nfe` for AUTORIZADA and DENEGADA (both stay stored at
+    SEFAZ and must be kept). `via_consulta` says the outcome came from NFeConsultaProtocolo4.
+    """
+
+    classe: Classe
+    chave: str
+    c_stat: int
+    x_motivo: str
+    n_prot: str | None = None
+    dh_recbto: str | None = None
+    dig_val: str | None = None
+    prot_nfe_xml: str | None = None
+    nfe_proc_xml: str | None = None
+    via_consulta: bool = False
+
+
+@dataclass(frozen=True)
+class StatusServico:
+    c_stat: int
+    x_motivo: str
+    dh_recbto: str | None
+    t_med: int | None
+
+
+def _q(tag: str) -> str:
+    return f"{{{NFE_NS}}}{tag}"
+
+
+def _c_stat(element: etree._Element, what: str) -> tuple[int, str]:
+    text = element.findtext(_q("cStat"))
+    if text is None or not text.strip().isdigit():
+        raise SefazIndisponivel(f"{what} without a numeric cStat")
+    return int(text), (element.findtext(_q("xMotivo")) or "").strip()
+
+
+def _expect(answer: etree._Element, name: str) -> None:
+    if answer.tag != _q(name):
+        raise RespostaInesperada(f"expected {name}, got {answer.tag}")
+
+
+def _raise_if_unavailable(c_stat: int, x_motivo: str) -> None:
+    if classe_de(c_stat) is Classe.INDISPONIVEL:
+        raise SefazIndisponivel(f"SEFAZ answered {c_stat}: {x_motivo}", c_stat=c_stat)
+
+
+def _from_prot(prot: etree._Element, chave: str, *, via_consulta: bool) -> Outcome:
+    inf = prot.find(_q("infProt"))
+    if inf is None:
+        raise SefazIndisponivel("protNFe without infProt")
+    ch_nfe = inf.findtext(_q("chNFe"))
+    if ch_nfe is not None and ch_nfe != chave:
+        raise RespostaInesperada(f"protNFe for chave {ch_nfe}, asked about {chave}")
+    c_stat, x_motivo = _c_stat(inf, "infProt")
+    _raise_if_unavailable(c_stat, x_motivo)
+    classe = classe_de(c_stat)
+    if classe is Classe.SUCESSO:  # 104/107 never describe one NF-e
+        raise RespostaInesperada(f"protNFe with cStat {c_stat}")
+    stored = classe in (Classe.AUTORIZADA, Classe.DENEGADA, Classe.CANCELADA)
+    return Outcome(
+        classe=classe,
+        chave=chave,
+        c_stat=c_stat,
+        x_motivo=x_motivo,
+        n_prot=inf.findtext(_q("nProt")),
+        dh_recbto=inf.findtext(_q("dhRecbto")),
+        dig_val=inf.findtext(_q("digVal")),
+        prot_nfe_xml=etree.tostring(prot, encoding=str) if stored else None,
+        via_consulta=via_consulta,
+    )
+
+
+def classificar_autorizacao(answer: etree._Element, chave: str) -> Outcome:
+    """retEnviNFe (indSinc=1, one NF-e) -> Outcome; raises SefazIndisponivel when SEFAZ did not decide.
+
+    A lote-level rejection (225 schema, 452, 764, 243, ...) rejects the one NF-e in it: REJEITADA with
+    the lote's cStat.
+    """
+    _expect(answer, "retEnviNFe")
+    c_stat, x_motivo = _c_stat(answer, "retEnviNFe")
+    _raise_if_unavailable(c_stat, x_motivo)
+    if c_stat != 104:
+        if classe_de(c_stat) is not Classe.REJEITADA:
+            raise RespostaInesperada(f"retEnviNFe with cStat {c_stat} ({x_motivo})")
+        return Outcome(classe=Classe.REJEITADA, chave=chave, c_stat=c_stat, x_motivo=x_motivo)
+    prots = answer.findall(_q("protNFe"))
+    if len(prots) != 1:
+        raise SefazIndisponivel(f"lote processado with {len(prots)} protNFe for one NF-e")
+    outcome = _from_prot(prots[0], chave, via_consulta=False)
+    if outcome.classe in (Classe.NAO_CONSTA, Classe.CANCELADA):
+        raise RespostaInesperada(f"an authorization answered {outcome.c_stat} ({outcome.x_motivo})")
+    return outcome
+
+
+def classificar_consulta(answer: etree._Element, chave: str) -> Outcome:
+    """retConsSitNFe -> Outcome of the NF-e's situation at SEFAZ.
+
+    100/150 AUTORIZADA and 110/301/302/303 DENEGADA carry the stored protNFe; 217 is NAO_CONSTA (never
+    stored: it may be sent); 101/151/155 CANCELADA. Any other cStat is a refusal of the consulta itself
+    (a wrong chave, UF or ambiente: 236, 226, 252, 215), which says nothing about the NF-e and is raised
+    as RespostaInesperada; 108/109/656 raise SefazIndisponivel.
+    """
+    _expect(answer, "retConsSitNFe")
+    c_stat, x_motivo = _c_stat(answer, "retConsSitNFe")
+    _raise_if_unavailable(c_stat, x_motivo)
+    ch_nfe = answer.findtext(_q("chNFe"))
+    if ch_nfe is not None and ch_nfe != chave:
+        raise RespostaInesperada(f"retConsSitNFe for chave {ch_nfe}, asked about {chave}")
+    classe = classe_de(c_stat)
+    if classe is Classe.NAO_CONSTA:
+        return Outcome(classe=classe, chave=chave, c_stat=c_stat, x_motivo=x_motivo, via_consulta=True)
+    if classe not in (Classe.AUTORIZADA, Classe.DENEGADA, Classe.CANCELADA):
+        raise RespostaInesperada(f"the consulta of {chave} was refused: {c_stat} ({x_motivo})")
+    prot = answer.find(_q("protNFe"))
+    if prot is None:
+        raise SefazIndisponivel(f"consulta {c_stat} without the protNFe")
+    stored = _from_prot(prot, chave, via_consulta=True)
+    # The situation (cStat of retConsSitNFe) is what the NF-e is now; protNFe is its authorization
+    # (a cancelled NF-e keeps its 100 protNFe).
+    return Outcome(
+        classe=classe,
+        chave=chave,
+        c_stat=c_stat,
+        x_motivo=x_motivo,
+        n_prot=stored.n_prot,
+        dh_recbto=stored.dh_recbto,
+        dig_val=stored.dig_val,
+        prot_nfe_xml=etree.tostring(prot, encoding=str),
+        via_consulta=True,
+    )
+
+
+def status_servico(answer: etree._Element) -> StatusServico:
+    """retConsStatServ -> StatusServico (107 em operação); 108/109 raise SefazIndisponivel."""
+    _expect(answer, "retConsStatServ")
+    c_stat, x_motivo = _c_stat(answer, "retConsStatServ")
+    _raise_if_unavailable(c_stat, x_motivo)
+    t_med = answer.findtext(_q("tMed"))
+    return StatusServico(
+        c_stat=c_stat,
+        x_motivo=x_motivo,
+        dh_recbto=answer.findtext(_q("dhRecbto")),
+        t_med=int(t_med) if t_med and t_med.isdigit() else None,
+    )
