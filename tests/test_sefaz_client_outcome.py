@@ -211,3 +211,17 @@ def test_duplicates_consult_and_never_resend() -> None:
 
 def test_id_lote_is_the_numero() -> None:
     assert id_lote_de(CHAVE) == "123"
+
+
+def test_a_protocol_for_another_xml_under_the_same_chave_is_not_archived_with_ours() -> None:
+    # Given SEFAZ holds the chave with a digVal (20 zero bytes) that is not our NF-e's DigestValue
+    ours = (
+        '<NFe xmlns="http://www.portalfiscal.inf.br/nfe"><infNFe Id="NFe' + CHAVE + '"/>'
+        '<Signature xmlns="http://www.w3.org/2000/09/xmldsig#"><SignedInfo><Reference>'
+        "<DigestValue>c2VuZGVyLWRpZ2VzdC12YWx1ZT0=</DigestValue></Reference></SignedInfo></Signature></NFe>"
+    )
+    roteiro = Roteiro([ret_envi_nfe(CHAVE, 204)], [ret_cons_sit(CHAVE, 100, n_prot=NPROT)])
+    # When the 204 is settled through the consulta, Then the mismatch is refused, not paired
+    with pytest.raises(RespostaInesperada, match="another XML"):
+        autorizar_nfe(roteiro, ours, CHAVE)
+    assert roteiro.chamadas == ["autorizar", "consultar"]

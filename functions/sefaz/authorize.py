@@ -62,10 +62,31 @@ def _stored(client: Transmissor, chave: str) -> Outcome | None:
     return outcome
 
 
+_DIGEST_VALUE = (
+    "{http://www.w3.org/2000/09/xmldsig#}SignedInfo/{http://www.w3.org/2000/09/xmldsig#}Reference/"
+    "{http://www.w3.org/2000/09/xmldsig#}DigestValue"
+)
+
+
+def _digest_value(signed_xml: str) -> str | None:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    signature = etree.fromstring(signed_xml.encode(), parser).find("{http://www.w3.org/2000/09/xmldsig#}Signature")
+    text = None if signature is None else signature.findtext(_DIGEST_VALUE)
+    return None if text is None else text.strip()
+
+
 def _with_proc(outcome: Outcome, signed_xml: str) -> Outcome:
     if outcome.classe not in (Classe.AUTORIZADA, Classe.DENEGADA) or outcome.prot_nfe_xml is None:
         return outcome
     from functions.fiscal.xml import nfe_proc
+
+    # digVal is the DigestValue of the NF-e SEFAZ stored. A protocol found by chave (a consulta, a 204)
+    # belongs to our XML only if they match: a nota rebuilt under the same chave with other content
+    # must not be archived with the first one's protocol.
+    if outcome.dig_val is not None and outcome.dig_val != _digest_value(signed_xml):
+        raise RespostaInesperada(
+            f"SEFAZ holds another XML under {outcome.chave} (digVal {outcome.dig_val} is not this NF-e's)"
+        )
 
     return dataclasses.replace(outcome, nfe_proc_xml=nfe_proc(signed_xml, outcome.prot_nfe_xml))
 

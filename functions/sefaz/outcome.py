@@ -110,7 +110,13 @@ class SefazTimeout(SefazIndisponivel):
 
 class TlsRecusado(Exception):
     """The TLS handshake failed for a reason retrying cannot fix: SEFAZ's certificate does not verify
-    against the trusted CA bundle (or its name), or the server refused our client certificate."""
+    against the trusted CA bundle (or its name), or the server refused our client certificate.
+
+    Over TLS 1.3 the server judges the client's certificate after the client has finished its side of
+    the handshake, and its alert can lose the race with the client's first write: the client then sees
+    only an EOF, which is indistinguishable from a dropped connection and is classified as transient
+    (the message backs off until the DLQ). Over TLS 1.2 the alert arrives inside the handshake.
+    """
 
 
 class RespostaInesperada(Exception):
