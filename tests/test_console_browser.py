@@ -214,6 +214,8 @@ def test_faturista_sees_confirmada_erro_estoque_and_cancelada(local: Local, sign
     # A nota within stock is confirmed, live on its page
     first = emit(page, produto["id"], 4).wait_status("CONFIRMADA")
     expect(first.timeline).to_contain_text("CONFIRMADA: estoque reservado")
+    # The API keeps the CNPJ's digits alone; the page writes it formatted again
+    expect(first.field("Destinatário")).to_have_text("ACME Ltda (11.222.333/0001-81)")
     first.screenshot("nota-confirmada")
     first_id = first.nota_id
     assert local.stock(produto["id"]) == 6
