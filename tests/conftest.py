@@ -21,6 +21,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from functions.migrator.runner import migrate
+from nfe.local.fiscal_demo import emitente_json
 from nfe.pgserver import PostgresServer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -97,6 +98,10 @@ def role_url(database_url: str):  # type: ignore[no-untyped-def]
     return build
 
 
+# The one origin an API function's CORS answers allow; the stack always sets one (never `*`).
+TEST_CORS_ORIGIN = "https://console.example.com"
+
+
 def set_function_env(monkeypatch: pytest.MonkeyPatch, database_url: str, service: str | None = None) -> str:
     """The environment the Pulumi program gives a function, pointed at the test database.
 
@@ -105,7 +110,9 @@ def set_function_env(monkeypatch: pytest.MonkeyPatch, database_url: str, service
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.delenv("DB_USER", raising=False)
     monkeypatch.setenv("EVENT_BUS_NAME", "nfe-events-test")
+    monkeypatch.setenv("CORS_ALLOW_ORIGIN", TEST_CORS_ORIGIN)
     monkeypatch.setenv("EAGER_PUBLISH", "false")
+    monkeypatch.setenv("EMITENTE", emitente_json())
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     if service is not None:

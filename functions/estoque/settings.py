@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functions.shared.settings import DatabaseSettings, EventBusSettings, RedeliverySettings
+from functions.shared.settings import CorsAllowOrigin, DatabaseSettings, EventBusSettings, RedeliverySettings
 
 
 class EstoqueDatabaseSettings(DatabaseSettings):
@@ -11,7 +11,7 @@ class EstoqueDatabaseSettings(DatabaseSettings):
 
 
 class EstoqueApiSettings(EstoqueDatabaseSettings):
-    cors_allow_origin: str = "*"
+    cors_allow_origin: CorsAllowOrigin
 
 
 class EstoqueConsumerSettings(EstoqueDatabaseSettings, EventBusSettings, RedeliverySettings):

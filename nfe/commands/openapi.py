@@ -39,12 +39,24 @@ def _service_documents() -> list[dict[str, Any]]:
     from functions.estoque.settings import EstoqueApiSettings
     from functions.faturamento import bootstrap as faturamento
     from functions.faturamento.settings import FaturamentoApiSettings
+    from functions.fiscal.model import Emitente
+    from nfe.local.fiscal_demo import DEMO_EMITENTE
 
-    # Placeholder settings: the Database connects lazily, and documenting routes never uses it.
+    # Placeholder settings: the Database connects lazily, and documenting routes never uses it;
+    # nor the allowed origin, which the document does not name.
     url = "postgresql://localhost/openapi"
+    origin = "https://console.example.com"
     apps = [
-        faturamento.api(FaturamentoApiSettings(database_url=url, event_bus_name="openapi", eager_publish=False)),
-        estoque.api(EstoqueApiSettings(database_url=url)),
+        faturamento.api(
+            FaturamentoApiSettings(
+                database_url=url,
+                event_bus_name="openapi",
+                eager_publish=False,
+                cors_allow_origin=origin,
+                emitente=Emitente.model_validate(DEMO_EMITENTE),
+            )
+        ),
+        estoque.api(EstoqueApiSettings(database_url=url, cors_allow_origin=origin)),
     ]
     return [app.get_openapi_schema().model_dump(mode="json", by_alias=True, exclude_none=True) for app in apps]
 
