@@ -2,9 +2,12 @@
 
 Why not nfelib's client (`nfelib.nfe.client.v4_0.nfe.NfeClient`, the `nfelib[soap]` extra) or the
 brazil-fiscal-client it stands on (akretion/brazil-fiscal-client, read at its current main):
-- nfelib's README (3.2.0) calls SOAP transmission BETA ("API may change"), and its `processar_lote`
-  defaults to the asynchronous flow (`envio_sincrono=False`, polling NFeRetAutorizacao4), which
-  NT 2025.001 answers with 452 for a lote of one NF-e.
+- nfelib's README (3.2.0) calls SOAP transmission BETA ("API may change"). Its `processar_lote` has
+  the consult-before-send step as a stub (`if False:  # self._consulta_documento_antes_de_enviar`),
+  and `envia_documento` decides whether an NF-e is already signed by looking for the substring
+  "X509Certificate" and otherwise signs it through `sign_xml`, which prefers CERT_FILE/CERT_PASSWORD
+  from the environment to its arguments. The consult-first rule is the part this function must own
+  (`authorize.py`), and it needs only three plain operations underneath.
 - brazil-fiscal-client's `FiscalClient` does not verify the server's certificate unless asked
   (`verify_ssl: bool = False`), takes one `timeout` (20 s) for connect and read alike, speaks SOAP 1.1 by
   default (rewriting SOAP 1.2 answers by string replacement), and puts the signed NF-e into the envelope
