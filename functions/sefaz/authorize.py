@@ -62,16 +62,13 @@ def _stored(client: Transmissor, chave: str) -> Outcome | None:
     return outcome
 
 
-_DIGEST_VALUE = (
-    "{http://www.w3.org/2000/09/xmldsig#}SignedInfo/{http://www.w3.org/2000/09/xmldsig#}Reference/"
-    "{http://www.w3.org/2000/09/xmldsig#}DigestValue"
-)
+_DS = "{http://www.w3.org/2000/09/xmldsig#}"
 
 
 def _digest_value(signed_xml: str) -> str | None:
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
-    signature = etree.fromstring(signed_xml.encode(), parser).find("{http://www.w3.org/2000/09/xmldsig#}Signature")
-    text = None if signature is None else signature.findtext(_DIGEST_VALUE)
+    signature = etree.fromstring(signed_xml.encode(), parser).find(f"{_DS}Signature")
+    text = None if signature is None else signature.findtext(f"{_DS}SignedInfo/{_DS}Reference/{_DS}DigestValue")
     return None if text is None else text.strip()
 
 
