@@ -56,9 +56,12 @@ class HttpClient:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"null")
 
-    def download(self, path: str) -> bytes:
-        """A document route's body as it came (the NF-e's XML, the DANFE's PDF)."""
-        request = urllib.request.Request(self.base_url + path, headers=self.headers())  # noqa: S310
+    def download(self, path: str, accept: str) -> bytes:
+        """A document route's body as it came (the NF-e's XML, the DANFE's PDF). `accept` first: API
+        Gateway (and local mode's gateway) sends a binary answer as bytes only when the request's first
+        Accept is one of the API's binary media types, and its base64 text otherwise."""
+        headers = {**self.headers(), "Accept": accept}
+        request = urllib.request.Request(self.base_url + path, headers=headers)  # noqa: S310
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
             body: bytes = response.read()
             return body
@@ -193,11 +196,11 @@ def run_demo(
 
     documents_dir.mkdir(parents=True, exist_ok=True)
     chave = confirmed["chave"]
-    xml = api.download(f"/api/v1/notas/{confirmed['id']}/xml")
+    xml = api.download(f"/api/v1/notas/{confirmed['id']}/xml", "application/xml")
     xml_path = documents_dir / f"NFe{chave}.xml"
     xml_path.write_bytes(xml)
     danfe_path = documents_dir / f"NFe{chave}-danfe.pdf"
-    danfe_path.write_bytes(api.download(f"/api/v1/notas/{confirmed['id']}/danfe"))
+    danfe_path.write_bytes(api.download(f"/api/v1/notas/{confirmed['id']}/danfe", "application/pdf"))
     out(f"  wrote {xml_path} ({len(xml):,} bytes) and {danfe_path} ({danfe_path.stat().st_size:,} bytes)")
     # Checked against the official schema the way anyone would, through nfelib: an unsigned NF-e
     # lacks only its Signature, which SEFAZ's step adds.
