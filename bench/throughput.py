@@ -41,6 +41,7 @@ from bench.harness import (
     parse_float,
     say,
 )
+from nfe.local.fiscal_demo import PRODUTO_FISCAL
 
 # The transactions one saga commits on the eager path, in order. The scheduled publisher finds
 # nothing to send when eager publishing works, and its empty runs roll back.
@@ -109,9 +110,17 @@ def _commits(pg: Postgres, dbname: str) -> int:
 def _insert_produtos(database_url: str, count: int) -> list[str]:
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(
-            "INSERT INTO estoque.produtos (sku, nome, quantidade) "
-            "SELECT 'TPUT-' || g || '-' || %s, 'Parafuso 6mm', %s FROM generate_series(1, %s) g RETURNING id::text",
-            (uuid.uuid4().hex[:8], BIG_STOCK, count),
+            "INSERT INTO estoque.produtos (sku, nome, quantidade, ncm, unidade, origem) "
+            "SELECT 'TPUT-' || g || '-' || %s, 'Parafuso 6mm', %s, %s, %s, %s FROM generate_series(1, %s) g "
+            "RETURNING id::text",
+            (
+                uuid.uuid4().hex[:8],
+                BIG_STOCK,
+                PRODUTO_FISCAL["ncm"],
+                PRODUTO_FISCAL["unidade"],
+                PRODUTO_FISCAL["origem"],
+                count,
+            ),
         ).fetchall()
     return [row[0] for row in rows]
 

@@ -4,11 +4,12 @@ Zips are reproducible: entries are sorted, every timestamp is 1980-01-01 and eve
 the same sources give byte-identical files and Pulumi sees an unchanged function as unchanged.
 
 - A function zip holds `functions/__init__.py`, `functions/shared/` and the function's own package
-  (`functions/faturamento/`, ...), plus `sql/` for the migrator and the RDS CA bundle at
+  (`functions/faturamento/`, ...) with the packages it imports (`functions/fiscal/`), plus `sql/` for the migrator and the RDS CA bundle at
   `certs/rds-ca-bundle.pem` when the stack configures one. A change to one service's code does not
   redeploy the other service.
-- The layer holds the wheels of psycopg[binary], pydantic, pydantic-settings and
-  aws-lambda-powertools[tracer] for manylinux aarch64 / cp313 (`pip download --only-binary=:all:`),
+- The layer holds the wheels of psycopg[binary], pydantic, pydantic-settings,
+  aws-lambda-powertools[tracer] and the NF-e's libraries (nfelib, xsdata, lxml, signxml,
+  erpbrasil.assinatura, BrazilFiscalReport) for manylinux aarch64 / cp313 (`pip download --only-binary=:all:`),
   at the versions pinned in pyproject.toml; their dependencies are constrained to the versions
   installed in this venv, so Lambda runs what the tests ran. Packages the Lambda runtime already
   ships (boto3, botocore, ...) are left out. Wheels are cached under build/cache/.
@@ -48,7 +49,24 @@ FUNCTIONS_DIR = PROJECT_ROOT / "functions"
 SQL_DIR = PROJECT_ROOT / "sql"
 
 # The layer's top-level requirements; their versions come from pyproject.toml, not from here.
-LAYER_REQUIREMENTS = ("psycopg", "pydantic", "pydantic-settings", "aws-lambda-powertools")
+# The NF-e's libraries (the bindings and official schemas, lxml, the signing stack, the DANFE's)
+# are imported only by the code that uses them, on first use, so the other functions pay for
+# them in layer size alone, never at init (tests/test_containers.py).
+LAYER_REQUIREMENTS = (
+    "psycopg",
+    "pydantic",
+    "pydantic-settings",
+    "aws-lambda-powertools",
+    "nfelib",
+    "xsdata",
+    "lxml",
+    "signxml",
+    "erpbrasil.assinatura",
+    "BrazilFiscalReport",
+)
+# Packages under functions/ a service's code imports besides its own and shared/: the fiscal core
+# (identifiers for Estoque's produtos; the model, chave, XML and DANFE for Faturamento).
+SERVICE_PACKAGES: dict[str, tuple[str, ...]] = {"faturamento": ("fiscal",), "estoque": ("fiscal",)}
 LAMBDA_PYTHON_VERSION = "3.13"
 # Lambda's python3.13 runs on Amazon Linux 2023 (glibc 2.34): any of these manylinux tags loads.
 LAMBDA_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64", "manylinux_2_34_aarch64")
@@ -232,6 +250,8 @@ def function_entries(
         if not package_dir.is_dir():
             raise BuildError(f"{spec.name}: {package_dir.relative_to(source_root)} does not exist")
         entries += _tree(package_dir, f"functions/{package}")
+        for extra in SERVICE_PACKAGES.get(package, ()):
+            entries += _tree(functions_dir / extra, f"functions/{extra}")
     if spec.kind == "migrator":
         entries += _tree(source_root / "sql", "sql")
     if ca_bundle is not None:

@@ -27,7 +27,8 @@ TINY = [
     "--api-rounds",
     "1",
     "--duration",
-    "1",
+    # 3 s, not 1: the first confirmation pays the NF-e libraries' import in a fresh consumer container
+    "3",
     "--schedule-interval",
     "0.5",
     "--clients",

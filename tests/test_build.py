@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import datetime
 import os
+import re
 import shutil
 import struct
 import sys
@@ -99,13 +100,16 @@ def test_every_shared_object_in_the_layer_is_aarch64(layer: Path) -> None:
 def test_layer_holds_the_pinned_versions_and_not_the_runtimes_boto(layer: Path) -> None:
     # Given the pins in pyproject.toml / Then the layer carries exactly those versions
     names = zip_names(layer)
-    dist_infos = {n.split("/")[1] for n in names if n.count("/") >= 2 and n.split("/")[1].endswith(".dist-info")}
+    dist_infos = {
+        n.split("/")[1].lower() for n in names if n.count("/") >= 2 and n.split("/")[1].endswith(".dist-info")
+    }
     pins = {}
     for requirement in build.pinned_requirements():
         name, _, version = requirement.partition("==")
         pins[name.split("[")[0]] = version
     for name, version in pins.items():
-        assert f"{name.replace('-', '_')}-{version}.dist-info" in dist_infos, name
+        # A wheel's dist-info carries the normalized name (erpbrasil.assinatura -> erpbrasil_assinatura)
+        assert f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}.dist-info" in dist_infos, name
     # psycopg[binary] brings the C implementation at psycopg's own version.
     assert f"psycopg_binary-{pins['psycopg']}.dist-info" in dist_infos
     assert any(n.startswith("python/aws_xray_sdk/") for n in names), "the [tracer] extra is missing"
@@ -117,13 +121,20 @@ def test_layer_pins_are_read_from_pyproject(tmp_path: Path) -> None:
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text(
         '[project]\ndependencies = ["psycopg[binary]==9.9.9", "pydantic==1.0.0", '
-        '"pydantic-settings==2.0.0", "aws-lambda-powertools[tracer]==3.0.0", "boto3==1.0"]\n'
+        '"pydantic-settings==2.0.0", "aws-lambda-powertools[tracer]==3.0.0", "boto3==1.0", "nfelib==9.0", '
+        '"xsdata==9.1", "lxml==9.2", "signxml==9.3", "erpbrasil.assinatura==9.4", "BrazilFiscalReport==9.5"]\n'
     )
     assert build.pinned_requirements(pyproject) == [
         "psycopg[binary]==9.9.9",
         "pydantic==1.0.0",
         "pydantic-settings==2.0.0",
         "aws-lambda-powertools[tracer]==3.0.0",
+        "nfelib==9.0",
+        "xsdata==9.1",
+        "lxml==9.2",
+        "signxml==9.3",
+        "erpbrasil.assinatura==9.4",
+        "BrazilFiscalReport==9.5",
     ]
     pyproject.write_text('[project]\ndependencies = ["psycopg[binary]>=3", "pydantic==1.0.0"]\n')
     with pytest.raises(build.BuildError):

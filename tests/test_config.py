@@ -133,3 +133,37 @@ def test_scalar_strings_from_the_engine_are_coerced() -> None:
     # The engine hands scalars to programs as strings.
     config = parse({"environment": "dev", "monthlyBudgetUsd": "60"})
     assert config.monthly_budget_usd == 60.0
+
+
+def test_the_program_requires_the_emitente_the_tools_do_not() -> None:
+    # Given a stack file without nfe:emitente: the cost review and the policy tools can read it
+    config = parse({"environment": "dev", "monthlyBudgetUsd": 60})
+    assert config.emitente is None
+    # But the program stops, naming the key
+    with pytest.raises(ConfigError, match="nfe:emitente is required"):
+        config.emitente_of()
+
+
+def test_a_bad_emitente_names_each_bad_key() -> None:
+    emitente = {
+        "cnpj": "11222333000182",
+        "razaoSocial": "X Ltda",
+        "ie": "110042490114",
+        "crt": 3,
+        "endereco": {
+            "logradouro": "Rua A",
+            "numero": "1",
+            "bairro": "Centro",
+            "codigoMunicipio": "3304557",
+            "municipio": "Rio",
+            "uf": "SP",
+            "cep": "01310100",
+        },
+        "serie": 900,
+    }
+    with pytest.raises(ConfigError) as raised:
+        parse({"environment": "dev", "monthlyBudgetUsd": 60, "emitente": emitente})
+    problems = "\n".join(raised.value.problems)
+    for key in ("nfe:emitente.cnpj", "nfe:emitente.crt", "nfe:emitente.endereco.codigoMunicipio", "nfe:emitente.serie"):
+        assert key in problems, problems
+    assert "not supported yet" in problems

@@ -358,7 +358,7 @@ def test_demo_runs_three_sagas_to_their_expected_states() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all three sagas reached their expected final states" in result.stdout
     # Three refusals (no token 401, two users outside the group 403), three sagas, two stock checks.
-    assert result.stdout.count("  ok  ") == 8
+    assert result.stdout.count("  ok  ") == 9
     assert "no token:   POST /api/v1/notas -> 401" in result.stdout
     assert "estoquista@example.com: POST /api/v1/notas -> 403" in result.stdout
     assert "ms  nota CONFIRMADA" in result.stdout and "ms  nota CANCELADA" in result.stdout
