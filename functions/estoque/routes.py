@@ -19,7 +19,7 @@ TAG = "produtos"
 ProdutoId = Annotated[UUID, Path(description="The produto's id (a UUID)")]
 
 
-def build_app(service: ProdutosService, cors_allow_origin: str = "*") -> APIGatewayRestResolver:
+def build_app(service: ProdutosService, cors_allow_origin: str) -> APIGatewayRestResolver:
     app = new_resolver(cors_allow_origin)
 
     @app.post(

@@ -19,7 +19,7 @@ TAG = "notas"
 NotaId = Annotated[UUID, Path(description="The nota's id (a UUID)")]
 
 
-def build_app(service: NotasService, cors_allow_origin: str = "*") -> APIGatewayRestResolver:
+def build_app(service: NotasService, cors_allow_origin: str) -> APIGatewayRestResolver:
     app = new_resolver(cors_allow_origin)
 
     @app.get(
@@ -100,7 +100,7 @@ def build_app(service: NotasService, cors_allow_origin: str = "*") -> APIGateway
         status_code=HTTPStatus.ACCEPTED,
         responses={
             202: {"description": "Accepted; the nota stays CONFIRMADA until the stock is released"},
-            **error_responses(401, 403, 404, 409, 422, 503),
+            **error_responses(400, 401, 403, 404, 409, 413, 415, 422, 503),
         },
     )
     def cancelar_nota(id: NotaId) -> NotaOut:
@@ -140,8 +140,9 @@ def build_app(service: NotasService, cors_allow_origin: str = "*") -> APIGateway
     )
     def danfe_da_nota(id: NotaId):  # type: ignore[no-untyped-def]
         pdf = service.danfe(id)
-        # bytes: Powertools base64-encodes the body and API Gateway (application/pdf is one of the
-        # API's binary media types) decodes it for the client.
+        # bytes: Powertools base64-encodes the body, and API Gateway decodes it for the client when
+        # the request's first Accept is a binary media type of the API (application/pdf); a client
+        # that asks for anything else first gets the base64 text, as API Gateway documents.
         return Response(
             status_code=HTTPStatus.OK,
             content_type="application/pdf",
