@@ -16,6 +16,7 @@ from components.account import require_bootstrap
 from components.dashboard import Dashboard, DashboardArgs
 from components.database import SecureDatabase, SecureDatabaseArgs
 from components.event_bus import EventBus, EventBusArgs
+from components.fiscal_archive import FiscalArchive, FiscalArchiveArgs
 from components.identity import Identity, IdentityArgs
 from components.lambdas import LambdaRuntime
 from components.publisher import OutboxPublisher, OutboxPublisherArgs
@@ -32,7 +33,9 @@ SERVICES = ("faturamento", "estoque")
 
 def load_config() -> StackConfig:
     try:
-        return from_pulumi()
+        config = from_pulumi()
+        config.emitente_of()  # the one key the tools may do without and the program may not
+        return config
     except ConfigError as exc:
         # RunError prints its message without a traceback: the message names every bad key.
         raise pulumi.RunError(f"invalid stack configuration:\n{exc}") from None
@@ -66,7 +69,7 @@ def main() -> None:
     layer = aws.lambda_.LayerVersion(
         "deps-layer",
         layer_name=f"nfe-deps-{env}",
-        description="psycopg[binary], pydantic, pydantic-settings, aws-lambda-powertools[tracer] for arm64 cp313",
+        description="psycopg, pydantic, powertools, the NF-e libraries (nfelib, lxml, BrazilFiscalReport); arm64 cp313",
         code=pulumi.FileArchive(str(artifacts.layer)),
         compatible_runtimes=["python3.13"],
         compatible_architectures=["arm64"],
@@ -83,6 +86,7 @@ def main() -> None:
         db_sslmode=tls.sslmode,
         db_sslrootcert=tls.sslrootcert,
         outage_tolerance_seconds=lam.outage_tolerance_minutes * 60,
+        emitente_json=config.emitente_of().model_dump_json(by_alias=True),
     )
     # Not KMS-encrypted: CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key,
     # and the notifications carry alarm names and metric values only.
@@ -91,6 +95,19 @@ def main() -> None:
     bus = EventBus(
         "events",
         EventBusArgs(environment=env, log_retention_days=lam.log_retention_days, alarm_topic_arn=alarms.arn),
+    )
+    fiscal = config.fiscal_archive
+    # Before the database: its S3 gateway endpoint's policy names the archive bucket.
+    archive = FiscalArchive(
+        "fiscal-archive",
+        FiscalArchiveArgs(
+            environment=env,
+            object_lock_mode=fiscal.object_lock_mode,
+            retention_days=fiscal.retention_days,
+            transition_to_ia_days=fiscal.transition_to_ia_days,
+            transition_to_glacier_days=fiscal.transition_to_glacier_days,
+            log_retention_days=fiscal.log_retention_days,
+        ),
     )
     db = config.database
     net = config.network
@@ -118,6 +135,7 @@ def main() -> None:
             runtime=runtime,
             sql_checksum=checksum_of_tree(),
             alarm_topic_arn=alarms.arn,
+            s3_endpoint_bucket_arns=[archive.bucket.arn],
         ),
     )
     publisher = OutboxPublisher(
@@ -148,6 +166,7 @@ def main() -> None:
                 bus_arn=bus.bus_arn,
                 alarm_topic_arn=alarms.arn,
                 cors_allow_origin=cors_origin,
+                fiscal_archive=archive.access,
             ),
         )
         for service in SERVICES
@@ -202,6 +221,7 @@ def main() -> None:
             certificate_arn=config.frontend.certificate_arn,
             web_acl_arn=config.frontend.web_acl_arn,
             price_class=config.frontend.price_class,
+            access_log_bucket=archive.access_logs_target,
         ),
     )
     resolve_cors_origin(pulumi.Output.from_input(config.api.cors_allow_origin or console.origin))
@@ -253,6 +273,7 @@ def main() -> None:
     pulumi.export("dlqUrls", {q.spec.name: q.dlq.url for service in services.values() for q in service.queues})
     pulumi.export("targetDlqUrls", {name: t.url for name, t in target_dlqs.items()})
     pulumi.export("dashboardName", dashboard.dashboard.dashboard_name)
+    pulumi.export("fiscalArchiveBucket", archive.bucket.bucket)
 
 
 main()

@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
+from components.fiscal_archive import gateway_endpoint_policy
 from components.lambdas import DB_PORT, DatabaseAccess, LambdaRuntime, Network, create_function, errors_alarm
 from nfe import topology
 
@@ -59,6 +60,11 @@ class SecureDatabaseArgs:
     # Deploy into an existing VPC instead: its id and private subnets in at least two AZs.
     vpc_id: pulumi.Input[str] | None = None
     subnet_ids: Sequence[pulumi.Input[str]] | None = None
+    # The existing VPC's route tables of those subnets, for the S3 gateway endpoint (none: no endpoint).
+    route_table_ids: Sequence[pulumi.Input[str]] | None = None
+    # Buckets whose NF-e documents the functions reach through the S3 gateway endpoint; its policy
+    # admits those and nothing else (empty: the endpoint's default policy, full access).
+    s3_endpoint_bucket_arns: Sequence[pulumi.Input[str]] = ()
 
 
 def subnet_cidrs(vpc_cidr: str, count: int) -> list[str]:
@@ -145,6 +151,7 @@ class SecureDatabase(pulumi.ComponentResource):
                 raise ValueError("an existing VPC needs private subnet ids in at least two AZs")
             self.vpc_id = pulumi.Output.from_input(args.vpc_id)
             self.subnet_ids = [pulumi.Output.from_input(s) for s in args.subnet_ids]
+            self.route_table_ids = [pulumi.Output.from_input(r) for r in args.route_table_ids or ()]
             return
         # Interface endpoints with private DNS need both DNS attributes on the VPC.
         vpc = aws.ec2.Vpc(
@@ -175,6 +182,19 @@ class SecureDatabase(pulumi.ComponentResource):
         ]
         self.vpc_id = vpc.id
         self.subnet_ids = [s.id for s in subnets]
+        # The private subnets' own route table (the VPC's local route only), so the S3 gateway
+        # endpoint's route lands where they look, not in the main table any future subnet inherits.
+        route_table = aws.ec2.RouteTable(
+            f"{name}-private-routes",
+            vpc_id=vpc.id,
+            tags={"Name": f"nfe-{args.environment}-private"},
+            opts=self._opts(),
+        )
+        for zone, subnet in zip(args.availability_zone_ids, subnets, strict=True):
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{zone}-routes", subnet_id=subnet.id, route_table_id=route_table.id, opts=self._opts()
+            )
+        self.route_table_ids = [route_table.id]
 
     def _security_group(self, suffix: str, description: str) -> aws.ec2.SecurityGroup:
         return aws.ec2.SecurityGroup(
@@ -269,6 +289,20 @@ class SecureDatabase(pulumi.ComponentResource):
             )
             for service in (*ENDPOINT_SERVICES, *([XRAY_ENDPOINT_SERVICE] if args.xray_endpoint else []))
         }
+        # S3 through a gateway endpoint: a route to S3's prefix list in the private route table, no
+        # NAT, no hourly or per-GB charge (unlike an interface endpoint).
+        self.s3_endpoint: aws.ec2.VpcEndpoint | None = None
+        if self.route_table_ids:
+            self.s3_endpoint = aws.ec2.VpcEndpoint(
+                f"{self._prefix}-s3-endpoint",
+                vpc_id=self.vpc_id,
+                service_name=f"com.amazonaws.{args.region}.s3",
+                vpc_endpoint_type="Gateway",
+                route_table_ids=self.route_table_ids,
+                policy=gateway_endpoint_policy(args.s3_endpoint_bucket_arns) if args.s3_endpoint_bucket_arns else None,
+                tags={"Name": f"nfe-{args.environment}-s3"},
+                opts=self._opts(),
+            )
 
     # -- database --------------------------------------------------------------------------------
 

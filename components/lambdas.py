@@ -38,6 +38,8 @@ class LambdaRuntime:
     db_sslrootcert: str | None
     # Consumers' OUTAGE_TOLERANCE_SECONDS (nfe:lambda.outageToleranceMinutes).
     outage_tolerance_seconds: int = 15 * 60
+    # Faturamento's EMITENTE: nfe:emitente as JSON.
+    emitente_json: str | None = None
 
     def physical_name(self, function_name: str) -> str:
         return f"{function_name}-{self.environment}"
@@ -108,6 +110,7 @@ def create_function(
     cors_allow_origin: pulumi.Input[str] | None = None,
     statements: Sequence[Mapping[str, Any]] = (),
     depends_on: Sequence[pulumi.Resource] = (),
+    fiscal_archive_bucket: pulumi.Input[str] | None = None,
 ) -> FunctionResources:
     """Create `spec`'s function, named `<spec.name>-<env>`, with its own log group and role.
 
@@ -137,7 +140,13 @@ def create_function(
     )
     # The one computation of a function's variables, shared with local mode's containers.
     variables = function_env.function_environment(
-        spec, environment, bus_name, cors_allow_origin, runtime.outage_tolerance_seconds
+        spec,
+        environment,
+        bus_name,
+        cors_allow_origin,
+        runtime.outage_tolerance_seconds,
+        runtime.emitente_json,
+        fiscal_archive_bucket=fiscal_archive_bucket,
     )
     function = aws.lambda_.Function(
         f"{prefix}-fn",

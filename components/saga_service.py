@@ -9,6 +9,7 @@ import pulumi_aws as aws
 
 from components import iam
 from components.alarms import alarm_on_any
+from components.fiscal_archive import FiscalArchiveAccess
 from components.lambdas import (
     DatabaseAccess,
     FunctionResources,
@@ -46,6 +47,8 @@ class SagaServiceArgs:
     alarm_topic_arn: pulumi.Input[str]
     # The one origin the API function's CORS answers allow (the console's, or nfe:api.corsAllowOrigin).
     cors_allow_origin: pulumi.Input[str] | None = None
+    # The NF-e documents' bucket and key, for the functions that keep them (function_env.uses_fiscal_archive).
+    fiscal_archive: FiscalArchiveAccess | None = None
 
 
 def rejected_messages_alarm(
@@ -102,6 +105,9 @@ class SagaService(pulumi.ComponentResource):
             statements.append(iam.statement(iam.SQS_CONSUME_ACTIONS, queue_arns, sid="OwnQueues"))
         if spec.publishes_events:
             statements.append(iam.statement(["events:PutEvents"], [args.bus_arn], sid="PublishToBus"))
+        archive = args.fiscal_archive if function_env.uses_fiscal_archive(spec) else None
+        if archive is not None:
+            statements.extend(archive.statements())
         environment = database_environment(spec, args.runtime, args.database)
         prefix = f"{name}-{spec.kind}"
         resources = create_function(
@@ -115,6 +121,7 @@ class SagaService(pulumi.ComponentResource):
             cors_allow_origin=args.cors_allow_origin,
             statements=statements,
             depends_on=args.database.migrated,
+            fiscal_archive_bucket=archive.bucket_name if archive is not None else None,
         )
         errors_alarm(self, prefix, resources, args.alarm_topic_arn)
         return resources

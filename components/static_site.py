@@ -36,6 +36,7 @@ NO_CACHE = "no-cache"
 RUNTIME_CONFIG_KEY = "config.json"
 MIN_TLS = "TLSv1.2_2021"
 HSTS_SECONDS = 63_072_000  # two years, as hstspreload.org asks
+ACCESS_LOG_PREFIX = "console/"
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class StaticSiteArgs:
     certificate_arn: str | None = None
     web_acl_arn: str | None = None
     price_class: str = "PriceClass_All"
+    # The stack's access-logs bucket (FiscalArchive.access_logs_target): the bucket's server access
+    # logs go there, under `console/`, beside the archive's, with one retention for both.
+    access_log_bucket: pulumi.Input[str] | None = None
 
 
 def cache_control(key: str) -> str:
@@ -191,6 +195,14 @@ class StaticSite(pulumi.ComponentResource):
             ],
             opts=self._opts(),
         )
+        if self.args.access_log_bucket is not None:
+            aws.s3.BucketLogging(
+                f"{name}-access-logging",
+                bucket=bucket.id,
+                target_bucket=self.args.access_log_bucket,
+                target_prefix=ACCESS_LOG_PREFIX,
+                opts=self._opts(),
+            )
         return bucket
 
     def _create_distribution(self) -> aws.cloudfront.Distribution:

@@ -4,7 +4,8 @@ Zips are reproducible: entries are sorted, every timestamp is 1980-01-01 and eve
 the same sources give byte-identical files and Pulumi sees an unchanged function as unchanged.
 
 - A function zip holds `functions/__init__.py`, `functions/shared/` and the function's own package
-  (`functions/faturamento/`, ...) with the packages it imports (`functions/fiscal/`), plus `sql/` for the migrator and the RDS CA bundle at
+  (`functions/faturamento/`, ...) with the packages it imports (`functions/fiscal/`), plus `sql/`
+  for the migrator and the RDS CA bundle at
   `certs/rds-ca-bundle.pem` when the stack configures one. A change to one service's code does not
   redeploy the other service.
 - The layer holds the wheels of psycopg[binary], pydantic, pydantic-settings,

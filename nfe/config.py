@@ -18,6 +18,7 @@ from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from functions.fiscal.model import Emitente
 from nfe.topology import QUEUE_VISIBILITY_TIMEOUT_SECONDS
 
 NAMESPACE = "nfe"
@@ -238,6 +239,40 @@ class IdentityConfig(_Model):
     deletion_protection: bool = False
 
 
+class FiscalArchiveConfig(_Model):
+    """The fiscal archive bucket (components/fiscal_archive.py, docs/fiscal-archive.md).
+
+    Object Lock's mode and default retention decide whether a stack can be torn down: GOVERNANCE
+    can be bypassed by a principal holding s3:BypassGovernanceRetention (dev's teardown), COMPLIANCE
+    cannot by anyone, the account root included, until each object's retention ends (prod: the
+    five years of the tax law, which the team's accountant confirms).
+    """
+
+    object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
+    # Ten years and then some: Ajuste SINIEF 2/2025's 11 years fit if the accountant asks for them.
+    retention_days: int = Field(1, ge=1, le=36500)
+    # S3 refuses a transition to STANDARD_IA before 30 days.
+    transition_to_ia_days: int = Field(30, ge=30, le=36500)
+    transition_to_glacier_days: int = Field(90, ge=30, le=36500)
+    # The access logs' own expiry (the logs bucket's lifecycle).
+    log_retention_days: int = Field(90, ge=1, le=3650)
+
+    @model_validator(mode="after")
+    def _ia_before_glacier(self) -> FiscalArchiveConfig:
+        # S3 keeps an object 30 days in STANDARD_IA before a lifecycle may move it on.
+        if self.transition_to_glacier_days < self.transition_to_ia_days + 30:
+            raise ValueError(
+                f"transitionToGlacierDays ({self.transition_to_glacier_days}) must be at least 30 days after "
+                f"transitionToIaDays ({self.transition_to_ia_days}): S3 keeps an object 30 days in STANDARD_IA "
+                "before moving it on"
+            )
+        return self
+
+
+# What a prod stack file that leaves nfe:fiscalArchive's lock unset gets: five years, no bypass.
+PROD_FISCAL_ARCHIVE_DEFAULTS = {"objectLockMode": "COMPLIANCE", "retentionDays": 1825}
+
+
 class FunctionUsage(_Model):
     # None: a scheduled function's invocations follow from its schedule (the cost review reads it).
     invocations: int | None = Field(None, ge=0)
@@ -271,6 +306,15 @@ class UsageConfig(_Model):
     console_requests: int = Field(500_000, ge=0)
     console_data_out_gb: float = Field(2.0, ge=0)
     console_storage_gb: float = Field(0.01, ge=0)
+    # The fiscal archive (nfe/cost/archive.py, docs/cost.md): notas emitted a month, the new data
+    # they add (XML, DANFE, nfeProc and events; about 60 KB a nota), objects written and read per nota,
+    # and the average object's size, which decides whether the lifecycle moves anything at all
+    # (S3 does not transition objects under 128 KB by default).
+    notas_per_month: int = Field(100_000, ge=0)
+    fiscal_archive_gb_per_month: float = Field(6.0, ge=0)
+    fiscal_archive_objects_per_nota: float = Field(3, ge=0)
+    fiscal_archive_reads_per_nota: float = Field(1, ge=0)
+    fiscal_archive_avg_object_kb: float = Field(20, gt=0)
 
 
 class CostGuardrailConfig(_Model):
@@ -296,7 +340,13 @@ class StackConfig(_Model):
     frontend: FrontendConfig = Field(default_factory=FrontendConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     monthly_budget_usd: float = Field(gt=0)
+    # The company that emits the notas (functions/fiscal/model.py validates it: CNPJ check digits,
+    # the IBGE município inside its UF, a supported regime, the série within 0-889, the ambiente).
+    # Optional here so the cost review and the policy tools read any stack file; the program
+    # requires it (`emitente_of`): no stack deploys without knowing whose notas it emits.
+    emitente: Emitente | None = None
     usage: UsageConfig = Field(default_factory=UsageConfig)
+    fiscal_archive: FiscalArchiveConfig = Field(default_factory=FiscalArchiveConfig)
     cost_guardrail: CostGuardrailConfig = Field(default_factory=CostGuardrailConfig)
 
     @model_validator(mode="before")
@@ -305,6 +355,13 @@ class StackConfig(_Model):
         # identity.deletionProtection left unset is on in prod: a prod stack file need not repeat it.
         if not isinstance(data, dict) or data.get("environment") != "prod":
             return data
+        archive = data.get("fiscalArchive")
+        if archive is None:
+            data = {**data, "fiscalArchive": dict(PROD_FISCAL_ARCHIVE_DEFAULTS)}
+        elif isinstance(archive, dict):
+            # Each unset lock setting takes prod's default; a stack may still choose otherwise.
+            filled = {k: v for k, v in PROD_FISCAL_ARCHIVE_DEFAULTS.items() if k not in archive}
+            data = {**data, "fiscalArchive": {**filled, **archive}}
         identity = data.get("identity")
         if identity is None:
             return {**data, "identity": {"deletionProtection": True}}
@@ -342,6 +399,13 @@ class StackConfig(_Model):
                     "connection after its invocation ended"
                 )
         return self
+
+    def emitente_of(self) -> Emitente:
+        if self.emitente is None:
+            raise ConfigError(
+                ["nfe:emitente is required: the company that emits the notas (CNPJ, IE, CRT, endereço; docs/nfe.md)"]
+            )
+        return self.emitente
 
 
 def _constraint_text(model: type[BaseModel], loc: tuple[Any, ...]) -> str | None:

@@ -45,12 +45,20 @@ def local_database(database_url: str) -> dict[str, str]:
     return {"DATABASE_URL": database_url}
 
 
+def uses_fiscal_archive(spec: topology.Function) -> bool:
+    """Faturamento's API and consumer write and read the NF-e documents; no other function may."""
+    return spec.service == "faturamento" and spec.kind in ("api", "consumer")
+
+
 def function_environment(
     spec: topology.Function,
     database: Mapping[str, V | str],
     bus_name: V | None = None,
     cors_allow_origin: V | None = None,
     outage_tolerance_seconds: int | None = None,
+    emitente: str | None = None,
+    *,
+    fiscal_archive_bucket: V | None = None,
 ) -> dict[str, V | str]:
     """Every variable the stack sets on `spec`'s function.
 
@@ -58,7 +66,9 @@ def function_environment(
     metrics namespace, where the database is, the login role of a function that has one, the bus
     of a function that is given one, and an API function's one allowed CORS origin (the functions'
     own answers name it, as the gateway's do; never `*`), and a consumer's outage tolerance (how
-    long its messages survive a dependency being down, functions/shared/redelivery.py).
+    long its messages survive a dependency being down, functions/shared/redelivery.py), and to
+    Faturamento's functions the emitente, as JSON (nfe:emitente: names, addresses, no secret),
+    and the fiscal archive's bucket to the functions that keep NF-e documents (`uses_fiscal_archive`).
     """
     env: dict[str, V | str] = {
         "POWERTOOLS_SERVICE_NAME": spec.name,
@@ -73,6 +83,10 @@ def function_environment(
         env[topology.ENV_CORS_ALLOW_ORIGIN] = cors_allow_origin
     if spec.kind == "consumer" and outage_tolerance_seconds is not None:
         env[topology.ENV_OUTAGE_TOLERANCE_SECONDS] = str(outage_tolerance_seconds)
+    if spec.service == "faturamento" and emitente is not None:
+        env[topology.ENV_EMITENTE] = emitente
+    if fiscal_archive_bucket is not None and uses_fiscal_archive(spec):
+        env[topology.ENV_FISCAL_ARCHIVE_BUCKET] = fiscal_archive_bucket
     return env
 
 

@@ -198,9 +198,10 @@ def test_interface_endpoint_is_billed_per_az_of_its_subnets() -> None:
     )
     gateway = res("aws:ec2/vpcEndpoint:VpcEndpoint", "s3", {"vpcEndpointType": "Gateway"})
     result = estimate([two, gateway], config())
-    # Then 2 AZ x 730 h x $0.01 = $14.60; the gateway endpoint is free
+    # Then 2 AZ x 730 h x $0.01 = $14.60; the gateway endpoint is priced, at $0 (not unpriced)
     assert line(result, "events", "endpoint") == pytest.approx(14.60)
-    assert result.free_resources == 1
+    assert line(result, "s3", "endpoint") == 0.0
+    assert result.unpriced == []
 
 
 def test_unknown_type_is_reported_unpriced_and_never_counted() -> None:

@@ -572,3 +572,34 @@ def test_parked_outbox_rows_are_listed_with_their_reason_and_retried(pg_admin_ur
         assert nfe_json("outbox", "retry", "--all", "--state-file", str(path))["unparked"] == 0
     finally:
         assert system.stop() == 0
+
+
+def test_local_mode_runs_the_emulated_sefaz_and_the_state_file_says_how_to_reach_it(state: dict[str, Any]) -> None:
+    import requests
+
+    sefaz = state["sefaz"]
+    # Given the state file's SEFAZ: its UF and ambiente are the demo emitente's, its test A1 carries its CNPJ
+    assert (sefaz["uf"], sefaz["tpAmb"], sefaz["cnpj"]) == ("SP", "2", "11222333000181")
+    envelope = (
+        '<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope">'
+        '<soap:Body><nfeDadosMsg xmlns="http://www.portalfiscal.inf.br/nfe/wsdl/NFeStatusServico4">'
+        '<consStatServ xmlns="http://www.portalfiscal.inf.br/nfe" versao="4.00"><tpAmb>2</tpAmb><cUF>35</cUF>'
+        "<xServ>STATUS</xServ></consStatServ></nfeDadosMsg></soap:Body></soap:Envelope>"
+    )
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would replace `verify`
+    url = sefaz["endpoints"]["NFeStatusServico4"]
+    headers = {"Content-Type": "application/soap+xml; charset=utf-8"}
+    # When a client asks its status with the test A1, trusting the test CA
+    answer = session.post(
+        url,
+        data=envelope.encode(),
+        headers=headers,
+        cert=(sefaz["clientCert"], sefaz["clientKey"]),
+        verify=sefaz["caFile"],
+        timeout=10,
+    )
+    # Then SEFAZ is in operation (107); and a client without a certificate is refused at TLS
+    assert answer.status_code == 200 and "<cStat>107</cStat>" in answer.text
+    with pytest.raises(requests.exceptions.SSLError):
+        session.post(url, data=envelope.encode(), headers=headers, verify=sefaz["caFile"], timeout=10)

@@ -124,4 +124,10 @@ def test_the_stacks_site_passes_and_would_fail_without_its_public_access_block()
     assert violations("cloudfront-tls-minimum", *hosting) == []
     assert violations("s3-bucket-public-access-blocked", *hosting) == []
     without_block = [r for r in hosting if r.type != BLOCK]
-    assert only(violations("s3-bucket-public-access-blocked", *without_block)).startswith("console-bucket:")
+    found = violations("s3-bucket-public-access-blocked", *without_block)
+    # Every bucket of the stack is caught: the console's and the fiscal archive's two
+    assert sorted(m.split(":")[0] for m in found) == [
+        "console-bucket",
+        "fiscal-archive-bucket",
+        "fiscal-archive-logs-bucket",
+    ]

@@ -78,6 +78,12 @@ EXPECTED_POLICIES = {
     "cloudfront-https-only",
     "cloudfront-s3-origin-oac",
     "cloudfront-tls-minimum",
+    # issue 20: the fiscal archive keeps every NF-e document locked, and every bucket is logged
+    "fiscal-archive-private",
+    "fiscal-archive-versioned",
+    "fiscal-archive-encrypted-with-cmk",
+    "fiscal-archive-object-lock",
+    "s3-bucket-access-logging",
 }
 ADVISORY = {"rds-multi-az", "lambda-tracing", "lambda-arm64", "cognito-deletion-protection"}
 STACK_POLICIES = {
@@ -92,6 +98,11 @@ STACK_POLICIES = {
     "rds-proxy-borrow-timeout",
     "apigateway-method-authorized",
     "s3-bucket-public-access-blocked",
+    "fiscal-archive-private",
+    "fiscal-archive-versioned",
+    "fiscal-archive-encrypted-with-cmk",
+    "fiscal-archive-object-lock",
+    "s3-bucket-access-logging",
 }
 
 

@@ -127,7 +127,7 @@ def test_plan_command_prints_a_tree_and_json(capsys: pytest.CaptureFixture[str])
     assert function["inputs"]["reservedConcurrentExecutions"] == 10
     assert function["inputs"]["code"]["path"].endswith(".zip")
     custom = [r for r in resources if not r["type"].startswith("nfe:index:")]
-    assert f"nfe-dev: {len(custom)} resources in 9 components" in tree
+    assert f"nfe-dev: {len(custom)} resources in 10 components" in tree
     assert "nfe:index:SagaService faturamento" in tree and "nfe:index:SecureDatabase database" in tree
     assert tree.strip().splitlines()[-1].split() == ["total", str(len(custom))]
 

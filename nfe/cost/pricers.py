@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from nfe.cost import hosting
+from nfe.cost import archive, hosting
 from nfe.cost.cognito import USER_POOL, price_user_pool
 from nfe.cost.metrics import metrics_of
 from nfe.cost.pricing import (
@@ -342,7 +342,10 @@ def _interface_endpoints(ctx: PricingContext) -> list[Resource]:
 def price_vpc_endpoint(resource: Resource, ctx: PricingContext) -> list[Charge]:
     kind = get(resource, "vpcEndpointType", "Gateway")
     if kind == "Gateway":
-        return []
+        # Shown at $0 rather than counted among the free types: a reviewer sees the endpoint was priced.
+        return [
+            Charge("endpoint", ctx.hours, "vpc.endpoint.gateway", note="gateway endpoint (S3, DynamoDB): no charge")
+        ]
     if kind != "Interface":
         raise Unpriceable(f"{kind} endpoints have no price line")
     subnets = get(resource, "subnetIds", None)
@@ -463,6 +466,8 @@ PRICERS: dict[str, Callable[[Resource, PricingContext], list[Charge]]] = {
     "aws:cloudwatch/dashboard:Dashboard": price_dashboard,
     USER_POOL: price_user_pool,
     **hosting.PRICERS,
+    # Buckets: the fiscal archive and the access logs, else the console's (hosting.price_bucket).
+    **archive.PRICERS,
 }
 
 # Inputs a pricer reads only to label a line, never to compute it: an unknown value changes the

@@ -27,6 +27,10 @@ FREE_TYPES: frozenset[str] = frozenset(
         "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
         "aws:s3/bucketPolicy:BucketPolicy",
         "aws:s3/bucketObjectv2:BucketObjectv2",
+        # The fiscal archive's settings: priced on its buckets (nfe/cost/archive.py); access log
+        # delivery is free, its storage is priced on the logs bucket
+        "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+        "aws:s3/bucketLogging:BucketLogging",
         # IAM
         "aws:iam/role:Role",
         "aws:iam/policy:Policy",

@@ -219,6 +219,11 @@ def provision_fiscal_archive(aws: LocalAws) -> None:
     """The NF-e documents' bucket, as the stack's: Object Lock from creation (which versions it),
     a default retention on every new version. moto keeps no KMS encryption or access logs for it."""
     s3 = aws.client("s3")
+    aws.fiscal_archive_bucket = FISCAL_ARCHIVE_BUCKET
+    if any(b["Name"] == FISCAL_ARCHIVE_BUCKET for b in s3.list_buckets().get("Buckets", [])):
+        # moto's backends live as long as the process: a second emulator in it (tests) finds the
+        # bucket made, locked and maybe holding objects, which Object Lock's configuration refuses.
+        return
     s3.create_bucket(Bucket=FISCAL_ARCHIVE_BUCKET, ObjectLockEnabledForBucket=True)
     s3.put_bucket_versioning(Bucket=FISCAL_ARCHIVE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
     s3.put_object_lock_configuration(

@@ -23,7 +23,7 @@ from typing import Any
 from functions.shared.redelivery import DEFAULT_OUTAGE_TOLERANCE_SECONDS
 from nfe import function_env, topology
 from nfe.config import LambdaConfig
-from nfe.local import cognito, emulator
+from nfe.local import cognito, emulator, fiscal_demo
 from nfe.local.authorizer import CognitoAuthorizer
 from nfe.local.console import DEFAULT_DIST, ConsoleSite
 from nfe.local.containers import runtime_environment
@@ -47,6 +47,7 @@ def container_environment(
     eager_publish: bool = True,
     cors_origin: str | None = None,
     outage_tolerance_seconds: int = DEFAULT_OUTAGE_TOLERANCE_SECONDS,
+    emitente: str | None = None,
 ) -> dict[str, str]:
     """A container's variables: the Lambda runtime's, the stack's (the same computation as
     components/lambdas.py) with a database URL for the DB_* endpoint, and the emulator's endpoint."""
@@ -73,6 +74,8 @@ def container_environment(
         aws.bus_name,
         cors_origin,
         outage_tolerance_seconds,
+        emitente or fiscal_demo.emitente_json(),
+        fiscal_archive_bucket=aws.fiscal_archive_bucket or None,
     )
     env.update({k: str(v) for k, v in stack.items()})
     if not eager_publish:
@@ -112,6 +115,8 @@ class LocalSystem:
     user_pool: cognito.LocalUserPool | None = None
     functions: dict[str, FunctionRuntime] = field(default_factory=dict)
     xray: XRayListener | None = None
+    sefaz: Any = None  # nfe.local.sefaz.server.SefazEmulator, imported on start
+    _sefaz_dir: Path | None = None
     logs_dir: Path | None = None
     pollers: list[QueuePoller] = field(default_factory=list)
     schedule: Schedule | None = None
@@ -158,6 +163,9 @@ class LocalSystem:
             # The user pool a client signs in to (InitiateAuth USER_PASSWORD_AUTH at awsEndpoint).
             "userPoolId": self.user_pool.pool_id if self.user_pool else None,
             "userPoolClientId": self.user_pool.client_id if self.user_pool else None,
+            # The emulated SEFAZ (nfe/local/sefaz/, docs/sefaz-emulator.md): its URL, endpoints, the test
+            # CA to trust and the test A1 certificate a client presents (generated here, never a real one).
+            "sefaz": self.sefaz.info() if self.sefaz is not None else None,
         }
 
     def write_state_file(self, path: Path) -> None:
@@ -235,6 +243,16 @@ class LocalSystem:
             for line in cognito.describe_users(self.user_pool.users):
                 log(f"  user {line}")
             self.xray = XRayListener().start()
+            from nfe.local.sefaz.server import SefazEmulator
+
+            # The SEFAZ the emitente's notas go to (its UF and ambiente). Its test PKI is made afresh
+            # for this run: the A1-like certificate carries the demo emitente's CNPJ.
+            self._sefaz_dir = Path(tempfile.mkdtemp(prefix="nfe-local-sefaz-"))
+            emitente = fiscal_demo.DEMO_EMITENTE
+            self.sefaz = SefazEmulator(
+                self._sefaz_dir, uf=emitente["endereco"]["uf"], ambiente=emitente["ambiente"], cnpj=emitente["cnpj"]
+            )
+            log(f"sefaz (emulated): {self.sefaz.start()} (trust {self.sefaz.info()['caFile']})")
             if self.options.logs_dir is None:
                 self._own_logs = True
             self.logs_dir = self.options.logs_dir or Path(tempfile.mkdtemp(prefix="nfe-local-logs-"))
@@ -321,6 +339,12 @@ class LocalSystem:
         if self.xray is not None:
             self.xray.stop()
             self.xray = None
+        if self.sefaz is not None:
+            self.sefaz.stop()
+            self.sefaz = None
+        if self._sefaz_dir is not None:
+            shutil.rmtree(self._sefaz_dir, ignore_errors=True)
+            self._sefaz_dir = None
         if self._own_logs and self.logs_dir is not None:
             shutil.rmtree(self.logs_dir, ignore_errors=True)
             self._own_logs = False
