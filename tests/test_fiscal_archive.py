@@ -327,7 +327,9 @@ def test_local_mode_emulator_holds_the_locked_archive_bucket() -> None:
     from nfe.local import emulator
     from nfe.local.system import LOCAL_FUNCTIONS, container_environment
 
-    aws = emulator.start()
+    # An environment of its own: moto's backends live as long as the test process, where other tests
+    # may have made local mode's bus already.
+    aws = emulator.start("archive")
     try:
         s3 = aws.client("s3")
         assert aws.fiscal_archive_bucket == "nfe-fiscal-archive-local"
