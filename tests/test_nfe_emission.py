@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from lxml import etree
 
 from functions.faturamento import dal as faturamento_dal
+from functions.faturamento.archive import FiscalArchive
 from functions.shared.events import EventName
 from nfe.local.fiscal_demo import DEMO_EMITENTE, DESTINATARIO_RJ, DESTINATARIO_SP, PRODUTO_FISCAL
 from tests.helpers.db import envelope_of, rows
@@ -284,3 +285,72 @@ def test_200_notas_racing_for_scarce_stock_with_crashes_get_gapless_unique_numer
         {"ultimo_numero": len(numeros)}
     ]
     print(f"\n200 notas, 8 threads, {crashes['n']} crashes after allocation: números 1..{len(numeros)}, no gap")
+
+
+class MemoryArchive(FiscalArchive):
+    """The archive's interface over a dict: what was put, under which key."""
+
+    def __init__(self) -> None:
+        super().__init__("memory")
+        self.objects: dict[str, bytes] = {}
+
+    def put(self, key: str, body: bytes, content_type: str) -> bool:
+        self.objects[key] = body
+        return True
+
+    def get(self, key: str) -> bytes | None:
+        return self.objects.get(key)
+
+
+def test_the_archive_keeps_the_xml_and_the_danfe_under_the_notas_fiscal_identity(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = wire(database_url, monkeypatch)
+    kept = MemoryArchive()
+    # Given the consumer and the API archiving into one archive
+    services.consumers["faturamento-consumer"].handlers[EventName.RESERVA_CONFIRMADA].__self__.archive = kept  # type: ignore[attr-defined]
+    try:
+        produto = new_produto(services, "ARQ-1", 5)
+        body = {
+            "destinatario": DESTINATARIO_SP,
+            "items": [{"produtoId": produto, "quantidade": 1, "valorUnitario": "3.00"}],
+        }
+        nota = saga(services, body)
+        prefix = f"nfe/homologacao/serie-001/000000001-{nota['chave']}/"
+        xml = services.notas.get(f"/api/v1/notas/{nota['id']}/xml").body
+        # Then the consumer archived the XML, exactly as the API serves it
+        assert kept.objects == {prefix + f"NFe{nota['chave']}.xml": xml.encode()}
+    finally:
+        services.close()
+
+
+def test_a_danfe_request_archives_the_danfe_and_an_xml_the_consumer_failed_to_archive(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = wire(database_url, monkeypatch)
+    try:
+        produto = new_produto(services, "ARQ-2", 5)
+        body = {
+            "destinatario": DESTINATARIO_SP,
+            "items": [{"produtoId": produto, "quantidade": 1, "valorUnitario": "3.00"}],
+        }
+        nota = saga(services, body)  # the consumer had no archive: as if its write had failed
+        # When the DANFE is asked for through an API that has one
+        kept = MemoryArchive()
+        from functions.faturamento.logic import NotasService
+
+        service = NotasService(services.databases["faturamento-api"], None, load_emitente(), fiscal_archive=kept)  # type: ignore[arg-type]
+        pdf = service.danfe(nota["id"])
+        # Then the DANFE and the missing XML are both kept, and the next request reads the DANFE back
+        prefix = f"nfe/homologacao/serie-001/000000001-{nota['chave']}/"
+        assert set(kept.objects) == {prefix + f"NFe{nota['chave']}.xml", prefix + f"NFe{nota['chave']}-danfe.pdf"}
+        kept.objects[prefix + f"NFe{nota['chave']}-danfe.pdf"] = b"%PDF-kept"
+        assert service.danfe(nota["id"]) == b"%PDF-kept" and pdf.startswith(b"%PDF")
+    finally:
+        services.close()
+
+
+def load_emitente() -> Any:
+    from functions.fiscal.model import Emitente
+
+    return Emitente.model_validate(DEMO_EMITENTE)

@@ -314,6 +314,10 @@ class NotasService:
 
         pdf = render_danfe(doc["xml"])
         self.archive.put(key, pdf, "application/pdf")
+        # The consumer archives the XML after its commit; if that write failed, this puts it beside.
+        xml_key = archive.xml_key(doc["ambiente"], doc["serie"], doc["numero"], doc["chave"])
+        if self.archive.get(xml_key) is None:
+            self.archive.put(xml_key, str(doc["xml"]).encode(), "application/xml")
         return pdf
 
     def saude(self) -> Saude:
