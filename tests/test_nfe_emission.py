@@ -26,7 +26,8 @@ from nfe.local.fiscal_demo import DEMO_EMITENTE, DESTINATARIO_RJ, DESTINATARIO_S
 from tests.helpers.db import envelope_of, rows
 from tests.helpers.events import failed_ids, sqs_event
 from tests.helpers.fiscal_pdf import pdf_text
-from tests.test_faults import CONSUMER_OF, Services, wire
+from tests.test_fault_load import Worker
+from tests.test_faults import Services, wire
 
 NS = {"nfe": "http://www.portalfiscal.inf.br/nfe"}
 HOMOLOGACAO_XNOME = "NF-E EMITIDA EM AMBIENTE DE HOMOLOGACAO - SEM VALOR FISCAL"
@@ -53,16 +54,8 @@ def new_produto(services: Services, sku: str, quantidade: int, **fiscal: Any) ->
 
 
 def deliver_all(services: Services, schema: str, tipos: tuple[str, ...], notas: list[str]) -> None:
-    events = rows(
-        services.url,
-        f"SELECT id, tipo, payload FROM {schema}.eventos_outbox WHERE tipo = ANY(%s) AND agregado_id = ANY(%s)",
-        (list(tipos), notas),
-    )
-    by_consumer: dict[str, list[dict[str, Any]]] = {}
-    for row in events:
-        by_consumer.setdefault(CONSUMER_OF[EventName(row["tipo"])], []).append(envelope_of(row))
-    for consumer, envelopes in by_consumer.items():
-        assert failed_ids(services.consumers[consumer].handle(sqs_event(envelopes), None)) == []
+    """Each outbox row of these types, as an SQS batch to the consumer of its queue (the load tests' way)."""
+    Worker(services).deliver(schema, ",".join(tipos), notas)
 
 
 def saga(services: Services, body: dict[str, Any]) -> dict[str, Any]:
