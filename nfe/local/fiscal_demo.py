@@ -3,7 +3,7 @@
 Fictional but valid where SEFAZ checks: CNPJs and CPF with correct check digits, IBGE município
 codes inside their UF, 8-digit NCMs. The emitente emits in homologação (tpAmb 2), where SEFAZ
 demands the destinatário's name be the rule E04-20 literal and nothing has fiscal value. Tests,
-benchmarks and `nfe demo` use these, and a team can replace the emitente with `--emitente FILE`.
+benchmarks and `nfe demo` use these; local mode gives its Faturamento containers this emitente.
 """
 
 from __future__ import annotations

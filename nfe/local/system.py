@@ -47,7 +47,6 @@ def container_environment(
     eager_publish: bool = True,
     cors_origin: str | None = None,
     outage_tolerance_seconds: int = DEFAULT_OUTAGE_TOLERANCE_SECONDS,
-    emitente: str | None = None,
 ) -> dict[str, str]:
     """A container's variables: the Lambda runtime's, the stack's (the same computation as
     components/lambdas.py) with a database URL for the DB_* endpoint, and the emulator's endpoint."""
@@ -74,7 +73,7 @@ def container_environment(
         aws.bus_name,
         cors_origin,
         outage_tolerance_seconds,
-        emitente or fiscal_demo.emitente_json(),
+        fiscal_demo.emitente_json(),
         fiscal_archive_bucket=aws.fiscal_archive_bucket or None,
     )
     env.update({k: str(v) for k, v in stack.items()})
