@@ -250,8 +250,9 @@ class EventConsumer:
                 refused = [message_id for message_id, _, _ in entries]
                 logger.warning(
                     "could not delay the failed messages; they come back after the queue's visibility timeout",
-                    extra={"queue_arn": queue_arn, "reason": f"{type(exc).__name__}: {exc}"},
+                    extra={"queue_arn": queue_arn, "message_ids": refused, "reason": f"{type(exc).__name__}: {exc}"},
                 )
+                continue
             if refused:
                 logger.warning("SQS refused to delay some messages", extra={"message_ids": refused})
 
