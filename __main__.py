@@ -1,7 +1,7 @@
 """The nfe stack: the NF-e saga on Lambda, EventBridge, SQS and a private RDS PostgreSQL.
 
 `pulumi up -s dev|prod` runs this with the stack's config; `nfe plan` runs it under mocks with
-NFE_OFFLINE_PLAN=1, which builds nothing and does not read the CA bundle (see nfe/build.py).
+NFE_OFFLINE_PLAN=1, which builds nothing and does not read the CA bundles (see nfe/build.py).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from components.publisher import OutboxPublisher, OutboxPublisherArgs
 from components.queues import backlog_alarm_seconds
 from components.rest_api import RestApi, RestApiArgs
 from components.saga_service import SagaService, SagaServiceArgs
+from components.sefaz_participant import SefazParticipant, SefazParticipantArgs
 from components.static_site import StaticSite, StaticSiteArgs
 from functions.migrator.runner import checksum_of_tree
 from nfe import build, topology
@@ -41,18 +42,22 @@ def load_config() -> StackConfig:
         raise pulumi.RunError(f"invalid stack configuration:\n{exc}") from None
 
 
-def package(config: StackConfig) -> tuple[build.TlsSettings, build.Artifacts]:
+def package(config: StackConfig) -> tuple[build.TlsSettings, build.SefazTlsSettings, build.Artifacts]:
+    """Both CA bundles decided (or the deploy refused, naming the key) before anything is built."""
     offline = build.is_offline()
     try:
         tls = build.tls_settings(
             config.environment, config.database.ca_bundle_path, offline, via_proxy=config.database.proxy
         )
-        artifacts = build.artifact_paths() if offline else build.build_all(tls.bundle)
+        sefaz_tls = build.sefaz_tls_settings(config.emitente_of().ambiente, config.sefaz.ca_bundle_path, offline)
+        artifacts = build.artifact_paths() if offline else build.build_all(tls.bundle, sefaz_ca_bundle=sefaz_tls.bundle)
     except build.BuildError as exc:
         raise pulumi.RunError(str(exc)) from None
     if tls.notice:
         pulumi.log.warn(tls.notice) if tls.sslmode != "verify-full" else pulumi.log.info(tls.notice)
-    return tls, artifacts
+    if sefaz_tls.notice:
+        pulumi.log.warn(sefaz_tls.notice) if sefaz_tls.warning else pulumi.log.info(sefaz_tls.notice)
+    return tls, sefaz_tls, artifacts
 
 
 def main() -> None:
@@ -63,7 +68,7 @@ def main() -> None:
     # Before anything else: without the account project's settings the stage's logging and the
     # bus's log target fail late, at `up`, in the middle of a deploy.
     require_bootstrap(config.region)
-    tls, artifacts = package(config)
+    tls, sefaz_tls, artifacts = package(config)
     lam = config.lambda_
 
     layer = aws.lambda_.LayerVersion(
@@ -87,6 +92,7 @@ def main() -> None:
         db_sslrootcert=tls.sslrootcert,
         outage_tolerance_seconds=lam.outage_tolerance_minutes * 60,
         emitente_json=config.emitente_of().model_dump_json(by_alias=True),
+        sefaz_ca_bundle=sefaz_tls.ca_bundle,
     )
     # Not KMS-encrypted: CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key,
     # and the notifications carry alarm names and metric values only.
@@ -171,6 +177,19 @@ def main() -> None:
         )
         for service in SERVICES
     }
+    # The saga's third participant: outside the VPC, no database, SEFAZ over the internet.
+    sefaz = SefazParticipant(
+        "sefaz",
+        SefazParticipantArgs(
+            runtime=runtime,
+            bus_name=bus.bus_name,
+            bus_arn=bus.bus_arn,
+            alarm_topic_arn=alarms.arn,
+            fiscal_archive=archive.access,
+            pending_alarm_minutes=config.sefaz.pending_alarm_minutes,
+            migrated=database.access.migrated,
+        ),
+    )
     api_functions = {
         fn_name: (resources.function.name, resources.function.invoke_arn)
         for service in services.values()
@@ -228,11 +247,14 @@ def main() -> None:
 
     function_names = {
         **{fn: r.function.name for service in services.values() for fn, r in service.functions.items()},
+        sefaz.resources.spec.name: sefaz.resources.function.name,
         publisher.resources.spec.name: publisher.resources.function.name,
         database.migrator.spec.name: database.migrator.function.name,
     }
-    dlqs = [q.dlq for service in services.values() for q in service.queues]
+    routed = [q for service in services.values() for q in service.queues] + sefaz.queues.routed
+    dlqs = [q.dlq for q in routed]
     target_dlqs = {name: service.target_dlq for name, service in services.items()}
+    target_dlqs["sefaz"] = sefaz.queues.target_dlq
     dashboard = Dashboard(
         "dashboard",
         DashboardArgs(
@@ -247,8 +269,9 @@ def main() -> None:
             api_name=api.api.name,
             api_stage=api.stage.stage_name,
             db_instance_id=database.instance.identifier,
-            queue_names=[q.queue.name for service in services.values() for q in service.queues],
+            queue_names=[q.queue.name for q in routed],
             backlog_alarm_seconds=backlog_alarm_seconds(lam.outage_tolerance_minutes * 60),
+            sefaz_pending_alarm_seconds=config.sefaz.pending_alarm_minutes * 60,
         ),
     )
 
@@ -259,10 +282,7 @@ def main() -> None:
     if config.api.custom_domain:
         pulumi.export("customDomainTarget", api.domain.regional_domain_name)
     pulumi.export("eventBusName", bus.bus_name)
-    pulumi.export(
-        "queueUrls",
-        {q.spec.name: q.queue.url for service in services.values() for q in service.queues},
-    )
+    pulumi.export("queueUrls", {q.spec.name: q.queue.url for q in routed})
     pulumi.export("databaseEndpoint", database.instance.address)
     pulumi.export("proxyEndpoint", database.proxy.endpoint if database.proxy else None)
     pulumi.export("databaseName", topology.DATABASE_NAME)
@@ -270,10 +290,14 @@ def main() -> None:
     # What `nfe dlq|replay|outbox|saga --stack` read (nfe/ops/target.py), as local mode's state file.
     pulumi.export("region", config.region)
     pulumi.export("eventArchiveName", f"{topology.bus_name(env)}-archive")
-    pulumi.export("dlqUrls", {q.spec.name: q.dlq.url for service in services.values() for q in service.queues})
+    pulumi.export("dlqUrls", {q.spec.name: q.dlq.url for q in routed})
     pulumi.export("targetDlqUrls", {name: t.url for name, t in target_dlqs.items()})
     pulumi.export("dashboardName", dashboard.dashboard.dashboard_name)
     pulumi.export("fiscalArchiveBucket", archive.bucket.bucket)
+    # Where the team puts the A1 certificate (`aws secretsmanager put-secret-value --secret-id <arn>`,
+    # docs/operations.md): the secret's ARN and name, never its value, which the program never holds.
+    pulumi.export("sefazCertificateSecretArn", sefaz.certificate_secret.arn)
+    pulumi.export("sefazCertificateSecretName", sefaz.certificate_secret.name)
 
 
 main()

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from decimal import Decimal
@@ -69,6 +71,19 @@ def lambda_environment(function: topology.Function) -> dict[str, str]:
             "CORS_ALLOW_ORIGIN": "https://console.example.com",
         }
     )
+    if function.service == "sefaz":
+        # Names, not values: init validates them; the certificate is read on the first nota.
+        from nfe.build import SEFAZ_CA_BUNDLE_RUNTIME_PATH
+
+        env.update(
+            {
+                topology.ENV_SEFAZ_CERTIFICATE_SECRET: (
+                    "arn:aws:secretsmanager:us-east-1:000000000000:secret:nfe-sefaz-certificado-bench"
+                ),
+                topology.ENV_SEFAZ_CA_BUNDLE: SEFAZ_CA_BUNDLE_RUNTIME_PATH,
+                topology.ENV_FISCAL_ARCHIVE_BUCKET: "nfe-fiscal-archive-bench",
+            }
+        )
     if function.kind == "migrator":
         # The migrator reads the master secret at invocation; init only validates its settings.
         env.update(
@@ -157,8 +172,11 @@ def run(runs: int, untraced: bool = True, log: Log = say) -> tuple[dict[str, flo
 # What a user meets: a container spawned for the request (interpreter start, init), then its first
 # real invocation with everything it builds on first use (AWS client, database connection) and the
 # work. Each function's container is started exactly as local mode starts it (its environment, the
-# X-Ray daemon address included), against a migrated database and the emulator holding the stack's
-# bus and queues; no pollers run, so each consumer gets the message the previous step produced.
+# X-Ray daemon address included), against a migrated database, the emulator holding the stack's
+# bus and queues, and the emulated SEFAZ with the emitente's test A1 in the emulator's Secrets
+# Manager; no pollers run, so each consumer gets the message the previous step produced. The SEFAZ
+# function's first request reads and opens the certificate, signs, and makes its first TLS connection
+# (mutual, to the emulator, at its default answer delay) before it archives and publishes the answer.
 
 CLAIMS = {
     "sub": "00000000-0000-4000-8000-00000000bec1",
@@ -167,7 +185,14 @@ CLAIMS = {
     "token_use": "id",
 }
 # The order a saga meets them: each step's output is the next one's input.
-COLD_ORDER = ("estoque-api", "faturamento-api", "estoque-consumer", "faturamento-consumer", "outbox-publisher")
+COLD_ORDER = (
+    "estoque-api",
+    "faturamento-api",
+    "estoque-consumer",
+    "faturamento-consumer",
+    "sefaz-autorizador",
+    "outbox-publisher",
+)
 
 
 def _api_event(method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -178,6 +203,11 @@ def _api_event(method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
     route, parameters = matched
     headers = {"Content-Type": "application/json", "User-Agent": "bench"}
     return build_event(method, path, headers, json.dumps(body).encode(), route, parameters, claims=CLAIMS)
+
+
+def _queue(consumer: str, event: Any) -> str:
+    """The queue that brings `event` to `consumer` (nfe/topology.py)."""
+    return next(q.name for q in topology.QUEUES if q.consumer == consumer and event in q.events)
 
 
 def _one_message(aws: Any, queue: str, timeout: float = 10) -> dict[str, Any]:
@@ -228,7 +258,9 @@ def cold_requests(admin_url: str, runs: int, log: Log = say) -> tuple[dict[str, 
     from functions.shared.events import EventName, ItemReserva, NotaFiscalCriada
     from functions.shared.outbox import add_event
     from nfe.local import emulator
-    from nfe.local.system import container_environment
+    from nfe.local.fiscal_demo import DEMO_EMITENTE
+    from nfe.local.sefaz import SefazEmulator
+    from nfe.local.system import SefazTarget, container_environment, provision_certificate
     from nfe.local.xray_listener import XRayListener
 
     name = f"bench_cold_{uuid.uuid4().hex[:8]}"
@@ -236,6 +268,27 @@ def cold_requests(admin_url: str, runs: int, log: Log = say) -> tuple[dict[str, 
         conn.execute(f"CREATE DATABASE {name}")
     database_url = with_database(admin_url, name)
     aws = None
+    sefaz_dir = tempfile.mkdtemp(prefix="bench-cold-sefaz-")
+    sefaz = SefazEmulator(
+        sefaz_dir,
+        persist=False,
+        uf=DEMO_EMITENTE["endereco"]["uf"],
+        ambiente=DEMO_EMITENTE["ambiente"],
+        cnpj=DEMO_EMITENTE["cnpj"],
+    )
+    sefaz.start()
+    # SEFAZ's own time inside the SEFAZ function's cold request (on AWS, SEFAZ's latency), told apart.
+    sefaz_ms: list[float] = []
+    answer = sefaz.service.handle
+
+    def timed_answer(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return answer(*args, **kwargs)
+        finally:
+            sefaz_ms.append((time.perf_counter() - t0) * 1000)
+
+    sefaz.service.handle = timed_answer  # type: ignore[method-assign]
     xray = XRayListener().start()
     samples: dict[str, list[dict[str, Any]]] = {fn: [] for fn in COLD_ORDER}
     python: list[float] = []
@@ -243,9 +296,16 @@ def cold_requests(admin_url: str, runs: int, log: Log = say) -> tuple[dict[str, 
         migrate(database_url)
         # Its own bus and queues: moto keeps a process's resources after its server stops.
         aws = emulator.start("coldrequest")
+        info = sefaz.info()
+        target = SefazTarget(info["url"], info["caFile"], provision_certificate(aws, info))
         env = {
             fn: container_environment(
-                topology.function(fn), aws, xray.address, database_url, cors_origin="https://console.example.com"
+                topology.function(fn),
+                aws,
+                xray.address,
+                database_url,
+                cors_origin="https://console.example.com",
+                sefaz=target,
             )
             for fn in COLD_ORDER
         }
@@ -272,13 +332,18 @@ def cold_requests(admin_url: str, runs: int, log: Log = say) -> tuple[dict[str, 
             )
             assert step["result"]["statusCode"] == 201, step["result"]
             samples["faturamento-api"].append(step)
-            for consumer, queue in (
-                ("estoque-consumer", "estoque-reserva"),
-                ("faturamento-consumer", "faturamento-confirmacao"),
+            for consumer, event in (
+                ("estoque-consumer", EventName.NOTA_FISCAL_CRIADA),
+                ("faturamento-consumer", EventName.RESERVA_CONFIRMADA),
+                # The NotaFiscalEmitida faturamento-consumer published eagerly
+                ("sefaz-autorizador", EventName.NOTA_FISCAL_EMITIDA),
             ):
-                step = _cold_request(topology.function(consumer), env[consumer], _one_message(aws, queue))
+                message = _one_message(aws, _queue(consumer, event))
+                step = _cold_request(topology.function(consumer), env[consumer], message)
                 assert not (step["result"] or {}).get("batchItemFailures"), step["result"]
                 samples[consumer].append(step)
+            # SEFAZ authorized it: the answer waits for Faturamento, which this benchmark does not time again
+            _one_message(aws, _queue("faturamento-consumer", EventName.NOTA_FISCAL_AUTORIZADA))
             with psycopg.connect(database_url) as conn:
                 add_event(
                     conn,
@@ -298,10 +363,13 @@ def cold_requests(admin_url: str, runs: int, log: Log = say) -> tuple[dict[str, 
             }
             step = _cold_request(topology.function("outbox-publisher"), env["outbox-publisher"], scheduled)
             samples["outbox-publisher"].append(step)
-            _one_message(aws, "estoque-reserva")  # the drained event, so the next round starts empty
+            # the drained event, so the next round starts empty
+            _one_message(aws, _queue("estoque-consumer", EventName.NOTA_FISCAL_CRIADA))
             log(f"cold request: round {run_number}/{runs} done")
     finally:
         xray.stop()
+        sefaz.stop()
+        shutil.rmtree(sefaz_dir, ignore_errors=True)
         if aws is not None:
             aws.stop()
         with psycopg.connect(admin_url, autocommit=True) as conn:
@@ -322,5 +390,7 @@ def cold_requests(admin_url: str, runs: int, log: Log = say) -> tuple[dict[str, 
             f"work {split['workMs']:.0f})"
         )
     figures["python"] = ms(median(python))
+    if sefaz_ms:
+        details["sefazServerMs"] = ms(median(sefaz_ms))
     details["xray"] = xray.summary()
     return figures, details

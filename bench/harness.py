@@ -30,7 +30,14 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from nfe.local.fiscal_demo import DESTINATARIO_SP, PRODUTO_FISCAL
 
 ROOT = Path(__file__).resolve().parents[1]
-TERMINAL = ("CONFIRMADA", "ERRO_ESTOQUE", "CANCELADA")
+# Where a saga ends: SEFAZ's answer, a reservation that failed, a cancelation. CONFIRMADA is a step:
+# the NF-e is numbered and with SEFAZ.
+TERMINAL = ("AUTORIZADA", "REJEITADA", "DENEGADA", "ERRO_ESTOQUE", "CANCELADA")
+# When a saga ended, per final status: AUTORIZADA's transaction sets sefaz_respondida_em to its now()
+# (a refusal's holds SEFAZ's time instead, and its atualizada_em moves again when the stock comes back).
+_ENDED_AT = (
+    "CASE status WHEN 'AUTORIZADA' THEN sefaz_respondida_em WHEN 'CANCELADA' THEN cancelada_em ELSE atualizada_em END"
+)
 DESTINATARIO = DESTINATARIO_SP
 # A demo user of local mode in faturamento and estoque: may create produtos and emit notas.
 BENCH_USER = "admin@example.com"
@@ -135,13 +142,18 @@ class LocalProcess:
     url: str
     database_url: str
     lines: list[str] = field(default_factory=list)
+    state_file: Path | None = None
     _idp: Any = None  # the Cognito client sign-ins go through (boto3 clients are slow to build)
     _sign_in_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def start(cls, database_url: str, *extra: str, timeout: float = 90) -> LocalProcess:
+        import tempfile
+
         from nfe.pgserver import free_port
 
+        # The state file says how to reach the emulated SEFAZ (its switches need the test A1).
+        state_file = Path(tempfile.mkdtemp(prefix="nfe-bench-")) / "state.json"
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -152,6 +164,8 @@ class LocalProcess:
                 str(free_port()),
                 "--database-url",
                 database_url,
+                "--state-file",
+                str(state_file),
                 *extra,
             ],
             cwd=ROOT,
@@ -169,7 +183,7 @@ class LocalProcess:
                 break
             lines.append(line.rstrip())
             if line.startswith("nfe local ready: "):
-                local = cls(process, line.split(": ", 1)[1].strip(), database_url, lines)
+                local = cls(process, line.split(": ", 1)[1].strip(), database_url, lines, state_file)
                 # Keep draining output so the child never blocks on a full pipe.
                 threading.Thread(target=local._drain, daemon=True).start()
                 return local
@@ -200,6 +214,26 @@ class LocalProcess:
                 )
             return str(cognito.sign_in(self._idp, client_id, email)["IdToken"])
 
+    def sefaz_switches(self, **patch: Any) -> dict[str, Any]:
+        """The emulated SEFAZ's switches (`delayMs`, ...), changed by `patch` when given, over its admin
+        endpoint (HTTPS with mutual TLS, docs/sefaz-emulator.md), as any client outside the process."""
+        import ssl
+        import urllib.request
+
+        assert self.state_file is not None
+        sefaz = json.loads(self.state_file.read_text())["sefaz"]
+        context = ssl.create_default_context(cafile=sefaz["caFile"])
+        context.load_cert_chain(sefaz["clientCert"], sefaz["clientKey"])
+        request = urllib.request.Request(  # noqa: S310 (the emulator's URL from the state file)
+            f"{sefaz['url']}/_emulator/switches",
+            data=json.dumps(patch).encode() if patch else None,
+            method="POST" if patch else "GET",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:  # noqa: S310
+            switches: dict[str, Any] = json.loads(response.read())
+        return switches
+
     def client(self) -> ApiClient:
         """A client signed in once, before it sends anything: the figures hold no sign-in."""
         return ApiClient(self.url, token=self.sign_in())
@@ -229,11 +263,15 @@ class LocalProcess:
         return {}
 
     def reap(self) -> None:
+        import shutil
+
         try:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        if self.state_file is not None:
+            shutil.rmtree(self.state_file.parent, ignore_errors=True)
 
 
 # Processes told to stop and not yet waited for: a clean stop of `nfe local` takes about 2 s (its
@@ -348,8 +386,8 @@ class NotaWatcher:
         if not ids:
             return {}
         rows = self.conn.execute(
-            "SELECT id::text, status FROM faturamento.notas_fiscais WHERE id = ANY(%s::uuid[]) AND status <> 'PENDING'",
-            (list(ids),),
+            "SELECT id::text, status FROM faturamento.notas_fiscais WHERE id = ANY(%s::uuid[]) AND status = ANY(%s)",
+            (list(ids), list(TERMINAL)),
         ).fetchall()
         self.conn.rollback()
         return {row[0]: row[1] for row in rows}
@@ -367,26 +405,31 @@ class NotaWatcher:
         return seen
 
     def completion_times(self, ids: Sequence[str]) -> dict[str, tuple[str, Any]]:
-        """id -> (status, the transition's DB timestamp) for every terminal nota among `ids`."""
+        """id -> (status, the final transition's DB timestamp) for every terminal nota among `ids`."""
+        return {nota: (status, ended) for nota, (status, ended, _) in self.milestones(ids).items()}
+
+    def milestones(self, ids: Sequence[str]) -> dict[str, tuple[str, Any, Any]]:
+        """id -> (status, when the saga ended, when it was CONFIRMADA) for every terminal nota among `ids`."""
         rows = self.conn.execute(
-            "SELECT id::text, status, COALESCE(confirmada_em, atualizada_em) FROM faturamento.notas_fiscais "
-            "WHERE id = ANY(%s::uuid[]) AND status <> 'PENDING'",
-            (list(ids),),
+            f"SELECT id::text, status, {_ENDED_AT}, confirmada_em FROM faturamento.notas_fiscais "
+            "WHERE id = ANY(%s::uuid[]) AND status = ANY(%s)",
+            (list(ids), list(TERMINAL)),
         ).fetchall()
         self.conn.rollback()
-        return {row[0]: (row[1], row[2]) for row in rows}
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
     def close(self) -> None:
         self.conn.close()
 
 
 def wait_until_quiet(database_url: str, timeout: float = 30) -> None:
-    """Wait until no nota is PENDING and no outbox row waits: the previous benchmark's sagas are done."""
+    """Wait until no nota is PENDING or with SEFAZ and no outbox row waits: the previous benchmark's
+    sagas are done."""
     deadline = time.monotonic() + timeout
     with psycopg.connect(database_url, autocommit=True) as conn:
         while time.monotonic() < deadline:
             row = conn.execute(
-                "SELECT (SELECT count(*) FROM faturamento.notas_fiscais WHERE status = 'PENDING') "
+                "SELECT (SELECT count(*) FROM faturamento.notas_fiscais WHERE status IN ('PENDING', 'CONFIRMADA')) "
                 "+ (SELECT count(*) FROM faturamento.eventos_outbox WHERE NOT publicado AND NOT estacionado) "
                 "+ (SELECT count(*) FROM estoque.eventos_outbox WHERE NOT publicado AND NOT estacionado)"
             ).fetchone()

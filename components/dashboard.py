@@ -1,15 +1,18 @@
 """Dashboard: the stack's CloudWatch dashboard, one screen an operator opens when an alarm fires.
 
-Rows, top to bottom: the saga (notas emitted, confirmed, compensated and canceled per minute, and
-how long a saga takes to reach its final state), its plumbing (outbox lag and parked rows, DLQ
-depths, the oldest message's age per queue, rejected messages), the functions (errors, throttles,
-duration p95 of each), the API (4xx, 5xx, latency p95) and the database (CPU, connections, free
-storage).
+Rows, top to bottom: the saga (notas emitted, confirmed, compensated and canceled per minute, how
+long a saga takes to reach its final state, the outbox lag and parked rows), SEFAZ (its answers, how
+long notas wait for them, the days left before the A1 certificate expires and before the nearest
+inutilização is due), the plumbing (DLQ depths, the oldest message's age per queue, rejected
+messages), the functions (errors, throttles, duration p95 of each), the API (4xx, 5xx, latency p95)
+and the database (CPU, connections, free storage).
 
 The saga's figures are the functions' own EMF metrics (namespace `nfe`, dimension `service` = the
 function's topology name, see components/metrics.py): NotasCriadas from faturamento-api;
 NotasConfirmadas, Compensacoes, NotasCanceladas, DuracaoSaga and DuracaoCancelamento from
-faturamento-consumer; MensagensRejeitadas from each consumer; the outbox figures from the publisher.
+faturamento-consumer; MensagensRejeitadas from each consumer; the outbox figures from the publisher;
+the SEFAZ figures from sefaz-autorizador, but the inutilização deadline, which the publisher reports
+(components/metrics.py).
 """
 
 from __future__ import annotations
@@ -37,7 +40,13 @@ SAGA_METRICS = (
 SAGA_DURATION_METRIC = "DuracaoSaga"
 CANCELATION_DURATION_METRIC = "DuracaoCancelamento"
 REJECTED_METRIC = "MensagensRejeitadas"
-CONSUMERS = ("estoque-consumer", "faturamento-consumer")
+CONSUMERS = ("estoque-consumer", "faturamento-consumer", metrics.SEFAZ_SERVICE)
+SEFAZ_ANSWERS = (
+    (metrics.SEFAZ_AUTHORIZED_METRIC, "authorized"),
+    (metrics.SEFAZ_REJECTED_METRIC, "rejected"),
+    (metrics.SEFAZ_DENIED_METRIC, "denied"),
+    (metrics.SEFAZ_UNAVAILABLE_METRIC, "SEFAZ unavailable (attempts)"),
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,8 @@ class DashboardArgs:
     # The saga's queues (not their DLQs): the age of the oldest message shows a backlog building.
     queue_names: Sequence[pulumi.Input[str]] = ()
     backlog_alarm_seconds: int | None = None
+    # nfe:sefaz.pendingAlarmMinutes in seconds, drawn on the authorization wait.
+    sefaz_pending_alarm_seconds: int | None = None
 
 
 def _widget(title: str, series: list[list[Any]], stat: str, **properties: Any) -> dict[str, Any]:
@@ -68,6 +79,52 @@ def _widget(title: str, series: list[list[Any]], stat: str, **properties: Any) -
             **properties,
         },
     }
+
+
+def _threshold(label: str, value: float | None) -> dict[str, Any]:
+    return {"annotations": {"horizontal": [{"label": label, "value": value}]}} if value is not None else {}
+
+
+def sefaz_widgets(args: DashboardArgs) -> list[dict[str, Any]]:
+    """SEFAZ's row: what it answered, how long the notas waited for it, the days left before the fiscal
+    deadlines (the certificate's expiry, the nearest inutilização)."""
+    ns, dims = metrics.METRICS_NAMESPACE, ["service", metrics.SEFAZ_SERVICE]
+    return [
+        _widget(
+            "SEFAZ answers per minute",
+            [[ns, name, *dims, {"label": label}] for name, label in SEFAZ_ANSWERS],
+            "Sum",
+        ),
+        _widget(
+            "Waiting for SEFAZ, max (s since dhEmi)",
+            [[ns, metrics.SEFAZ_PENDING_METRIC, *dims, {"label": "longest wait"}]],
+            "Maximum",
+            **_threshold("pending alarm", args.sefaz_pending_alarm_seconds),
+        ),
+        # Both fiscal deadlines on one days axis: the certificate's renewal and the nearest inutilização
+        # (reported by the publisher, sql/V010), each with its alarm's threshold.
+        _widget(
+            "Fiscal deadlines: days left",
+            [
+                [ns, metrics.SEFAZ_CERTIFICATE_DAYS_METRIC, *dims, {"label": "A1 certificate"}],
+                [
+                    ns,
+                    metrics.INUTILIZACAO_DEADLINE_METRIC,
+                    "service",
+                    metrics.OUTBOX_PUBLISHER_SERVICE,
+                    {"label": "nearest inutilização"},
+                ],
+            ],
+            "Minimum",
+            period=3600,
+            annotations={
+                "horizontal": [
+                    {"label": "certificate alarm", "value": metrics.SEFAZ_CERTIFICATE_ALARM_DAYS},
+                    {"label": "inutilização alarm", "value": metrics.INUTILIZACAO_ALARM_DAYS},
+                ]
+            },
+        ),
+    ]
 
 
 def widgets(args: DashboardArgs) -> list[dict[str, Any]]:
@@ -117,6 +174,8 @@ def widgets(args: DashboardArgs) -> list[dict[str, Any]]:
             ],
             "Maximum",
         ),
+        # A row of its own, the second: SEFAZ is the saga's one dependency outside the stack.
+        *sefaz_widgets(args),
         _widget(
             "DLQ depth",
             [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", name] for name in args.dlq_names],

@@ -1,7 +1,8 @@
 """One Lambda function of the topology with its log group, role and least-privilege policy.
 
-Not a component of its own: the SagaService, OutboxPublisher and SecureDatabase components call
-`create_function` so each function's resources are children of the component that owns it.
+Not a component of its own: the SagaService, SefazParticipant, OutboxPublisher and SecureDatabase
+components call `create_function` so each function's resources are children of the component that
+owns it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class LambdaRuntime:
     outage_tolerance_seconds: int = 15 * 60
     # Faturamento's EMITENTE: nfe:emitente as JSON.
     emitente_json: str | None = None
+    # The SEFAZ participant's SEFAZ_CA_BUNDLE: the packaged bundle's path, None when none is packaged.
+    sefaz_ca_bundle: str | None = None
 
     def physical_name(self, function_name: str) -> str:
         return f"{function_name}-{self.environment}"
@@ -103,7 +106,7 @@ def create_function(
     prefix: str,
     spec: topology.Function,
     runtime: LambdaRuntime,
-    network: Network,
+    network: Network | None,
     *,
     environment: Mapping[str, pulumi.Input[str]],
     bus_name: pulumi.Input[str] | None = None,
@@ -111,13 +114,22 @@ def create_function(
     statements: Sequence[Mapping[str, Any]] = (),
     depends_on: Sequence[pulumi.Resource] = (),
     fiscal_archive_bucket: pulumi.Input[str] | None = None,
+    sefaz_certificate_secret: pulumi.Input[str] | None = None,
 ) -> FunctionResources:
     """Create `spec`'s function, named `<spec.name>-<env>`, with its own log group and role.
 
     The log group exists before the function (Lambda would otherwise create it on the first
     invocation, without retention, and a later create of ours would collide), and the function
     waits for its policy: Lambda checks the ENI permissions when a VPC function is created.
+
+    A function is in the stack's private subnets (`network`) unless its topology says otherwise
+    (`in_vpc=False`, the SEFAZ participant): then it gets no VPC config and no ENI actions, and
+    passing a network for it, or none for a VPC function, is a mistake refused here.
     """
+    if spec.in_vpc and network is None:
+        raise ValueError(f"{spec.name} runs in the VPC: give it the stack's network")
+    if not spec.in_vpc and network is not None:
+        raise ValueError(f"{spec.name} runs outside the VPC (nfe/topology.py): it takes no network")
     opts = pulumi.ResourceOptions(parent=parent)
     physical = runtime.physical_name(spec.name)
     log_group = aws.cloudwatch.LogGroup(
@@ -135,7 +147,7 @@ def create_function(
     policy = aws.iam.RolePolicy(
         f"{prefix}-policy",
         role=role.id,
-        policy=iam.document([*iam.lambda_base_statements(log_group.arn, in_vpc=True), *statements]),
+        policy=iam.document([*iam.lambda_base_statements(log_group.arn, in_vpc=spec.in_vpc), *statements]),
         opts=opts,
     )
     # The one computation of a function's variables, shared with local mode's containers.
@@ -147,6 +159,13 @@ def create_function(
         runtime.outage_tolerance_seconds,
         runtime.emitente_json,
         fiscal_archive_bucket=fiscal_archive_bucket,
+        sefaz_certificate_secret=sefaz_certificate_secret,
+        sefaz_ca_bundle=runtime.sefaz_ca_bundle,
+    )
+    vpc_config = (
+        {"subnet_ids": list(network.subnet_ids), "security_group_ids": list(network.security_group_ids)}
+        if network is not None
+        else None
     )
     function = aws.lambda_.Function(
         f"{prefix}-fn",
@@ -163,7 +182,7 @@ def create_function(
         reserved_concurrent_executions=runtime.reserved_concurrency_for(spec),
         tracing_config={"mode": "Active"},
         logging_config={"log_format": "JSON", "log_group": log_group.name},
-        vpc_config={"subnet_ids": list(network.subnet_ids), "security_group_ids": list(network.security_group_ids)},
+        vpc_config=vpc_config,
         environment={"variables": variables},
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[policy, log_group, *depends_on]),
     )

@@ -1,4 +1,5 @@
-"""OutboxPublisher: the publisher Lambda, its one-minute schedule and the outbox lag alarm."""
+"""OutboxPublisher: the publisher Lambda, its one-minute schedule, the outbox lag alarm, and the alarm on
+the figure it reports beside the lag: the days left to inutilizar a rejected número."""
 
 from __future__ import annotations
 
@@ -93,5 +94,34 @@ class OutboxPublisher(pulumi.ComponentResource):
             ok_actions=[args.alarm_topic_arn],
             opts=child,
         )
+        self._inutilizacao_alarm(name, args.alarm_topic_arn)
         self.function_name = function.name
         self.register_outputs({"functionName": function.name, "scheduleRule": schedule.name})
+
+    def _inutilizacao_alarm(self, name: str, alarm_topic_arn: pulumi.Input[str]) -> aws.cloudwatch.MetricAlarm:
+        """A rejected número must be inutilizado within three days.
+
+        The publisher reports the fewest days left on every run while any número awaits inutilização,
+        and nothing otherwise: silence is fine, and the alarm clears once the número is inutilizado (or
+        its deadline is further than three days). Minimum over five minutes: the figure changes slowly.
+        """
+        days = metrics.INUTILIZACAO_ALARM_DAYS
+        return aws.cloudwatch.MetricAlarm(
+            f"{name}-inutilizacao-alarm",
+            alarm_description=(
+                f"A rejected NF-e número must be inutilizado at SEFAZ within {days} days "
+                "(by the 10th of the month after its rejection)"
+            ),
+            namespace=metrics.METRICS_NAMESPACE,
+            metric_name=metrics.INUTILIZACAO_DEADLINE_METRIC,
+            dimensions=metrics.OUTBOX_LAG_DIMENSIONS,
+            statistic="Minimum",
+            period=300,
+            evaluation_periods=1,
+            threshold=days,
+            comparison_operator="LessThanThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=[alarm_topic_arn],
+            ok_actions=[alarm_topic_arn],
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -28,13 +28,15 @@ class RoutedQueue:
     target: aws.cloudwatch.EventTarget
 
 
-def check_visibility_timeout(consumer_timeout_seconds: int) -> int:
-    """The queue's visibility must cover six consumer timeouts (AWS guidance for SQS event sources)."""
-    visibility = topology.QUEUE_VISIBILITY_TIMEOUT_SECONDS
+def check_visibility_timeout(spec: topology.Queue, consumer_timeout_seconds: int) -> int:
+    """The queue's own visibility (nfe/topology.py: 90 s, the SEFAZ queue's 360 s) must cover six
+    timeouts of its consumer (AWS guidance for SQS event sources)."""
+    visibility = spec.visibility_timeout_seconds
     if visibility < 6 * consumer_timeout_seconds:
         raise ValueError(
-            f"nfe:lambda.consumerTimeoutSeconds is {consumer_timeout_seconds}: the queues' {visibility} s "
-            f"visibility timeout must be at least 6x the consumer timeout, so at most {visibility // 6}"
+            f"{spec.consumer}'s timeout is {consumer_timeout_seconds} s: queue {spec.name}'s {visibility} s "
+            f"visibility timeout must be at least 6x the consumer timeout, so at most {visibility // 6} "
+            "(nfe:lambda.consumerTimeoutSeconds, or the function's own in nfe/topology.py)"
         )
     return visibility
 
@@ -50,7 +52,7 @@ def create_routed_queue(
 ) -> RoutedQueue:
     """The queue for one event: its DLQ, the rule that routes the event to it, and the target."""
     child = pulumi.ResourceOptions(parent=parent)
-    visibility = check_visibility_timeout(consumer_timeout_seconds)
+    visibility = check_visibility_timeout(spec, consumer_timeout_seconds)
     dlq = aws.sqs.Queue(
         f"{prefix}-dlq",
         name=f"{spec.dlq_name}-{environment}",
@@ -73,7 +75,7 @@ def create_routed_queue(
     rule = aws.cloudwatch.EventRule(
         f"{prefix}-rule",
         name=f"{spec.rule_name}-{environment}",
-        description=f"{spec.event.value} from {spec.source.value} to {spec.name}",
+        description=f"{', '.join(e.value for e in spec.events)} from {spec.source.value} to {spec.name}",
         event_bus_name=bus_name,
         event_pattern=json.dumps(topology.event_pattern(spec)),
         opts=child,

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
-from components.alarms import alarm_on_any
+from components.consumers import create_consumer_queues, subscribe
 from components.fiscal_archive import FiscalArchiveAccess
 from components.lambdas import (
     DatabaseAccess,
@@ -19,21 +19,8 @@ from components.lambdas import (
     database_environment,
     errors_alarm,
 )
-from components.queues import (
-    DLQ_RETENTION_SECONDS,
-    RoutedQueue,
-    backlog_age_alarm,
-    create_routed_queue,
-    dlq_depth_alarm,
-)
+from components.queues import RoutedQueue
 from nfe import function_env, topology
-
-# The consumers' metric for a message no retry can fix (functions/shared/consumer.py REJECTED_METRIC).
-REJECTED_METRIC = "MensagensRejeitadas"
-METRICS_NAMESPACE = "nfe"
-# Where the stack and local mode (its pollers per queue) share the mapping's scaling rule.
-MIN_MAXIMUM_CONCURRENCY = function_env.MIN_MAXIMUM_CONCURRENCY
-maximum_concurrency = function_env.maximum_concurrency
 
 
 @dataclass(frozen=True)
@@ -49,23 +36,6 @@ class SagaServiceArgs:
     cors_allow_origin: pulumi.Input[str] | None = None
     # The NF-e documents' bucket and key, for the functions that keep them (function_env.uses_fiscal_archive).
     fiscal_archive: FiscalArchiveAccess | None = None
-
-
-def rejected_messages_alarm(
-    parent: pulumi.Resource, prefix: str, spec: topology.Function, alarm_topic_arn: pulumi.Input[str]
-) -> aws.cloudwatch.MetricAlarm:
-    """A consumer rejected a message no retry can fix (it goes to the DLQ): alarm at once."""
-    return alarm_on_any(
-        parent,
-        f"{prefix}-rejected-alarm",
-        description=f"{spec.name}: messages rejected ({REJECTED_METRIC})",
-        namespace=METRICS_NAMESPACE,
-        metric_name=REJECTED_METRIC,
-        dimensions={"service": spec.name},
-        statistic="Sum",
-        period=60,
-        alarm_topic_arn=alarm_topic_arn,
-    )
 
 
 class SagaService(pulumi.ComponentResource):
@@ -128,63 +98,17 @@ class SagaService(pulumi.ComponentResource):
 
     def _create_consumer(self, name: str, spec: topology.Function) -> None:
         args = self.args
-        child = pulumi.ResourceOptions(parent=self)
-        queue_specs = topology.queues_for(spec.name)
-        target_dlq = aws.sqs.Queue(
-            f"{name}-target-dlq",
-            name=f"{args.service}-events-target-dlq-{args.runtime.environment}",
-            sqs_managed_sse_enabled=True,
-            message_retention_seconds=DLQ_RETENTION_SECONDS,
-            opts=child,
+        queues = create_consumer_queues(
+            self,
+            name,
+            spec,
+            args.runtime,
+            args.bus_name,
+            args.alarm_topic_arn,
+            target_dlq_name=f"{args.service}-events-target-dlq",
         )
-        routed = [
-            create_routed_queue(
-                self,
-                f"{name}-{q.name}",
-                q,
-                args.runtime.environment,
-                args.runtime.timeout_for(spec),
-                args.bus_name,
-                target_dlq,
-            )
-            for q in queue_specs
-        ]
-        self.queues.extend(routed)
-        # Events EventBridge could not deliver to a queue land here; only this service's rules may write.
-        aws.sqs.QueuePolicy(
-            f"{name}-target-dlq-policy",
-            queue_url=target_dlq.url,
-            policy=iam.document(
-                [
-                    iam.statement(
-                        ["sqs:SendMessage"],
-                        [target_dlq.arn],
-                        sid="ItsRulesDeadLetters",
-                        principal={"Service": "events.amazonaws.com"},
-                        condition={"ArnEquals": {"aws:SourceArn": [r.rule.arn for r in routed]}},
-                    )
-                ]
-            ),
-            opts=child,
-        )
-        dlq_depth_alarm(self, f"{name}-target-dlq", target_dlq, args.alarm_topic_arn)
-        self.target_dlq = target_dlq
-        consumer = self._create_function(name, spec, [r.queue.arn for r in routed])
+        self.queues.extend(queues.routed)
+        self.target_dlq = queues.target_dlq
+        consumer = self._create_function(name, spec, queues.queue_arns)
         self.functions[spec.name] = consumer
-        rejected_messages_alarm(self, name, spec, args.alarm_topic_arn)
-        share = maximum_concurrency(args.runtime.reserved_concurrency, len(routed))
-        for r in routed:
-            aws.lambda_.EventSourceMapping(
-                f"{name}-{r.spec.name}-mapping",
-                event_source_arn=r.queue.arn,
-                function_name=consumer.function.arn,
-                batch_size=topology.SQS_BATCH_SIZE,
-                function_response_types=["ReportBatchItemFailures"],
-                scaling_config={"maximum_concurrency": share},
-                # A mapping starts polling as soon as it exists: not before the schema is migrated.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.database.migrated)),
-            )
-            dlq_depth_alarm(self, f"{name}-{r.spec.name}-dlq", r.dlq, args.alarm_topic_arn)
-            backlog_age_alarm(
-                self, f"{name}-{r.spec.name}", r.queue, args.runtime.outage_tolerance_seconds, args.alarm_topic_arn
-            )
+        subscribe(self, name, consumer, queues, args.runtime, args.database.migrated, args.alarm_topic_arn)

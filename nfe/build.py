@@ -5,9 +5,9 @@ the same sources give byte-identical files and Pulumi sees an unchanged function
 
 - A function zip holds `functions/__init__.py`, `functions/shared/` and the function's own package
   (`functions/faturamento/`, ...) with the packages it imports (`functions/fiscal/`), plus `sql/`
-  for the migrator and the RDS CA bundle at
-  `certs/rds-ca-bundle.pem` when the stack configures one. A change to one service's code does not
-  redeploy the other service.
+  for the migrator, the RDS CA bundle at `certs/rds-ca-bundle.pem` in the functions that connect to
+  the database when the stack configures one, and the SEFAZ CA bundle at `certs/sefaz-ca-bundle.pem`
+  in the SEFAZ participant's alone. A change to one service's code does not redeploy the other service.
 - The layer holds the wheels of psycopg[binary], pydantic, pydantic-settings,
   aws-lambda-powertools[tracer] and the NF-e's libraries (nfelib, xsdata, lxml, signxml,
   erpbrasil.assinatura, BrazilFiscalReport) for manylinux aarch64 / cp313 (`pip download --only-binary=:all:`),
@@ -67,7 +67,11 @@ LAYER_REQUIREMENTS = (
 )
 # Packages under functions/ a service's code imports besides its own and shared/: the fiscal core
 # (identifiers for Estoque's produtos; the model, chave, XML and DANFE for Faturamento).
-SERVICE_PACKAGES: dict[str, tuple[str, ...]] = {"faturamento": ("fiscal",), "estoque": ("fiscal",)}
+SERVICE_PACKAGES: dict[str, tuple[str, ...]] = {
+    "faturamento": ("fiscal",),
+    "estoque": ("fiscal",),
+    "sefaz": ("fiscal",),
+}
 LAMBDA_PYTHON_VERSION = "3.13"
 # Lambda's python3.13 runs on Amazon Linux 2023 (glibc 2.34): any of these manylinux tags loads.
 LAMBDA_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64", "manylinux_2_34_aarch64")
@@ -76,6 +80,9 @@ RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "ur
 
 CA_BUNDLE_ARCHIVE_PATH = "certs/rds-ca-bundle.pem"
 CA_BUNDLE_RUNTIME_PATH = f"/var/task/{CA_BUNDLE_ARCHIVE_PATH}"
+# The CAs the SEFAZ participant verifies SEFAZ's servers with (nfe:sefaz.caBundlePath).
+SEFAZ_CA_BUNDLE_ARCHIVE_PATH = "certs/sefaz-ca-bundle.pem"
+SEFAZ_CA_BUNDLE_RUNTIME_PATH = f"/var/task/{SEFAZ_CA_BUNDLE_ARCHIVE_PATH}"
 # Lambda's limit on a function's unzipped code plus all its layers.
 LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
 OFFLINE_ENV = "NFE_OFFLINE_PLAN"
@@ -239,9 +246,23 @@ def function_package(spec: topology.Function) -> str:
     return parts[1]
 
 
+def connects_to_database(spec: topology.Function) -> bool:
+    """The functions that log in to PostgreSQL: a role of their own, or the migrator's master user."""
+    return spec.database_role is not None or spec.kind == "migrator"
+
+
+def talks_to_sefaz(spec: topology.Function) -> bool:
+    return spec.service == "sefaz"
+
+
 def function_entries(
-    spec: topology.Function, ca_bundle: Path | None = None, source_root: Path = PROJECT_ROOT
+    spec: topology.Function,
+    ca_bundle: Path | None = None,
+    source_root: Path = PROJECT_ROOT,
+    sefaz_ca_bundle: Path | None = None,
 ) -> list[tuple[str, bytes]]:
+    """The zip's entries. Each CA bundle goes only where it is used: the RDS one to the functions that
+    connect to the database, the SEFAZ one to the SEFAZ participant, which has no database."""
     functions_dir = source_root / "functions"
     package = function_package(spec)
     entries = [("functions/__init__.py", (functions_dir / "__init__.py").read_bytes())]
@@ -255,8 +276,10 @@ def function_entries(
             entries += _tree(functions_dir / extra, f"functions/{extra}")
     if spec.kind == "migrator":
         entries += _tree(source_root / "sql", "sql")
-    if ca_bundle is not None:
+    if ca_bundle is not None and connects_to_database(spec):
         entries.append((CA_BUNDLE_ARCHIVE_PATH, ca_bundle.read_bytes()))
+    if sefaz_ca_bundle is not None and talks_to_sefaz(spec):
+        entries.append((SEFAZ_CA_BUNDLE_ARCHIVE_PATH, sefaz_ca_bundle.read_bytes()))
     return entries
 
 
@@ -265,8 +288,10 @@ def build_function(
     ca_bundle: Path | None = None,
     build_dir: Path | None = None,
     source_root: Path = PROJECT_ROOT,
+    sefaz_ca_bundle: Path | None = None,
 ) -> Path:
-    return write_zip(function_entries(spec, ca_bundle, source_root), function_zip_path(spec.name, build_dir))
+    entries = function_entries(spec, ca_bundle, source_root, sefaz_ca_bundle)
+    return write_zip(entries, function_zip_path(spec.name, build_dir))
 
 
 # -- dependency layer ----------------------------------------------------------------------------------
@@ -353,9 +378,14 @@ def build_layer(build_dir: Path | None = None, cache_dir: Path = WHEEL_CACHE_DIR
 # -- both ----------------------------------------------------------------------------------------------
 
 
-def build_all(ca_bundle: Path | None = None, build_dir: Path | None = None) -> Artifacts:
+def build_all(
+    ca_bundle: Path | None = None, build_dir: Path | None = None, sefaz_ca_bundle: Path | None = None
+) -> Artifacts:
     """Rebuild every function zip (cheap, byte-identical when unchanged) and the layer when missing."""
-    functions = {spec.name: build_function(spec, ca_bundle, build_dir) for spec in topology.FUNCTIONS}
+    functions = {
+        spec.name: build_function(spec, ca_bundle, build_dir, sefaz_ca_bundle=sefaz_ca_bundle)
+        for spec in topology.FUNCTIONS
+    }
     return Artifacts(functions=functions, layer=build_layer(build_dir))
 
 
@@ -445,3 +475,62 @@ def tls_settings(
             f"certificate, so functions could not verify the database; {FETCH_BUNDLE_HINT}"
         )
     return TlsSettings("verify-full", CA_BUNDLE_RUNTIME_PATH, path)
+
+
+# -- TLS to SEFAZ ----------------------------------------------------------------------------------------
+
+SEFAZ_BUNDLE_HINT = (
+    "put the CA certificates SEFAZ's servers chain to (ICP-Brasil's roots and intermediates, published by "
+    "ITI) in one PEM file and set nfe:sefaz.caBundlePath to it (certs/README.md)"
+)
+PRODUCAO = 1  # tpAmb 1: notas with fiscal value
+
+
+@dataclass(frozen=True)
+class SefazTlsSettings:
+    ca_bundle: str | None  # the bundle's path inside the package (SEFAZ_CA_BUNDLE); None: not packaged
+    bundle: Path | None  # the file to package; None when nothing is packaged
+    notice: str | None = None
+    warning: bool = False  # the notice is a warning (the function will not reach SEFAZ), not information
+
+
+def sefaz_tls_settings(
+    ambiente: int, ca_bundle_path: str | None, offline: bool, root: Path = PROJECT_ROOT
+) -> SefazTlsSettings:
+    """Decide which CA bundle the SEFAZ participant trusts SEFAZ with, or refuse to deploy.
+
+    An emitente in produção (tpAmb 1) never deploys without one: the function sends the emitente's
+    signed notas and presents its A1 there, and without a bundle it would refuse every connection
+    (functions/sefaz/settings.py requires one), so every nota would wait. In homologação the stack
+    deploys without one and says that the function will refuse to connect. As for the RDS bundle,
+    an offline plan does not read the file.
+    """
+    if ca_bundle_path is None:
+        if ambiente == PRODUCAO:
+            raise BuildError(
+                "nfe:emitente.ambiente is 1 (produção): nfe:sefaz.caBundlePath is required, or the "
+                f"SEFAZ function cannot verify SEFAZ's servers; {SEFAZ_BUNDLE_HINT}"
+            )
+        return SefazTlsSettings(
+            None,
+            None,
+            notice="no nfe:sefaz.caBundlePath: SEFAZ's servers cannot be verified, so the SEFAZ function "
+            "will refuse to connect and notas will wait (and alarm) until a bundle is deployed",
+            warning=True,
+        )
+    path = Path(ca_bundle_path)
+    if not path.is_absolute():
+        path = root / path
+    if offline:
+        return SefazTlsSettings(
+            SEFAZ_CA_BUNDLE_RUNTIME_PATH,
+            None,
+            notice=f"offline plan ({OFFLINE_ENV}=1): SEFAZ CA bundle {ca_bundle_path} not read or packaged",
+        )
+    if not path.is_file():
+        raise BuildError(f"nfe:sefaz.caBundlePath {ca_bundle_path}: no such file; {SEFAZ_BUNDLE_HINT}")
+    try:
+        bundle_authorities(path)
+    except BuildError as exc:
+        raise BuildError(f"nfe:sefaz.caBundlePath {exc}; {SEFAZ_BUNDLE_HINT}") from None
+    return SefazTlsSettings(SEFAZ_CA_BUNDLE_RUNTIME_PATH, path)

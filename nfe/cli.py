@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "nfe.commands.schemas",
     "nfe.commands.openapi",
     "nfe.commands.ops",
+    "nfe.commands.fiscal",
 ]
 
 

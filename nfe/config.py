@@ -269,6 +269,25 @@ class FiscalArchiveConfig(_Model):
         return self
 
 
+class SefazConfig(_Model):
+    """The SEFAZ participant (components/sefaz_participant.py, docs/operations.md).
+
+    `caBundlePath`: the CA certificates the function trusts SEFAZ's servers with (ICP-Brasil's chain
+    for the autorizador's web services), packaged into the sefaz-autorizador zip only, as the RDS
+    bundle is into the database functions'. A stack whose emitente is in produção (ambiente 1) does
+    not deploy without it (nfe/build.py `sefaz_tls_settings`); in homologação it is optional, and the
+    function then refuses to connect rather than trusting an unverified server.
+
+    `pendingAlarmMinutes`: how long a nota may wait for SEFAZ's answer (its EsperaAutorizacao, from
+    dhEmi) before the alarm fires. At least 5: the alarm reads 5-minute maxima, and SEFAZ being slow
+    for a minute is not an incident. At most 720, the longest outage tolerance a consumer may have
+    (nfe:lambda.outageToleranceMinutes): waiting longer than that is the DLQ alarm's business.
+    """
+
+    ca_bundle_path: str | None = None
+    pending_alarm_minutes: int = Field(15, ge=5, le=720)
+
+
 # What a prod stack file that leaves nfe:fiscalArchive's lock unset gets: five years, no bypass.
 PROD_FISCAL_ARCHIVE_DEFAULTS = {"objectLockMode": "COMPLIANCE", "retentionDays": 1825}
 
@@ -286,6 +305,10 @@ def _default_function_usage() -> dict[str, FunctionUsage]:
         "faturamento": FunctionUsage(invocations=1_000_000, avg_duration_ms=40),
         "estoque": FunctionUsage(invocations=1_000_000, avg_duration_ms=40),
         "publisher": FunctionUsage(avg_duration_ms=120),
+        # One invocation per nota (batch size 1): usage.notasPerMonth's 100,000. Most of its duration is
+        # waiting for SEFAZ's synchronous answer (a TLS handshake with the A1 and the authorization),
+        # billed all the same; signing is a few tens of ms.
+        "sefaz": FunctionUsage(invocations=100_000, avg_duration_ms=1500),
     }
 
 
@@ -347,6 +370,7 @@ class StackConfig(_Model):
     emitente: Emitente | None = None
     usage: UsageConfig = Field(default_factory=UsageConfig)
     fiscal_archive: FiscalArchiveConfig = Field(default_factory=FiscalArchiveConfig)
+    sefaz: SefazConfig = Field(default_factory=SefazConfig)
     cost_guardrail: CostGuardrailConfig = Field(default_factory=CostGuardrailConfig)
 
     @model_validator(mode="before")

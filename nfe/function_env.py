@@ -46,8 +46,9 @@ def local_database(database_url: str) -> dict[str, str]:
 
 
 def uses_fiscal_archive(spec: topology.Function) -> bool:
-    """Faturamento's API and consumer write and read the NF-e documents; no other function may."""
-    return spec.service == "faturamento" and spec.kind in ("api", "consumer")
+    """The SEFAZ participant archives what SEFAZ authorized or denied (the nfeProc), Faturamento's API
+    serves the documents and keeps the DANFE beside them; no other function may touch the archive."""
+    return spec.name in ("faturamento-api", "sefaz-autorizador")
 
 
 def function_environment(
@@ -59,6 +60,9 @@ def function_environment(
     emitente: str | None = None,
     *,
     fiscal_archive_bucket: V | None = None,
+    sefaz_certificate_secret: V | None = None,
+    sefaz_ca_bundle: str | None = None,
+    sefaz_base_url: str | None = None,
 ) -> dict[str, V | str]:
     """Every variable the stack sets on `spec`'s function.
 
@@ -67,8 +71,11 @@ def function_environment(
     of a function that is given one, and an API function's one allowed CORS origin (the functions'
     own answers name it, as the gateway's do; never `*`), and a consumer's outage tolerance (how
     long its messages survive a dependency being down, functions/shared/redelivery.py), and to
-    Faturamento's functions the emitente, as JSON (nfe:emitente: names, addresses, no secret),
-    and the fiscal archive's bucket to the functions that keep NF-e documents (`uses_fiscal_archive`).
+    Faturamento's functions and the SEFAZ participant the emitente, as JSON (nfe:emitente: names,
+    addresses, no secret; the participant inutiliza números in its name),
+    and the fiscal archive's bucket to the functions that keep NF-e documents (`uses_fiscal_archive`),
+    and to the SEFAZ participant alone where its certificate is kept (a secret's ARN), the CA bundle
+    it trusts SEFAZ with and, in local mode only, the emulated SEFAZ's base URL.
     """
     env: dict[str, V | str] = {
         "POWERTOOLS_SERVICE_NAME": spec.name,
@@ -83,10 +90,17 @@ def function_environment(
         env[topology.ENV_CORS_ALLOW_ORIGIN] = cors_allow_origin
     if spec.kind == "consumer" and outage_tolerance_seconds is not None:
         env[topology.ENV_OUTAGE_TOLERANCE_SECONDS] = str(outage_tolerance_seconds)
-    if spec.service == "faturamento" and emitente is not None:
+    if spec.service in ("faturamento", "sefaz") and emitente is not None:
         env[topology.ENV_EMITENTE] = emitente
     if fiscal_archive_bucket is not None and uses_fiscal_archive(spec):
         env[topology.ENV_FISCAL_ARCHIVE_BUCKET] = fiscal_archive_bucket
+    if spec.service == "sefaz":
+        if sefaz_certificate_secret is not None:
+            env[topology.ENV_SEFAZ_CERTIFICATE_SECRET] = sefaz_certificate_secret
+        if sefaz_ca_bundle is not None:
+            env[topology.ENV_SEFAZ_CA_BUNDLE] = sefaz_ca_bundle
+        if sefaz_base_url is not None:
+            env[topology.ENV_SEFAZ_BASE_URL] = sefaz_base_url
     return env
 
 

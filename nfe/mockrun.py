@@ -208,6 +208,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["bucket"] = bucket
             state["arn"] = f"arn:aws:s3:::{bucket}"
             state.setdefault("bucketRegionalDomainName", f"{bucket}.s3.{self.region}.amazonaws.com")
+        elif kind == "aws:secretsmanager/secret:Secret":
+            # A secret's name is its namePrefix plus a unique suffix, and its ARN adds six characters of
+            # Secrets Manager's own after a hyphen.
+            prefix = args.inputs.get("namePrefix")
+            name = args.inputs.get("name") or (f"{prefix}{digest}" if prefix else args.name)
+            state["name"] = name
+            state["arn"] = f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:{name}-{digest[:6]}"
         elif kind == "aws:sns/topic:Topic":
             state["arn"] = f"arn:aws:sns:{self.region}:{ACCOUNT_ID}:{name}"
         return resource_id, state

@@ -20,6 +20,14 @@ from functions.shared.redelivery import MAX_RECEIVE_COUNT as MAX_RECEIVE_COUNT
 # Seed: 90 s; at least 6x the consumer timeout (AWS guidance for SQS event sources).
 QUEUE_VISIBILITY_TIMEOUT_SECONDS = 90
 SQS_BATCH_SIZE = 10
+# The SEFAZ participant: one call is a TLS handshake and a synchronous authorization (seconds; the
+# client's read timeout is SEFAZ_READ_TIMEOUT_SECONDS); after a timeout it consults before resending,
+# so an attempt makes up to four calls. One nota per invocation, so one slow SEFAZ answer delays one nota.
+SEFAZ_TIMEOUT_SECONDS = 60
+SEFAZ_CONNECT_TIMEOUT_SECONDS = 5
+SEFAZ_READ_TIMEOUT_SECONDS = 10
+SEFAZ_RESERVED_CONCURRENCY = 4
+SEFAZ_BATCH_SIZE = 1
 PUBLISHER_SCHEDULE = "rate(1 minute)"
 PUBLISHER_INTERVAL_SECONDS = 60
 BUS_NAME_PREFIX = "nfe-events"
@@ -28,7 +36,7 @@ BUS_NAME_PREFIX = "nfe-events"
 @dataclass(frozen=True)
 class Function:
     name: str
-    service: str  # "faturamento", "estoque" or "platform"
+    service: str  # "faturamento", "estoque", "sefaz" or "platform"
     handler: str  # module path inside the zip, "package.module.attribute"
     database_role: str | None  # the PostgreSQL login role the function connects as
     kind: str  # "api", "consumer", "publisher", "migrator"
@@ -37,13 +45,27 @@ class Function:
     publishes_events: bool = False
     # None: the stack's reserved concurrency. Every reservation counts against the account's quota.
     reserved_concurrency: int | None = None
+    # False only for the SEFAZ participant: it needs the internet (SEFAZ) and no database, and the VPC
+    # has no NAT and no route out (DESIGN: "Lambda sem VPC" where it fits). Policies enforce both ways.
+    in_vpc: bool = True
 
 
 @dataclass(frozen=True)
 class Queue:
+    """One consumer's queue and the rule routing its events to it: one event, or several of one source
+    (SEFAZ's answers travel together: one queue, one mapping, one DLQ per consumer instead of one per
+    answer, which also keeps a consumer's mappings within its reserved concurrency)."""
+
     name: str
     consumer: str
-    event: EventName
+    event: EventName | tuple[EventName, ...]
+    # At least six times the consumer's timeout (AWS guidance for SQS event sources).
+    visibility_timeout_seconds: int = QUEUE_VISIBILITY_TIMEOUT_SECONDS
+    batch_size: int = SQS_BATCH_SIZE
+
+    @property
+    def events(self) -> tuple[EventName, ...]:
+        return self.event if isinstance(self.event, tuple) else (self.event,)
 
     @property
     def dlq_name(self) -> str:
@@ -51,11 +73,16 @@ class Queue:
 
     @property
     def source(self) -> Source:
-        return SOURCES[self.event]
+        sources = {SOURCES[e] for e in self.events}
+        if len(sources) != 1:
+            raise ValueError(f"queue {self.name}: its events come from {sorted(sources)}; one rule matches one source")
+        return sources.pop()
 
     @property
     def rule_name(self) -> str:
-        return f"{self.event.value}-to-{self.name}"
+        if len(self.events) == 1:
+            return f"{self.events[0].value}-to-{self.name}"
+        return f"{self.source.value.removeprefix('nfe.')}-to-{self.name}"
 
 
 FUNCTIONS: tuple[Function, ...] = (
@@ -73,6 +100,7 @@ FUNCTIONS: tuple[Function, ...] = (
         "functions.faturamento.handlers.consumer.handler",
         "faturamento_app",
         "consumer",
+        publishes_events=True,  # NotaFiscalEmitida, to the SEFAZ participant
     ),
     Function(
         "estoque-api",
@@ -80,6 +108,7 @@ FUNCTIONS: tuple[Function, ...] = (
         "functions.estoque.handlers.api.handler",
         "estoque_app",
         "api",
+        publishes_events=True,  # ProdutoCadastrado, Faturamento's projection of what can be invoiced
     ),
     Function(
         "estoque-consumer",
@@ -88,6 +117,19 @@ FUNCTIONS: tuple[Function, ...] = (
         "estoque_app",
         "consumer",
         publishes_events=True,
+    ),
+    Function(
+        "sefaz-autorizador",
+        "sefaz",
+        "functions.sefaz.handler.handler",
+        None,  # no database: it reads the XML from its event and answers with events
+        "consumer",
+        memory_mb=512,  # signing (RSA) and lxml's schema checks are CPU-bound; Lambda's CPU scales with memory
+        timeout_seconds=SEFAZ_TIMEOUT_SECONDS,
+        publishes_events=True,
+        # SEFAZ blocks a sender that calls too often (656, consumo indevido): a few notas at a time.
+        reserved_concurrency=SEFAZ_RESERVED_CONCURRENCY,
+        in_vpc=False,
     ),
     Function(
         "outbox-publisher",
@@ -123,6 +165,30 @@ QUEUES: tuple[Queue, ...] = (
     Queue("faturamento-confirmacao", "faturamento-consumer", EventName.RESERVA_CONFIRMADA),
     Queue("faturamento-compensacao", "faturamento-consumer", EventName.RESERVA_FALHOU),
     Queue("faturamento-cancelamento", "faturamento-consumer", EventName.RESERVA_LIBERADA),
+    Queue("faturamento-produtos", "faturamento-consumer", EventName.PRODUTO_CADASTRADO),
+    # The SEFAZ steps: the numbered NF-e and a cancelation go to the participant, SEFAZ's answers to
+    # both services.
+    Queue(
+        "sefaz-pedidos",
+        "sefaz-autorizador",
+        (EventName.NOTA_FISCAL_EMITIDA, EventName.NOTA_FISCAL_CANCELAMENTO_SOLICITADO),
+        visibility_timeout_seconds=6 * SEFAZ_TIMEOUT_SECONDS,
+        batch_size=SEFAZ_BATCH_SIZE,
+    ),
+    Queue(
+        "faturamento-sefaz",
+        "faturamento-consumer",
+        (
+            EventName.NOTA_FISCAL_AUTORIZADA,
+            EventName.NOTA_FISCAL_REJEITADA,
+            EventName.NOTA_FISCAL_DENEGADA,
+            EventName.NOTA_FISCAL_CANCELAMENTO_HOMOLOGADO,
+            EventName.NOTA_FISCAL_CANCELAMENTO_REJEITADO,
+            EventName.NUMERACAO_INUTILIZADA,
+        ),
+    ),
+    # The compensation SEFAZ's refusals call for: Estoque releases the reservas.
+    Queue("estoque-sefaz", "estoque-consumer", (EventName.NOTA_FISCAL_REJEITADA, EventName.NOTA_FISCAL_DENEGADA)),
 )
 
 
@@ -143,7 +209,7 @@ def routes_for(function_name: str) -> tuple[Route, ...]:
 
 def event_pattern(queue: Queue) -> dict[str, list[str]]:
     """The EventBridge rule pattern routing the queue's event to it (seed section 3)."""
-    return {"source": [queue.source.value], "detail-type": [queue.event.value]}
+    return {"source": [queue.source.value], "detail-type": [e.value for e in queue.events]}
 
 
 def bus_name(environment: str) -> str:
@@ -167,6 +233,12 @@ ENV_OUTAGE_TOLERANCE_SECONDS = "OUTAGE_TOLERANCE_SECONDS"
 ENV_FISCAL_ARCHIVE_BUCKET = "FISCAL_ARCHIVE_BUCKET"
 # Faturamento's functions: the emitente (nfe:emitente) as JSON, validated by functions/fiscal/model.py.
 ENV_EMITENTE = "EMITENTE"
+# The SEFAZ participant only: the ARN of the secret holding the emitente's A1 certificate (the name of
+# a secret, never its value), the trusted CA bundle for SEFAZ's servers (a path inside the package),
+# and, in local mode and tests only, the base URL of an emulated SEFAZ in place of the endpoint table.
+ENV_SEFAZ_CERTIFICATE_SECRET = "SEFAZ_CERTIFICATE_SECRET"  # noqa: S105
+ENV_SEFAZ_CA_BUNDLE = "SEFAZ_CA_BUNDLE"
+ENV_SEFAZ_BASE_URL = "SEFAZ_BASE_URL"
 # Response media types API Gateway passes through as binary (the DANFE); a request body is
 # base64-encoded only when its Content-Type is one of them.
 BINARY_MEDIA_TYPES = ("application/pdf",)

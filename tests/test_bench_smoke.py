@@ -22,6 +22,9 @@ TINY = [
     "3",
     "--warmup",
     "1",
+    # The emulator's default, zero (the same run when the default is zero) and a slow SEFAZ
+    "--sefaz-delays",
+    "default,0,200",
     "--api-requests",
     "8",
     "--api-rounds",
@@ -79,6 +82,17 @@ def test_every_benchmark_runs_and_writes_its_figures(pg_admin_url: str, tmp_path
         assert results[key]["p50"] <= results[key]["p95"] <= results[key]["p99"]
     # The schedule alone cannot beat a publish right after the commit.
     assert results["sagaLatencyScheduleOnlyMs"]["p50"] > results["sagaLatencyMs"]["p50"]
+    # The saga ends at AUTORIZADA, measured at each SEFAZ delay once: SEFAZ's 200 ms are in the saga's time
+    by_delay = results["sagaLatencyBySefazDelayMs"]
+    default_delay = results["details"]["sagaEager"]["sefazDefaultDelayMs"]
+    assert set(by_delay) == {str(default_delay), "0", "200"}
+    assert by_delay[str(default_delay)] == results["sagaLatencyMs"]
+    assert by_delay["200"]["p50"] >= by_delay["0"]["p50"] + 150
+    eager = results["details"]["sagaEager"]
+    assert eager["statuses"] == {"AUTORIZADA": 3}
+    assert eager["toConfirmadaMs"]["p50"] < results["sagaLatencyMs"]["p50"]
+    steps = [step["step"] for step in eager["anatomy"]]
+    assert steps[-1] == "faturamento consumer transaction began (AUTORIZADA)" and len(steps) == 7
     for op in ("post", "get"):
         assert set(results["apiLatencyMs"][op]) == {"c1", "c8"}
         for figures in results["apiLatencyMs"][op].values():
@@ -92,16 +106,24 @@ def test_every_benchmark_runs_and_writes_its_figures(pg_admin_url: str, tmp_path
     assert all(positive(p["sagasPerSecond"]) and positive(p["cpuMsPerSaga"]) for p in points)
     assert throughput["peakSagasPerSecond"] == max(p["sagasPerSecond"] for p in points)
     # Measured commits per saga agree with the counted path (connection start-ups add a little).
-    assert throughput["transactionsPerSagaCounted"] <= throughput["transactionsPerSaga"] < 8
+    counted = throughput["transactionsPerSagaCounted"]
+    assert counted == 7 and counted <= throughput["transactionsPerSaga"] < counted + 2
     expected_functions = {fn.name for fn in topology.FUNCTIONS} | {"python"}
     assert set(results["coldStartMs"]) == expected_functions
     assert all(positive(v) for v in results["coldStartMs"].values())
+    # Every function that serves a request has its cold request, the SEFAZ participant's included
+    served = {fn.name for fn in topology.FUNCTIONS if fn.kind != "migrator"}
+    assert set(results["coldRequestMs"]) == served | {"python"}
+    assert all(positive(v) for v in results["coldRequestMs"].values())
+    assert positive(results["details"]["coldRequest"]["sefazServerMs"])
     assert positive(results["publisherEventsPerSecond"])
     # The fiscal step's CPU: a DANFE costs more than building and validating the XML, and 20 items more than 1
     fiscal = results["fiscalCpuMsPerNota"]
     assert all(positive(v) for v in fiscal.values())
     assert fiscal["danfeCpuMs1Item"] > fiscal["xmlBuildValidateCpuMs1Item"]
     assert fiscal["xmlBuildValidateCpuMs20Items"] > fiscal["xmlBuildValidateCpuMs1Item"]
+    # Signing a nota (the A1 already open) costs less than rendering its DANFE
+    assert fiscal["signCpuMs1Item"] < fiscal["danfeCpuMs1Item"] and positive(fiscal["signCpuMs20Items"])
     assert {"cpu", "cores", "ramGb", "os", "python", "postgresql", "date"} <= set(results["machine"])
     # And the markdown report carries every section and the goals
     report = (tmp_path / "latest.md").read_text()

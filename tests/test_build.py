@@ -29,6 +29,7 @@ EM_AARCH64 = 183
 # Test fixtures generated on the fly, named after the CAs the checks look for; never real certificates.
 RDS_TEST_CA = "Amazon RDS test-fixture Root CA"
 PROXY_TEST_CA = "Amazon Root CA 1 test-fixture"
+SEFAZ_TEST_CA = "AC Raiz test-fixture (standing for ICP-Brasil)"
 
 
 def write_test_ca_bundle(path: Path, *common_names: str) -> Path:
@@ -291,3 +292,55 @@ def test_dev_without_a_bundle_falls_back_to_require_and_says_so() -> None:
     tls = build.tls_settings("dev", None, offline=False)
     assert (tls.sslmode, tls.sslrootcert, tls.bundle) == ("require", None, None)
     assert tls.notice and "sslmode=require" in tls.notice
+
+
+# -- the SEFAZ participant's package and its CA bundle ---------------------------------------------------
+
+
+def test_the_sefaz_zip_holds_its_package_the_fiscal_core_and_its_bundle_only(tmp_path: Path, bundle: Path) -> None:
+    # Given both bundles handed to the build, as `pulumi up` does
+    sefaz_bundle = write_test_ca_bundle(tmp_path / "sefaz.pem", SEFAZ_TEST_CA)
+    built = {
+        spec.name: build.build_function(spec, bundle, tmp_path / "out", sefaz_ca_bundle=sefaz_bundle)
+        for spec in topology.FUNCTIONS
+    }
+    sefaz = zip_names(built["sefaz-autorizador"])
+    # Then the SEFAZ function's zip has its package, the fiscal core and shared/, and no other service's
+    assert "functions/sefaz/handler.py" in sefaz and "functions/fiscal/__init__.py" in sefaz
+    assert "functions/shared/consumer.py" in sefaz
+    assert not any(n.startswith(("functions/faturamento/", "functions/estoque/", "sql/")) for n in sefaz)
+    # And each bundle goes only where it is used: SEFAZ's to it, the RDS one to what connects to the database
+    for spec in topology.FUNCTIONS:
+        names = zip_names(built[spec.name])
+        assert (build.SEFAZ_CA_BUNDLE_ARCHIVE_PATH in names) is (spec.name == "sefaz-autorizador"), spec.name
+        assert (build.CA_BUNDLE_ARCHIVE_PATH in names) is build.connects_to_database(spec), spec.name
+    with zipfile.ZipFile(built["sefaz-autorizador"]) as archive:
+        assert archive.read(build.SEFAZ_CA_BUNDLE_ARCHIVE_PATH) == sefaz_bundle.read_bytes()
+
+
+def test_produção_without_a_sefaz_bundle_is_refused_even_offline() -> None:
+    for offline in (False, True):
+        with pytest.raises(build.BuildError, match=r"ambiente is 1 \(produção\): nfe:sefaz\.caBundlePath is required"):
+            build.sefaz_tls_settings(1, None, offline=offline)
+
+
+def test_homologação_without_a_sefaz_bundle_deploys_with_a_warning() -> None:
+    tls = build.sefaz_tls_settings(2, None, offline=False)
+    assert (tls.ca_bundle, tls.bundle, tls.warning) == (None, None, True)
+    assert tls.notice and "will refuse to connect" in tls.notice
+
+
+def test_a_sefaz_bundle_must_exist_and_hold_certificates_and_offline_does_not_read_it(tmp_path: Path) -> None:
+    with pytest.raises(build.BuildError, match=r"nfe:sefaz\.caBundlePath .*: no such file"):
+        build.sefaz_tls_settings(1, str(tmp_path / "missing.pem"), offline=False)
+    not_pem = tmp_path / "bundle.pem"
+    not_pem.write_text("hello")
+    with pytest.raises(build.BuildError, match=r"nfe:sefaz\.caBundlePath .*not a PEM certificate bundle"):
+        build.sefaz_tls_settings(2, str(not_pem), offline=False)
+    good = write_test_ca_bundle(tmp_path / "sefaz.pem", SEFAZ_TEST_CA)
+    tls = build.sefaz_tls_settings(1, str(good), offline=False)
+    assert (tls.ca_bundle, tls.bundle, tls.warning) == (build.SEFAZ_CA_BUNDLE_RUNTIME_PATH, good, False)
+    # A relative path is read from the project root; an offline plan neither reads nor packages it
+    offline = build.sefaz_tls_settings(1, "certs/absent.pem", offline=True, root=tmp_path)
+    assert (offline.ca_bundle, offline.bundle) == (build.SEFAZ_CA_BUNDLE_RUNTIME_PATH, None)
+    assert offline.notice and "offline" in offline.notice

@@ -41,6 +41,23 @@ def test_prod_stack_is_multi_az_with_proxy_and_deletion_protection() -> None:
     assert config.network.endpoint_azs == 2
 
 
+def test_each_stack_configures_its_sefaz_participant() -> None:
+    # prod emits in produção, which does not deploy without the SEFAZ CA bundle; dev in homologação
+    prod, dev = (load_stack_file(ROOT / f"Pulumi.{name}.yaml") for name in ("prod", "dev"))
+    assert prod.emitente_of().ambiente == 1 and prod.sefaz.ca_bundle_path == "certs/sefaz-ca-bundle.pem"
+    assert dev.emitente_of().ambiente == 2 and dev.sefaz.ca_bundle_path is None
+    assert prod.sefaz.pending_alarm_minutes == dev.sefaz.pending_alarm_minutes == 15
+    # The cost review prices the SEFAZ function from usage.functions.sefaz: one invocation per nota
+    for config in (prod, dev):
+        assert config.usage.functions["sefaz"].invocations == config.usage.notas_per_month
+
+
+def test_the_sefaz_settings_default_to_a_15_minute_alarm_and_no_bundle() -> None:
+    config = parse(base())
+    assert (config.sefaz.ca_bundle_path, config.sefaz.pending_alarm_minutes) == (None, 15)
+    assert config.usage.functions["sefaz"].invocations == 100_000
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
@@ -95,6 +112,8 @@ def test_prod_stack_is_multi_az_with_proxy_and_deletion_protection() -> None:
         ({"monthlyBudgetUsd": 10}, "nfe:environment is required"),
         (base(environment="prod"), "database.multiAz must be true for prod"),
         (base(usage={"apiRequests": -1}), "nfe:usage.apiRequests must be at least 0, got -1"),
+        (base(sefaz={"pendingAlarmMinutes": 2}), "nfe:sefaz.pendingAlarmMinutes must be between 5 and 720, got 2"),
+        (base(sefaz={"caBundle": "certs/x.pem"}), "nfe:sefaz.caBundle is not a known setting"),
     ],
 )
 def test_bad_values_name_the_key(values: dict[str, object], message: str) -> None:

@@ -25,8 +25,10 @@ INTERFACES = {
 
 
 def test_every_body_the_console_reads_or_sends_is_typed() -> None:
-    used = {"NotaIn", "NotaOut", "PaginaNotas", "ProdutoIn", "ProdutoOut", "PaginaProdutos", "EntradaIn"}
-    assert used | {"EntradaRegistrada", "ErrorBody", "FieldError"} <= set(INTERFACES)
+    notas = {"NotaIn", "NotaOut", "PaginaNotas", "CancelamentoIn"}
+    used = notas | {"ProdutoIn", "ProdutoOut", "PaginaProdutos", "EntradaIn"}
+    # Nested ones too: SEFAZ's refusal of the nota (sefaz) or of its cancelamento is typed as its schema says.
+    assert used | {"EntradaRegistrada", "ErrorBody", "FieldError", "RespostaSefaz"} <= set(INTERFACES)
 
 
 @pytest.mark.parametrize("name", sorted(INTERFACES))
@@ -63,7 +65,8 @@ def test_downloads_ask_first_for_the_media_type_the_api_declares() -> None:
     downloads = re.findall(
         r"\$\{this\.base\}(/[^`]*)`,\s*\{\s*responseType: 'blob',\s*headers: \{ Accept: '([^',]+)", source
     )
-    assert len(downloads) == source.count("responseType: 'blob'") == 2
+    # The nfeProc (or NF-e), the DANFE and the cancelamento's procEventoNFe.
+    assert len(downloads) == source.count("responseType: 'blob'") == 3
     for suffix, accept in downloads:
         path = "/api/v1/notas" + re.sub(r"\$\{encodeURIComponent\(id\)\}", "{id}", suffix)
         content = PATHS[path]["get"]["responses"]["200"]["content"]

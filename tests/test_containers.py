@@ -21,7 +21,7 @@ from nfe.local import emulator
 from nfe.local.containers import runtime_environment
 from nfe.local.fiscal_demo import DEMO_EMITENTE
 from nfe.local.lambda_runtime import ContainerLost, FunctionError, FunctionRuntime
-from nfe.local.system import LOCAL_FUNCTIONS, container_environment
+from nfe.local.system import LOCAL_FUNCTIONS, SefazTarget, container_environment
 from nfe.local.xray_listener import XRayListener
 from nfe.plan import plan
 
@@ -115,7 +115,7 @@ def test_a_container_past_its_timeout_is_killed_and_replaced() -> None:
 
 # --- the environment: the stack's, but for the database and the endpoints --------------------
 
-LOCAL_ONLY = {"DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+LOCAL_ONLY = {"DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "SEFAZ_BASE_URL"}
 STACK_ONLY = {
     topology.ENV_DB_HOST,
     topology.ENV_DB_PORT,
@@ -150,11 +150,16 @@ def test_each_container_gets_the_variables_the_stack_deploys_but_for_the_databas
             "127.0.0.1:2000",
             "host=127.0.0.1 port=5432 dbname=nfe user=x",
             cors_origin="http://127.0.0.1:3000",
+            sefaz=SefazTarget("https://127.0.0.1:1", "/tmp/ca.pem", "nfe-sefaz-certificado-test"),
         )
         runtime = runtime_environment(
             fn, f"{fn.name}-local", region="us-east-1", xray_daemon="127.0.0.1:2000", memory_mb=0
         )
         from_stack = {k for k in local if k not in runtime or k in ("AWS_REGION", "AWS_DEFAULT_REGION")} - LOCAL_ONLY
+        if topology.ENV_SEFAZ_CA_BUNDLE not in stack_vars:
+            # A homologação stack without nfe:sefaz.caBundlePath deploys none (and warns); local mode
+            # always has the emulator's CA.
+            from_stack.discard(topology.ENV_SEFAZ_CA_BUNDLE)
         assert from_stack - {"AWS_REGION", "AWS_DEFAULT_REGION"} == set(stack_vars) - STACK_ONLY, fn.name
         # Where things are, and whose notas these are: the stack's own there, local mode's demo here
         endpoints = {
@@ -162,6 +167,9 @@ def test_each_container_gets_the_variables_the_stack_deploys_but_for_the_databas
             topology.ENV_CORS_ALLOW_ORIGIN,
             topology.ENV_FISCAL_ARCHIVE_BUCKET,
             topology.ENV_EMITENTE,
+            # The certificate's secret and SEFAZ's CA: the stack's there, the emulator's here
+            topology.ENV_SEFAZ_CERTIFICATE_SECRET,
+            topology.ENV_SEFAZ_CA_BUNDLE,
         }
         if topology.ENV_EMITENTE in stack_vars:
             assert json.loads(local[topology.ENV_EMITENTE])["cnpj"] == DEMO_EMITENTE["cnpj"], fn.name
@@ -177,8 +185,12 @@ def test_each_container_gets_the_variables_the_stack_deploys_but_for_the_databas
         # Tracing and metrics as deployed: X-Ray's daemon address, nothing switching either off
         assert local["AWS_XRAY_DAEMON_ADDRESS"] == "127.0.0.1:2000"
         assert not {k for k in local if k.endswith("_DISABLED")}
-        # The database URL carries no credentials: the function logs in as its own role
-        assert "user=" not in local["DATABASE_URL"] and local.get(topology.ENV_DB_USER) == fn.database_role
+        # The database URL carries no credentials: the function logs in as its own role; a function
+        # outside the VPC gets no database at all, there as here
+        if fn.in_vpc:
+            assert "user=" not in local["DATABASE_URL"] and local.get(topology.ENV_DB_USER) == fn.database_role
+        else:
+            assert "DATABASE_URL" not in local and not {k for k in stack_vars if k.startswith("DB_")}, fn.name
 
 
 def test_the_stack_and_local_mode_share_one_environment_function() -> None:
@@ -229,7 +241,13 @@ def test_no_heavy_module_creeps_into_a_handlers_init(local_aws: emulator.LocalAw
     try:
         for fn in LOCAL_FUNCTIONS:
             env = container_environment(
-                fn, local_aws, xray.address, "host=127.0.0.1 port=5432 dbname=nfe", cors_origin="http://127.0.0.1:3000"
+                fn,
+                local_aws,
+                xray.address,
+                "host=127.0.0.1 port=5432 dbname=nfe",
+                cors_origin="http://127.0.0.1:3000",
+                # The SEFAZ participant's init reads where SEFAZ and its certificate are, nothing more.
+                sefaz=SefazTarget("https://127.0.0.1:1", "/nonexistent/ca.pem", "nfe-sefaz-certificado-test"),
             )
             container = Container(fn, env, None, measure=True)
             try:

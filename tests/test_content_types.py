@@ -145,11 +145,11 @@ def test_every_unreadable_body_is_refused_before_validation_and_stores_nothing(
 
 
 def valid_bodies(world: World) -> dict[str, tuple[str, int]]:
-    """Per POST route, a JSON body it reads and the answer it gets (cancelamento reads no body: a
-    PENDING nota cannot be cancelled, so 409 shows the request got past the body check)."""
+    """Per POST route, a JSON body it reads and the answer it gets (a PENDING nota cannot be cancelled,
+    so the cancelamento's 409 shows the request got past the body check and its validation)."""
     return {
         "/api/v1/notas": (json.dumps(nota_body()), 201),
-        "/api/v1/notas/{id}/cancelamento": ("{}", 409),
+        "/api/v1/notas/{id}/cancelamento": ('{"justificativa": "Pedido cancelado pelo cliente"}', 409),
         "/api/v1/produtos": (json.dumps(produto()), 201),
         "/api/v1/produtos/{id}/entradas": ('{"quantidade": 5}', 200),
     }
@@ -164,12 +164,12 @@ def test_json_with_its_charset_is_read_on_every_post_route(world: World, content
 
 
 def test_a_post_without_a_body_needs_no_content_type(world: World) -> None:
-    # Given a route that reads no body (the console posts cancelamento with none) / When posted bare
+    # Given a route that needs a body (the cancelamento's justificativa) / When posted bare
     path = world.paths["/api/v1/notas/{id}/cancelamento"]
     response = world.invoke("faturamento-api", event("POST", path, None, None))
-    # Then the body check lets it through: the nota's state answers (PENDING cannot be cancelled)
-    assert response["statusCode"] == 409, response
-    # And a route that needs a body still says which field is missing, not which type
+    # Then the body check lets it through, and validation says the body is missing, not its type
+    assert response["statusCode"] == 422, response
+    assert {e["field"] for e in response_json(response)["errors"]} == {"body"}
     response = world.invoke("estoque-api", event("POST", "/api/v1/produtos", None, "application/json"))
     assert response["statusCode"] == 422, response
 

@@ -15,8 +15,17 @@ from functions.shared.consumer import MalformedEvent, parse_body
 from functions.shared.events import (
     PAYLOADS,
     EventName,
+    NotaFiscalAutorizada,
     NotaFiscalCancelada,
+    NotaFiscalCancelamentoHomologado,
+    NotaFiscalCancelamentoRejeitado,
+    NotaFiscalCancelamentoSolicitado,
     NotaFiscalCriada,
+    NotaFiscalDenegada,
+    NotaFiscalEmitida,
+    NotaFiscalRejeitada,
+    NumeracaoInutilizada,
+    ProdutoCadastrado,
     ReservaConfirmada,
     ReservaFalhou,
     ReservaLiberada,
@@ -28,6 +37,8 @@ from tests.helpers.events import saga_envelope
 
 COMMITTED = Path(__file__).resolve().parents[1] / "events" / "schemas"
 NOTA = uuid.uuid4()
+# The MOC's worked example (MOC 7.0 §2.2.6.2).
+CHAVE = "52060433009911002506550120000007800267301615"
 PRODUTO = uuid.uuid4()
 EXAMPLES: dict[EventName, Any] = {
     EventName.NOTA_FISCAL_CRIADA: NotaFiscalCriada.model_validate(
@@ -49,6 +60,85 @@ EXAMPLES: dict[EventName, Any] = {
         }
     ),
     EventName.RESERVA_LIBERADA: ReservaLiberada.model_validate({"notaFiscalId": str(NOTA), "reservas": []}),
+    EventName.NOTA_FISCAL_EMITIDA: NotaFiscalEmitida.model_validate(
+        {
+            "notaFiscalId": str(NOTA),
+            "chave": CHAVE,
+            "serie": 1,
+            "numero": 7,
+            "ambiente": 2,
+            "emitidaEm": "2026-12-06T10:00:00-03:00",
+            "xml": "<NFe/>",
+        }
+    ),
+    EventName.NOTA_FISCAL_AUTORIZADA: NotaFiscalAutorizada.model_validate(
+        {
+            "notaFiscalId": str(NOTA),
+            "chave": CHAVE,
+            "protocolo": "135260000000007",
+            "autorizadaEm": "2026-12-06T10:00:01-03:00",
+            "digestValue": "bWFkZSB1cCBkaWdlc3Q=",
+            "cStat": 100,
+            "motivo": "Autorizado o uso da NF-e",
+            "documento": "nfe/homologacao/serie-001/000000007-x/NFex-procNFe.xml",
+        }
+    ),
+    EventName.NOTA_FISCAL_REJEITADA: NotaFiscalRejeitada.model_validate(
+        {"notaFiscalId": str(NOTA), "chave": CHAVE, "cStat": 610, "motivo": "Rejeição: Total da NF difere"}
+    ),
+    EventName.NOTA_FISCAL_CANCELAMENTO_SOLICITADO: NotaFiscalCancelamentoSolicitado.model_validate(
+        {
+            "notaFiscalId": str(NOTA),
+            "chave": CHAVE,
+            "protocolo": "135260000000007",
+            "justificativa": "Pedido cancelado pelo cliente",
+            "serie": 1,
+            "numero": 7,
+            "ambiente": 2,
+        }
+    ),
+    EventName.NOTA_FISCAL_CANCELAMENTO_HOMOLOGADO: NotaFiscalCancelamentoHomologado.model_validate(
+        {
+            "notaFiscalId": str(NOTA),
+            "chave": CHAVE,
+            "protocolo": "135260000000009",
+            "registradoEm": "2026-12-06T11:00:00-03:00",
+            "cStat": 135,
+            "motivo": "Evento registrado e vinculado a NF-e",
+            "documento": "nfe/homologacao/serie-001/000000007-x/NFex-procEventoNFe-110111-01.xml",
+        }
+    ),
+    EventName.NOTA_FISCAL_CANCELAMENTO_REJEITADO: NotaFiscalCancelamentoRejeitado.model_validate(
+        {"notaFiscalId": str(NOTA), "chave": CHAVE, "cStat": 501, "motivo": "Rejeição: Prazo de Cancelamento Superior"}
+    ),
+    EventName.NUMERACAO_INUTILIZADA: NumeracaoInutilizada.model_validate(
+        {
+            "inutilizacaoId": str(uuid.uuid4()),
+            "serie": 1,
+            "numeroInicial": 8,
+            "numeroFinal": 9,
+            "ambiente": 2,
+            "justificativa": "Números rejeitados pela SEFAZ",
+            "protocolo": "135260000000010",
+            "homologadaEm": "2026-12-06T11:00:00-03:00",
+            "cStat": 102,
+            "documento": "nfe/homologacao/serie-001/inutilizacao-000000008-000000009-procInutNFe.xml",
+        }
+    ),
+    EventName.PRODUTO_CADASTRADO: ProdutoCadastrado.model_validate(
+        {"produtoId": str(PRODUTO), "sku": "PAR-1", "ncm": "73181500", "unidade": "UN", "origem": 0}
+    ),
+    EventName.NOTA_FISCAL_DENEGADA: NotaFiscalDenegada.model_validate(
+        {
+            "notaFiscalId": str(NOTA),
+            "chave": CHAVE,
+            "protocolo": "135260000000008",
+            "denegadaEm": "2026-12-06T10:00:01-03:00",
+            "cStat": 302,
+            "motivo": "Uso Denegado: Irregularidade fiscal do destinatário",
+            "documento": "nfe/homologacao/serie-001/000000007-x/NFex-procNFe.xml",
+        }
+    ),
 }
 
 

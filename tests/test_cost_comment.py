@@ -100,8 +100,8 @@ def test_an_increase_above_the_guardrail_is_blocked(capsys: pytest.CaptureFixtur
     assert code == 1
     _golden("comment-blocked.md", text)
     assert text.startswith(MARKER.format(stack="dev") + "\n")
-    assert "monthly cost will increase by **+$36.37** (+46.8%)" in text
-    assert "| `dev` (us-east-1) | $77.76 | $114.13 | +$36.37 (+46.8%) |" in text
+    assert "monthly cost will increase by **+$36.37** (+45.7%)" in text
+    assert "| `dev` (us-east-1) | $79.56 | $115.93 | +$36.37 (+45.7%) |" in text
     assert "**Guardrail: ❌ blocked.**" in text
     assert "above `nfe:costGuardrail.maxIncreasePercent` (20%)" in text
     assert "above `nfe:monthlyBudgetUsd` ($85.00)" in text
@@ -129,7 +129,7 @@ def test_a_decrease_passes(capsys: pytest.CaptureFixture[str]) -> None:
     code, text = _comment(capsys, before="head", after="base")
     assert code == 0
     _golden("comment-decrease.md", text)
-    assert "monthly cost will decrease by **-$36.37** (-31.9%) 📉" in text
+    assert "monthly cost will decrease by **-$36.37** (-31.4%) 📉" in text
     assert "**Guardrail: ✅ passed.**" in text
     assert "| - | `database-proxy` | `rds/proxy`" in text
 
@@ -162,7 +162,7 @@ def test_an_earlier_json_estimate_can_be_the_before(capsys: pytest.CaptureFixtur
     before.write_text(capsys.readouterr().out)
     code = main([*_priced("head"), "--diff", str(before), "--format", "github"])
     assert code == 1
-    assert "| `dev` (us-east-1) | $77.76 | $114.13 | +$36.37 (+46.8%) |" in capsys.readouterr().out
+    assert "| `dev` (us-east-1) | $79.56 | $115.93 | +$36.37 (+45.7%) |" in capsys.readouterr().out
 
 
 def test_the_comment_needs_a_before(capsys: pytest.CaptureFixture[str]) -> None:
@@ -265,7 +265,7 @@ def test_the_guardrail_is_read_from_the_stack_file(capsys: pytest.CaptureFixture
     document["config"]["nfe:monthlyBudgetUsd"] = 200
     document["config"]["nfe:costGuardrail"] = {"maxIncreasePercent": 50, "overrideLabel": "finops-ok"}
     stack_file.write_text(yaml.safe_dump(document))
-    # Then the +46.8 % change passes, and at 40 % it is blocked until that label is on the pull request
+    # Then the +45.7 % change passes, and at 40 % it is blocked until that label is on the pull request
     code, text = _comment(capsys, after=after)
     assert code == 0 and "**Guardrail: ✅ passed.**" in text
     document["config"]["nfe:costGuardrail"]["maxIncreasePercent"] = 40

@@ -190,17 +190,21 @@ def fn(name: str, **extra: Any) -> PreviewResource:
 
 
 def test_each_function_pays_for_its_metrics_on_a_custom_metrics_line() -> None:
-    # Given the faturamento consumer (8 saga metrics + ColdStart) and an estoque API (ColdStart only)
+    # Given the faturamento consumer (13 saga metrics + ColdStart) and an estoque API (ColdStart only)
     config = parse({"environment": "dev", "monthlyBudgetUsd": 60})
     result = estimate([fn("faturamento-consumer"), fn("estoque-api")], config)
     lines = {(i.resource, i.dimension): i for i in result.items}
     # Then each has a custom-metrics line at $0.30 per metric-month
-    assert lines[("faturamento-consumer", "custom-metrics")].monthly == pytest.approx(9 * 0.30)
+    assert lines[("faturamento-consumer", "custom-metrics")].monthly == pytest.approx(14 * 0.30)
     assert lines[("estoque-api", "custom-metrics")].monthly == pytest.approx(0.30)
     assert "MensagensRejeitadas" in lines[("faturamento-consumer", "custom-metrics")].basis
-    assert len(metrics_of("faturamento-consumer")) == 9
-    # And the whole system emits 24 metrics: $7.20 a month per stack
-    assert sum(len(metrics_of(f.name)) for f in FUNCTIONS) == 24
+    assert len(metrics_of("faturamento-consumer")) == 14
+    # And the whole system emits 41 metrics (11 of them the SEFAZ participant's, 5 the publisher's, the
+    # inutilização deadline among them): $12.30 a month per stack
+    assert len(metrics_of("sefaz-autorizador")) == 11
+    assert [m.name for m in metrics_of("outbox-publisher")][-1] == "DiasParaInutilizar"
+    assert len(metrics_of("outbox-publisher")) == 5
+    assert sum(len(metrics_of(f.name)) for f in FUNCTIONS) == 41
 
 
 def test_a_function_with_metrics_disabled_pays_for_none() -> None:

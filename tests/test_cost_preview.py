@@ -37,9 +37,9 @@ def test_hand_written_minimal_preview_is_priced_by_hand() -> None:
     # When it is priced with the seed's volumes
     result = estimate(resources, _seed_usage_config())
     # Then: key $1.00; db 730 h x $0.016 + 20 GB x $0.115 + managed secret $0.40; publisher 500K x $0.20/1M
-    # + 500K x 0.12 s x 0.25 GB x $0.0000133334 + its 4 custom metrics x $0.30 (usage sets its
+    # + 500K x 0.12 s x 0.25 GB x $0.0000133334 + its 5 custom metrics x $0.30 (usage sets its
     # invocations here, the document has no schedule); queue 3M requests x $0.40/1M
-    expected = 1.00 + (11.68 + 2.30 + 0.40) + (0.10 + 15_000 * 0.0000133334 + 4 * 0.30) + 1.20
+    expected = 1.00 + (11.68 + 2.30 + 0.40) + (0.10 + 15_000 * 0.0000133334 + 5 * 0.30) + 1.20
     assert result.monthly_total == pytest.approx(expected, abs=1e-4)
     assert config["aws:region"] == "us-east-1"
     # And the deleted NAT gateway costs nothing, the SNS topic is unpriced, the RDS lines are the database's

@@ -111,8 +111,8 @@ def test_the_real_stacks_price_the_custom_metrics_and_the_scheduled_publisher(of
     # Given a real stack's estimate
     by_line = {(i.resource, i.dimension): i for i in offline.items}
     metrics = [i for i in offline.items if i.dimension == "custom-metrics"]
-    # Then the functions' 24 EMF metrics cost $7.20 a month
-    assert sum(i.monthly for i in metrics) == pytest.approx(24 * 0.30)
+    # Then the functions' 41 EMF metrics (nfe/cost/metrics.py) cost $12.30 a month
+    assert sum(i.monthly for i in metrics) == pytest.approx(41 * 0.30)
     # And the publisher runs 43,800 times a month, from its schedule resource
     publisher = next(i for (r, d), i in by_line.items() if "publisher" in r and d == "requests")
     assert "43,800 requests" in publisher.basis and "rate(1 minute)" in publisher.basis

@@ -51,11 +51,42 @@ def test_the_dashboard_shows_the_saga_its_plumbing_functions_api_and_database(st
         "DuracaoCancelamento",
     }
     assert series(widgets["Outbox lag (s) and parked rows"])[0][1] == "OutboxOldestUnpublishedAgeSeconds"
-    # Every DLQ the stack has: one per queue, one per service's targets, the event log's
+    # SEFAZ's row: its answers, the longest wait (with the pending alarm's threshold), the A1's days left
+    sefaz = [
+        m for t in ("SEFAZ answers per minute", "Waiting for SEFAZ, max (s since dhEmi)") for m in series(widgets[t])
+    ]
+    assert {m[1] for m in sefaz} == {
+        "NotasAutorizadas",
+        "NotasRejeitadas",
+        "NotasDenegadas",
+        "SefazIndisponivel",
+        "EsperaAutorizacao",
+    }
+    assert {(m[2], m[3]) for m in sefaz} == {("service", "sefaz-autorizador")}
+    waiting = widgets["Waiting for SEFAZ, max (s since dhEmi)"]["properties"]
+    assert waiting["stat"] == "Maximum" and waiting["annotations"]["horizontal"][0]["value"] == 15 * 60
+    # The fiscal deadlines: the A1's days left and the nearest inutilização's, each with its alarm's threshold
+    deadlines = widgets["Fiscal deadlines: days left"]["properties"]
+    assert [m[1] for m in series(widgets["Fiscal deadlines: days left"])] == [
+        "CertificadoDiasRestantes",
+        "DiasParaInutilizar",
+    ]
+    assert deadlines["stat"] == "Minimum"
+    assert [a["value"] for a in deadlines["annotations"]["horizontal"]] == [30, 3]
+    # One row of its own (the second)
+    assert {
+        w["y"]
+        for w in body(stack)["widgets"]
+        if w["properties"]["title"]
+        in ("SEFAZ answers per minute", "Waiting for SEFAZ, max (s since dhEmi)", "Fiscal deadlines: days left")
+    } == {6}
+    # Every DLQ the stack has: one per queue, one per consumer's targets, the event log's
     dlqs = {m[3] for m in series(widgets["DLQ depth"])}
     queues = {q.inputs["name"] for q in stack.of_type("aws:sqs/queue:Queue")}
     assert dlqs == {name for name in queues if "dlq" in name}
-    assert len(dlqs) == len(topology.QUEUES) + 2 + 1
+    consumers = [f for f in topology.FUNCTIONS if f.kind == "consumer"]
+    assert len(dlqs) == len(topology.QUEUES) + len(consumers) + 1
+    assert {m[3] for m in series(widgets["Rejected messages (MensagensRejeitadas)"])} == {f.name for f in consumers}
     # Each function's errors, throttles and duration p95
     functions = {f.inputs["name"] for f in stack.of_type("aws:lambda/function:Function")}
     for title, metric in (("Lambda errors", "Errors"), ("Lambda throttles", "Throttles")):
@@ -80,9 +111,13 @@ def test_each_consumer_has_a_mensagens_rejeitadas_alarm(stack: PlanResult) -> No
     alarms = [
         a
         for a in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-        if a.inputs["metricName"] == "MensagensRejeitadas"
+        if a.inputs.get("metricName") == "MensagensRejeitadas"
     ]
-    assert sorted(a.inputs["dimensions"]["service"] for a in alarms) == ["estoque-consumer", "faturamento-consumer"]
+    assert sorted(a.inputs["dimensions"]["service"] for a in alarms) == [
+        "estoque-consumer",
+        "faturamento-consumer",
+        "sefaz-autorizador",
+    ]
     for alarm in alarms:
         assert alarm.inputs["namespace"] == "nfe"
         assert alarm.inputs["threshold"] == 0 and alarm.inputs["comparisonOperator"] == "GreaterThanThreshold"
@@ -106,7 +141,25 @@ def test_every_alarm_links_to_its_runbook_section_and_the_section_exists(stack: 
         link = re.search(r"Runbook: docs/operations\.md#([\w-]+)$", description)
         assert link, description
         assert link.group(1) in sections, (link.group(1), sorted(sections))
-        assert link.group(1) == runbook.section_for(alarm.inputs["metricName"])
+        # A metric-math alarm links to the section of the first metric it reads that has one
+        metric = alarm.inputs.get("metricName") or next(
+            q["metric"]["metricName"]
+            for q in alarm.inputs["metricQueries"]
+            if "metric" in q and q["metric"]["metricName"] in runbook.SECTIONS
+        )
+        assert link.group(1) == runbook.section_for(metric)
+
+
+def test_a_metric_math_alarm_finds_its_section_by_the_metrics_it_reads() -> None:
+    def query(name: str) -> dict[str, Any]:
+        return {"id": name.lower(), "metric": {"metric_name": name, "namespace": "nfe"}}
+
+    # The first metric with a section decides, whatever comes before it
+    props = {"metric_queries": [query("NotasAutorizadas"), query("NotasRejeitadas"), {"id": "e", "expression": "1"}]}
+    assert runbook.alarm_metric(props) == "NotasRejeitadas"
+    # None with a section: the first one's name, which section_for then refuses
+    assert runbook.alarm_metric({"metric_queries": [query("SomethingNew")]}) == "SomethingNew"
+    assert runbook.alarm_metric({"metric_name": "Errors"}) == "Errors"
 
 
 def test_an_alarm_without_a_runbook_section_is_refused() -> None:
@@ -122,6 +175,10 @@ def test_the_stack_outputs_are_a_target_for_the_ops_commands(stack: PlanResult) 
     assert target.region == "us-east-1" and target.bus_name == f"nfe-events-{stack.stack}"
     assert target.archive_name == f"nfe-events-{stack.stack}-archive"
     kinds = [d.kind for d in target.dlqs]
-    assert kinds.count("queue") == len(topology.QUEUES) and kinds.count("target") == 2 and kinds.count("log") == 1
+    consumers = [f for f in topology.FUNCTIONS if f.kind == "consumer"]
+    assert kinds.count("queue") == len(topology.QUEUES) and kinds.count("log") == 1
+    # A target DLQ per consumer: each service's and the SEFAZ participant's
+    assert kinds.count("target") == len(consumers) == 3
+    assert target.dlq("sefaz-pedidos").name == f"sefaz-pedidos-dlq-{stack.stack}"
     assert all(d.source_url for d in target.dlqs if d.kind == "queue")
     assert target.dlq("estoque-reserva").name == f"estoque-reserva-dlq-{stack.stack}"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from nfe import topology
 from nfe.cli import main
 from nfe.mockrun import ResourceRecord
 
@@ -61,10 +62,12 @@ def test_code_waits_for_the_migration_of_the_same_deploy(
     # Given the stack's plan, as a deploy and as a first preview (outputs unknown)
     document = plan_json(stack, capsys, *mode)
     waiting = must_wait(document["resources"])
-    # Then all 5 application functions, 5 mappings, the schedule target, deployment and stage
-    # are there, and every one of them names the migration invocation among its dependencies
+    # Then every application function (the SEFAZ participant's too: its answers feed consumers of the
+    # new schema), a mapping per queue, the schedule target, deployment and stage are there, and every
+    # one of them names the migration invocation among its dependencies
     kinds = sorted(r["type"] for r in waiting)
-    assert kinds.count(FUNCTION) == 5 and kinds.count(MAPPING) == 5
+    assert kinds.count(FUNCTION) == len(topology.FUNCTIONS) - 1 == 6
+    assert kinds.count(MAPPING) == len(topology.QUEUES)
     assert kinds.count(TARGET) == 1 and kinds.count(DEPLOYMENT) == 1 and kinds.count(STAGE) == 1
     assert not_after_migration(document) == []
 
@@ -106,11 +109,11 @@ def _copy_program(destination: Path) -> None:
 def test_removing_one_depends_on_from_the_program_is_caught(tmp_path: Path) -> None:
     # Given a copy of the program whose event source mappings no longer wait for the migration
     _copy_program(tmp_path)
-    source = tmp_path / "components" / "saga_service.py"
+    source = tmp_path / "components" / "consumers.py"
     text = source.read_text()
-    marker = "opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.database.migrated)),"
+    marker = "opts=pulumi.ResourceOptions(parent=parent, depends_on=list(migrated)),"
     assert marker in text
-    source.write_text(text.replace(marker, "opts=child,"))
+    source.write_text(text.replace(marker, "opts=pulumi.ResourceOptions(parent=parent),"))
     # When the copy is planned in a fresh interpreter (so its own components/ are imported)
     script = (
         "import sys, json; from pathlib import Path; from nfe.plan import plan, to_json; "
@@ -121,9 +124,9 @@ def test_removing_one_depends_on_from_the_program_is_caught(tmp_path: Path) -> N
     )
     assert done.returncode == 0, done.stderr[-2000:]
     document = json.loads(done.stdout)
-    # Then all five mappings are reported, and nothing else
+    # Then every mapping (each service's and the SEFAZ participant's) is reported, and nothing else
     late = not_after_migration(document)
-    assert len(late) == 5 and all("EventSourceMapping" in urn for urn in late)
+    assert len(late) == len(topology.QUEUES) and all("EventSourceMapping" in urn for urn in late)
 
 
 def test_records_carry_dependencies_as_the_engine_receives_them() -> None:

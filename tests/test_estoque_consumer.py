@@ -23,7 +23,14 @@ from nfe.local.fiscal_demo import DESTINATARIO_SP, PRODUTO_FISCAL
 from tests.conftest import set_function_env
 from tests.helpers.api import ApiClient
 from tests.helpers.db import counts, envelope_of, one, outbox, rows
-from tests.helpers.events import failed_ids, saga_envelope, sqs_event
+from tests.helpers.events import (
+    JUSTIFICATIVA,
+    autorizada_de,
+    cancelamento_homologado_de,
+    failed_ids,
+    saga_envelope,
+    sqs_event,
+)
 
 
 @pytest.fixture
@@ -78,6 +85,11 @@ def deliver(consumer: EventConsumer, *bodies: Any) -> list[str]:
     return failed_ids(consumer.handle(sqs_event(bodies), None))
 
 
+def saga_outbox(url: str) -> list[dict[str, Any]]:
+    """Estoque's outbox without the produtos' own announcements (ProdutoCadastrado, for Faturamento)."""
+    return [e for e in outbox(url, "estoque") if e["tipo"] != "ProdutoCadastrado"]
+
+
 def test_reservation_decrements_every_product_and_confirms(
     consumer: EventConsumer, produtos: ApiClient, database_url: str
 ) -> None:
@@ -94,7 +106,7 @@ def test_reservation_decrements_every_product_and_confirms(
         (a, 3, "ATIVA"),
         (b, 5, "ATIVA"),
     }
-    [event] = outbox(database_url, "estoque")
+    [event] = saga_outbox(database_url)
     assert event["tipo"] == "ReservaConfirmada"
     assert event["payload"]["correlationId"] == nota_id
     assert {(r["produtoId"], r["quantidade"]) for r in event["payload"]["payload"]["reservas"]} == {(a, 3), (b, 5)}
@@ -116,7 +128,7 @@ def test_short_second_item_leaves_the_first_untouched(
     assert (stock(produtos, ok), stock(produtos, short)) == (10, 1)
     assert counts(database_url)["estoque.reservas"] == 0
     # And ReservaFalhou names the short product, what was asked and what there is
-    [event] = outbox(database_url, "estoque")
+    [event] = saga_outbox(database_url)
     assert event["tipo"] == "ReservaFalhou"
     payload = event["payload"]["payload"]
     assert payload["codigo"] == "ESTOQUE_INSUFICIENTE"
@@ -131,7 +143,7 @@ def test_unknown_product_fails_the_reservation(consumer: EventConsumer, produtos
     # When a nota wants both / Then nothing is reserved and the failure names the ghost
     assert deliver(consumer, criada([(real, 1), (ghost, 1)])) == []
     assert stock(produtos, real) == 10
-    [event] = outbox(database_url, "estoque")
+    [event] = saga_outbox(database_url)
     assert event["payload"]["payload"]["codigo"] == "PRODUTO_INEXISTENTE"
     assert event["payload"]["payload"]["produtosEmFalta"] == [{"produtoId": ghost, "solicitado": 1, "disponivel": None}]
 
@@ -148,7 +160,7 @@ def test_redelivered_nota_fiscal_criada_changes_nothing(
     # When the same event is delivered again, twice / Then stock, reservas and outbox are as they were
     assert deliver(consumer, envelope, envelope) == []
     assert (stock(produtos, produto_id), counts(database_url)) == before
-    assert len(outbox(database_url, "estoque")) == 1
+    assert len(saga_outbox(database_url)) == 1
 
 
 def test_twenty_concurrent_reservations_against_seven_units(
@@ -183,7 +195,7 @@ def test_twenty_concurrent_reservations_against_seven_units(
         database_url, "SELECT coalesce(sum(quantidade), 0) AS n FROM estoque.reservas WHERE status = 'ATIVA'"
     )
     assert reserved["n"] == 7
-    tipos = [e["tipo"] for e in outbox(database_url, "estoque")]
+    tipos = [e["tipo"] for e in saga_outbox(database_url)]
     assert tipos.count("ReservaConfirmada") == 7 and tipos.count("ReservaFalhou") == 13
 
 
@@ -253,8 +265,14 @@ def test_saga_round_trip_through_both_services(
         # Then the nota is CONFIRMADA and 3 units are left
         assert fat_api.get(f"/api/v1/notas/{nota_id}").body["status"] == "CONFIRMADA"
         assert stock(produtos, produto_id) == 3
-        # When it is cancelled and the events flow again
-        assert fat_api.post(f"/api/v1/notas/{nota_id}/cancelamento").status == 202
+        # When SEFAZ authorizes it, then it is cancelled and the events flow again
+        autorizada = saga_envelope(EventName.NOTA_FISCAL_AUTORIZADA, autorizada_de(database_url, nota_id))
+        assert deliver(fat_consumer, autorizada) == []
+        assert fat_api.post(f"/api/v1/notas/{nota_id}/cancelamento", JUSTIFICATIVA).status == 202
+        homologado = saga_envelope(
+            EventName.NOTA_FISCAL_CANCELAMENTO_HOMOLOGADO, cancelamento_homologado_de(database_url, nota_id)
+        )
+        assert deliver(fat_consumer, homologado) == []
         assert deliver(consumer, *map(envelope_of, outbox(database_url, "faturamento", "NotaFiscalCancelada"))) == []
         assert deliver(fat_consumer, *map(envelope_of, outbox(database_url, "estoque", "ReservaLiberada"))) == []
         # Then the nota is CANCELADA and the stock is whole again
@@ -262,3 +280,43 @@ def test_saga_round_trip_through_both_services(
         assert stock(produtos, produto_id) == 5
     finally:
         fat_db.close()
+
+
+def test_a_refusal_by_sefaz_releases_the_stock_once_whatever_arrives_after(
+    function_env: str, consumer: EventConsumer, produtos: ApiClient, database_url: str
+) -> None:
+    from functions.shared.events import NotaFiscalDenegada, NotaFiscalRejeitada
+
+    # Given 2 of 5 units reserved for a nota
+    produto_id = new_produto(produtos, 5)
+    nota_id = str(uuid.uuid4())
+    criada = NotaFiscalCriada.model_validate(
+        {"notaFiscalId": nota_id, "items": [{"produtoId": produto_id, "quantidade": 2}], "valorTotal": "6.00"}
+    )
+    assert deliver(consumer, saga_envelope(EventName.NOTA_FISCAL_CRIADA, criada)) == []
+    assert stock(produtos, produto_id) == 3
+    chave = "52060433009911002506550120000007800267301615"
+    rejeitada = NotaFiscalRejeitada.model_validate(
+        {"notaFiscalId": nota_id, "chave": chave, "cStat": 610, "motivo": "Rejeição: Total da NF difere"}
+    )
+    # When SEFAZ's rejection arrives twice (two deliveries of one event, and a second event) and a denial after
+    once = saga_envelope(EventName.NOTA_FISCAL_REJEITADA, rejeitada)
+    assert deliver(consumer, once, once) == []
+    assert deliver(consumer, saga_envelope(EventName.NOTA_FISCAL_REJEITADA, rejeitada)) == []
+    denegada = NotaFiscalDenegada.model_validate(
+        {
+            "notaFiscalId": nota_id,
+            "chave": chave,
+            "protocolo": "135260000000009",
+            "denegadaEm": "2026-12-06T10:00:00-03:00",
+            "cStat": 302,
+            "motivo": "Uso Denegado",
+            "documento": "nfe/x",
+        }
+    )
+    assert deliver(consumer, saga_envelope(EventName.NOTA_FISCAL_DENEGADA, denegada)) == []
+    # Then the 2 units came back exactly once, and every answer announced the release
+    assert stock(produtos, produto_id) == 5
+    liberadas = outbox(database_url, "estoque", "ReservaLiberada")
+    assert len(liberadas) == 3
+    assert sum(len(e["payload"]["payload"]["reservas"]) for e in liberadas) == 1

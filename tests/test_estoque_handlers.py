@@ -40,7 +40,8 @@ def test_api_and_consumer_modules_reserve_stock(function_env: str, load_handler)
     assert consumer.handler(event, FakeLambdaContext()) == {"batchItemFailures": []}
     # Then the stock is reserved, by the estoque_app role
     assert api.get(f"/api/v1/produtos/{produto_id}").body["quantidade"] == 1
-    assert [e["tipo"] for e in outbox(function_env, "estoque")] == ["ReservaConfirmada"]
+    # (after the produto's own announcement to Faturamento)
+    assert [e["tipo"] for e in outbox(function_env, "estoque")] == ["ProdutoCadastrado", "ReservaConfirmada"]
     roles = one(
         function_env,
         "SELECT array_agg(DISTINCT usename) AS roles FROM pg_stat_activity "
@@ -66,8 +67,11 @@ def test_missing_setting_fails_the_cold_start_naming_it(
     sys.modules.pop(module, None)
 
 
-def test_estoque_api_does_not_need_the_bus(function_env: str, monkeypatch: pytest.MonkeyPatch, load_handler) -> None:  # type: ignore[no-untyped-def]
-    # Given no EVENT_BUS_NAME (estoque-api publishes nothing) / When imported / Then it serves
+def test_estoque_api_needs_the_bus_and_says_so(
+    function_env: str, monkeypatch: pytest.MonkeyPatch, load_handler
+) -> None:  # type: ignore[no-untyped-def]
+    # Given no EVENT_BUS_NAME (estoque-api announces every produto to Faturamento) / When imported /
+    # Then the cold start fails naming the variable, rather than losing announcements later
     monkeypatch.delenv("EVENT_BUS_NAME")
-    api = ApiClient(load_handler("functions.estoque.handlers.api").handler)
-    assert api.get("/api/v1/produtos").status == 200
+    with pytest.raises(SettingsError, match="EVENT_BUS_NAME"):
+        load_handler("functions.estoque.handlers.api")

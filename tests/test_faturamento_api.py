@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 import pytest
 
 from functions.faturamento import bootstrap
 from functions.faturamento.settings import FaturamentoApiSettings, FaturamentoConsumerSettings
 from functions.shared.db import Database
-from functions.shared.events import EventName
+from functions.shared.events import EventName, ProdutoCadastrado
 from functions.shared.settings import load
 from nfe.local.fiscal_demo import DESTINATARIO_SP
 from tests.conftest import set_function_env
 from tests.helpers.api import ApiClient
 from tests.helpers.db import counts, one, outbox
-from tests.helpers.events import failed_ids, reserva_confirmada_de, saga_envelope, sqs_event
+from tests.helpers.events import (
+    JUSTIFICATIVA,
+    autorizada_de,
+    failed_ids,
+    reserva_confirmada_de,
+    saga_envelope,
+    sqs_event,
+)
 
 CNPJ = "11.222.333/0001-81"
 CPF = "529.982.247-25"
@@ -61,6 +70,14 @@ def confirm(database_url: str, db: Database, nota_id: str) -> None:
     consumer = bootstrap.consumer(load(FaturamentoConsumerSettings), db)
     payload = reserva_confirmada_de(database_url, nota_id)
     assert failed_ids(consumer.handle(sqs_event([saga_envelope(EventName.RESERVA_CONFIRMADA, payload)]), None)) == []
+
+
+def authorize(database_url: str, db: Database, nota_id: str) -> None:
+    """CONFIRMADA, then AUTORIZADA as SEFAZ's answer arrives (the participant's event through the consumer)."""
+    confirm(database_url, db, nota_id)
+    consumer = bootstrap.consumer(load(FaturamentoConsumerSettings), db)
+    envelope = saga_envelope(EventName.NOTA_FISCAL_AUTORIZADA, autorizada_de(database_url, nota_id))
+    assert failed_ids(consumer.handle(sqs_event([envelope]), None)) == []
 
 
 # --- POST /api/v1/notas ---------------------------------------------------------------------
@@ -351,50 +368,105 @@ def test_unknown_route_is_404_with_error_body(api: ApiClient) -> None:
 # --- POST /api/v1/notas/{id}/cancelamento ----------------------------------------------------
 
 
-def test_cancel_confirmada_nota_is_202_and_emits_nota_fiscal_cancelada(
+def test_cancel_autorizada_nota_is_202_and_asks_sefaz_to_register_the_cancelamento(
     api: ApiClient, db: Database, function_env: str
 ) -> None:
-    # Given a CONFIRMADA nota
+    # Given an AUTORIZADA nota
     nota_id = api.post("/api/v1/notas", nota_body()).body["id"]
-    confirm(function_env, db, nota_id)
-    # When its cancelation is requested
-    result = api.post(f"/api/v1/notas/{nota_id}/cancelamento")
-    # Then 202; the nota stays CONFIRMADA (stock still reserved) with the request recorded
+    authorize(function_env, db, nota_id)
+    nota = api.get(f"/api/v1/notas/{nota_id}").body
+    assert nota["cancelavelAte"] is not None
+    # When its cancelation is requested, with a justificativa written with stray blanks
+    result = api.post(f"/api/v1/notas/{nota_id}/cancelamento", {"justificativa": "  Pedido cancelado\n pelo cliente  "})
+    # Then 202; the nota stays AUTORIZADA (the NF-e is authorized until SEFAZ registers the event)
     assert result.status == 202, result.body
-    assert result.body["status"] == "CONFIRMADA"
+    assert result.body["status"] == "AUTORIZADA"
     assert result.body["cancelamentoSolicitadoEm"] is not None
-    # And NotaFiscalCancelada is in the outbox for Estoque
-    [event] = outbox(function_env, "faturamento", "NotaFiscalCancelada")
+    assert result.body["cancelamentoJustificativa"] == "Pedido cancelado pelo cliente"
+    # And the SEFAZ participant is asked for evento 110111 with the authorization's protocol; Estoque is
+    # told nothing yet (the goods stay reserved until SEFAZ says the NF-e is cancelled)
+    [event] = outbox(function_env, "faturamento", "NotaFiscalCancelamentoSolicitado")
     assert event["payload"]["payload"] == {
         "notaFiscalId": nota_id,
+        "chave": nota["chave"],
+        "protocolo": nota["protocolo"],
+        "justificativa": "Pedido cancelado pelo cliente",
+        "serie": nota["serie"],
+        "numero": nota["numero"],
+        "ambiente": 2,
         "solicitadoPor": result.body["cancelamentoSolicitadoPor"],
     }
+    assert outbox(function_env, "faturamento", "NotaFiscalCancelada") == []
+
+
+@pytest.mark.parametrize("justificativa", ["curta demais", " " * 20, "x" * 256, None])
+def test_a_bad_justificativa_is_422_naming_the_field_and_nothing_is_stored(
+    api: ApiClient, db: Database, function_env: str, justificativa: str | None
+) -> None:
+    nota_id = api.post("/api/v1/notas", nota_body()).body["id"]
+    authorize(function_env, db, nota_id)
+    body = {} if justificativa is None else {"justificativa": justificativa}
+    result = api.post(f"/api/v1/notas/{nota_id}/cancelamento", body)
+    assert result.status == 422, result.body
+    assert result.fields() == {"justificativa"}
+    assert api.get(f"/api/v1/notas/{nota_id}").body["cancelamentoSolicitadoEm"] is None
+    assert outbox(function_env, "faturamento", "NotaFiscalCancelamentoSolicitado") == []
+
+
+def test_cancel_more_than_24_hours_after_the_authorization_is_409_saying_why(
+    api: ApiClient, db: Database, function_env: str
+) -> None:
+    # Given a nota SEFAZ authorized 24 h and 1 minute ago
+    nota_id = api.post("/api/v1/notas", nota_body()).body["id"]
+    authorize(function_env, db, nota_id)
+    with psycopg.connect(function_env, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE faturamento.notas_fiscais SET autorizada_em = now() - interval '24 hours 1 minute' WHERE id = %s",
+            (nota_id,),
+        )
+    assert api.get(f"/api/v1/notas/{nota_id}").body["cancelavelAte"] < datetime.now(UTC).isoformat()
+    # When cancelled / Then 409: the legal window is over, SEFAZ would answer 501; nothing is sent
+    result = api.post(f"/api/v1/notas/{nota_id}/cancelamento", JUSTIFICATIVA)
+    assert result.status == 409
+    assert "24 hours" in result.body["message"] and "501" in result.body["message"]
+    assert "estorno" in result.body["message"]
+    assert outbox(function_env, "faturamento", "NotaFiscalCancelamentoSolicitado") == []
 
 
 def test_second_cancelation_is_409_and_emits_nothing_more(api: ApiClient, db: Database, function_env: str) -> None:
     # Given a nota whose cancelation was already accepted
     nota_id = api.post("/api/v1/notas", nota_body()).body["id"]
-    confirm(function_env, db, nota_id)
-    assert api.post(f"/api/v1/notas/{nota_id}/cancelamento").status == 202
-    # When cancelled again / Then 409 and still a single NotaFiscalCancelada
-    result = api.post(f"/api/v1/notas/{nota_id}/cancelamento")
+    authorize(function_env, db, nota_id)
+    assert api.post(f"/api/v1/notas/{nota_id}/cancelamento", JUSTIFICATIVA).status == 202
+    # When cancelled again while the event is in flight / Then 409 and still a single request to SEFAZ
+    result = api.post(f"/api/v1/notas/{nota_id}/cancelamento", JUSTIFICATIVA)
     assert result.status == 409
     assert "already" in result.body["message"]
-    assert len(outbox(function_env, "faturamento", "NotaFiscalCancelada")) == 1
+    assert len(outbox(function_env, "faturamento", "NotaFiscalCancelamentoSolicitado")) == 1
+
+
+def test_cancel_of_a_nota_still_with_sefaz_is_409_saying_so(api: ApiClient, db: Database, function_env: str) -> None:
+    # Given a CONFIRMADA NF-e (SEFAZ has not answered) / When cancelled / Then 409 saying why, nothing emitted
+    nota_id = api.post("/api/v1/notas", nota_body()).body["id"]
+    confirm(function_env, db, nota_id)
+    result = api.post(f"/api/v1/notas/{nota_id}/cancelamento", JUSTIFICATIVA)
+    assert result.status == 409
+    assert "SEFAZ" in result.body["message"] and "AUTORIZADA" in result.body["message"]
+    assert outbox(function_env, "faturamento", "NotaFiscalCancelamentoSolicitado") == []
 
 
 def test_cancel_pending_nota_is_409(api: ApiClient, function_env: str) -> None:
     # Given a PENDING nota / When cancelled / Then 409 naming its status, nothing emitted
     nota_id = api.post("/api/v1/notas", nota_body()).body["id"]
-    result = api.post(f"/api/v1/notas/{nota_id}/cancelamento")
+    result = api.post(f"/api/v1/notas/{nota_id}/cancelamento", JUSTIFICATIVA)
     assert result.status == 409
     assert "PENDING" in result.body["message"]
     assert outbox(function_env, "faturamento", "NotaFiscalCancelada") == []
 
 
 def test_cancel_unknown_or_malformed_nota(api: ApiClient) -> None:
-    assert api.post(f"/api/v1/notas/{uuid.uuid4()}/cancelamento").status == 404
-    assert api.post("/api/v1/notas/xyz/cancelamento").status == 422
+    assert api.post(f"/api/v1/notas/{uuid.uuid4()}/cancelamento", JUSTIFICATIVA).status == 404
+    assert api.post("/api/v1/notas/xyz/cancelamento", JUSTIFICATIVA).status == 422
 
 
 # --- GET /health ------------------------------------------------------------------------------
@@ -420,3 +492,33 @@ def test_health_is_503_when_database_does_not_answer(function_env: str, monkeypa
     assert result.body == {"status": "unavailable", "database": "unavailable"}
     # And a data route answers 503 too, never 500
     assert client.get(f"/api/v1/notas/{uuid.uuid4()}").status == 503
+
+
+# --- a produto that cannot be invoiced -----------------------------------------------------------------
+
+
+def test_a_nota_with_a_produto_estoque_announced_without_ncm_is_422_naming_each_item_and_field(
+    api: ApiClient, db: Database, function_env: str
+) -> None:
+    # Given Faturamento's projection of two produtos Estoque announced: one complete, one without NCM/origem
+    completo, incompleto = uuid.uuid4(), uuid.uuid4()
+    consumer = bootstrap.consumer(load(FaturamentoConsumerSettings), db)
+    for produto_id, sku, fiscal in (
+        (completo, "COM-1", {"ncm": "94036000", "unidade": "UN", "origem": 0}),
+        (incompleto, "INC-1", {"unidade": "UN"}),
+    ):
+        cadastrado = ProdutoCadastrado.model_validate({"produtoId": str(produto_id), "sku": sku, **fiscal})
+        envelope = saga_envelope(EventName.PRODUTO_CADASTRADO, cadastrado)
+        assert failed_ids(consumer.handle(sqs_event([envelope]), None)) == []
+    before = counts(function_env)
+    # When a nota lists the incomplete one second
+    body = nota_body(items=[item(produtoId=str(completo)), item(produtoId=str(incompleto))])
+    result = api.post("/api/v1/notas", body)
+    # Then 422 naming the item and the missing fields, and nothing is stored
+    assert result.status == 422, result.body
+    [error] = result.body["errors"]
+    assert error["field"] == "items[1].produtoId"
+    assert "INC-1" in error["message"] and "ncm" in error["message"] and "origem" in error["message"]
+    assert counts(function_env) == before
+    # And a produto Estoque has not announced (yet) is left to the reservation to check
+    assert api.post("/api/v1/notas", nota_body(items=[item(produtoId=str(completo)), item()])).status == 201

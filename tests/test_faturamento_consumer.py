@@ -17,7 +17,10 @@ from functions.shared.consumer import EventConsumer
 from functions.shared.db import Database
 from functions.shared.events import (
     EventName,
+    NotaFiscalAutorizada,
+    NotaFiscalCancelamentoRejeitado,
     NotaFiscalCriada,
+    NotaFiscalRejeitada,
     ReservaConfirmada,
     ReservaFalhou,
     ReservaLiberada,
@@ -27,7 +30,15 @@ from nfe.local.fiscal_demo import DESTINATARIO_SP
 from tests.conftest import set_function_env
 from tests.helpers.api import ApiClient
 from tests.helpers.db import counts, one, rows
-from tests.helpers.events import failed_ids, reserva_confirmada_de, saga_envelope, sqs_event
+from tests.helpers.events import (
+    JUSTIFICATIVA,
+    autorizada_de,
+    cancelamento_homologado_de,
+    failed_ids,
+    reserva_confirmada_de,
+    saga_envelope,
+    sqs_event,
+)
 
 
 @pytest.fixture
@@ -61,6 +72,33 @@ def new_nota(api: ApiClient) -> str:
 def confirmada(nota_id: str) -> ReservaConfirmada:
     # The db fixture points DATABASE_URL at this test's database.
     return cast(ReservaConfirmada, reserva_confirmada_de(os.environ["DATABASE_URL"], nota_id))
+
+
+def autorizada(nota_id: str) -> NotaFiscalAutorizada:
+    return cast(NotaFiscalAutorizada, autorizada_de(os.environ["DATABASE_URL"], nota_id))
+
+
+def autorizada_sem_chave(nota_id: str) -> NotaFiscalAutorizada:
+    """An authorization of a nota that has no chave yet (a stray answer): the MOC's example chave."""
+    return NotaFiscalAutorizada.model_validate(
+        {
+            "notaFiscalId": nota_id,
+            "chave": "52060433009911002506550120000007800267301615",
+            "protocolo": "135260000000001",
+            "autorizadaEm": "2026-12-06T10:00:00-03:00",
+            "digestValue": "x",
+            "cStat": 100,
+            "motivo": "Autorizado o uso da NF-e",
+            "documento": "nfe/x",
+        }
+    )
+
+
+def rejeitada(nota_id: str) -> NotaFiscalRejeitada:
+    chave = rows(os.environ["DATABASE_URL"], "SELECT chave FROM faturamento.notas_fiscais WHERE id = %s", (nota_id,))
+    return NotaFiscalRejeitada.model_validate(
+        {"notaFiscalId": nota_id, "chave": chave[0]["chave"], "cStat": 610, "motivo": "Rejeição: Total da NF difere"}
+    )
 
 
 def falhou(nota_id: str) -> ReservaFalhou:
@@ -118,20 +156,51 @@ def test_reserva_falhou_sets_erro_estoque_with_reason_and_time(
     assert nota_row(database_url, nota_id)["erro_timestamp"] == occurred
 
 
-def test_reserva_liberada_cancels_a_nota_whose_cancelation_was_requested(
+def test_sefaz_homologating_the_cancelamento_cancels_the_nota_and_has_estoque_release_the_stock(
     api: ApiClient, consumer: EventConsumer, database_url: str
 ) -> None:
-    # Given a CONFIRMADA nota whose cancelation was accepted
+    # Given an AUTORIZADA nota whose cancelation was accepted
     nota_id = new_nota(api)
     deliver(consumer, saga_envelope(EventName.RESERVA_CONFIRMADA, confirmada(nota_id)))
-    assert api.post(f"/api/v1/notas/{nota_id}/cancelamento").status == 202
-    # When Estoque reports the stock released
-    assert deliver(consumer, saga_envelope(EventName.RESERVA_LIBERADA, liberada(nota_id))) == []
-    # Then the nota is CANCELADA
+    deliver(consumer, saga_envelope(EventName.NOTA_FISCAL_AUTORIZADA, autorizada(nota_id)))
+    assert api.post(f"/api/v1/notas/{nota_id}/cancelamento", JUSTIFICATIVA).status == 202
+    # When SEFAZ registers the cancelamento
+    homologado = cancelamento_homologado_de(database_url, nota_id)
+    assert deliver(consumer, saga_envelope(EventName.NOTA_FISCAL_CANCELAMENTO_HOMOLOGADO, homologado)) == []
+    # Then the nota is CANCELADA with the event's protocol, and Estoque is told to release the stock
     nota = api.get(f"/api/v1/notas/{nota_id}").body
     assert nota["status"] == "CANCELADA" and nota["canceladaEm"] is not None
+    assert nota["cancelamentoProtocolo"] == homologado.protocolo
+    assert [r["tipo"] for r in rows(database_url, "SELECT tipo FROM faturamento.eventos_outbox ORDER BY criado_em")][
+        -1
+    ] == "NotaFiscalCancelada"
+    # And when Estoque reports the stock released, that is recorded
+    assert deliver(consumer, saga_envelope(EventName.RESERVA_LIBERADA, liberada(nota_id))) == []
+    assert api.get(f"/api/v1/notas/{nota_id}").body["estoqueLiberadoEm"] is not None
     # And cancelling again is refused
-    assert api.post(f"/api/v1/notas/{nota_id}/cancelamento").status == 409
+    assert api.post(f"/api/v1/notas/{nota_id}/cancelamento", JUSTIFICATIVA).status == 409
+
+
+def test_a_cancelamento_sefaz_refuses_leaves_the_nota_authorized_saying_why(
+    api: ApiClient, consumer: EventConsumer, database_url: str
+) -> None:
+    nota_id = new_nota(api)
+    deliver(consumer, saga_envelope(EventName.RESERVA_CONFIRMADA, confirmada(nota_id)))
+    deliver(consumer, saga_envelope(EventName.NOTA_FISCAL_AUTORIZADA, autorizada(nota_id)))
+    assert api.post(f"/api/v1/notas/{nota_id}/cancelamento", JUSTIFICATIVA).status == 202
+    chave = rows(database_url, "SELECT chave FROM faturamento.notas_fiscais WHERE id = %s", (nota_id,))[0]["chave"]
+    recusa = NotaFiscalCancelamentoRejeitado(
+        nota_fiscal_id=nota_id, chave=chave, c_stat=501, motivo="Rejeição: Prazo de cancelamento superior ao previsto"
+    )
+    assert deliver(consumer, saga_envelope(EventName.NOTA_FISCAL_CANCELAMENTO_REJEITADO, recusa)) == []
+    nota = api.get(f"/api/v1/notas/{nota_id}").body
+    assert nota["status"] == "AUTORIZADA" and nota["cancelamentoSolicitadoEm"] is None
+    assert nota["cancelamentoRecusado"]["cStat"] == 501
+    assert outbox_tipos(database_url).count("NotaFiscalCancelada") == 0
+
+
+def outbox_tipos(database_url: str) -> list[str]:
+    return [r["tipo"] for r in rows(database_url, "SELECT tipo FROM faturamento.eventos_outbox ORDER BY criado_em")]
 
 
 def test_redelivered_event_changes_nothing(api: ApiClient, consumer: EventConsumer, database_url: str) -> None:
@@ -153,7 +222,9 @@ def test_redelivered_event_changes_nothing(api: ApiClient, consumer: EventConsum
         ("falhou", EventName.RESERVA_CONFIRMADA, "ERRO_ESTOQUE"),
         ("confirmada", EventName.RESERVA_FALHOU, "CONFIRMADA"),
         ("pending", EventName.RESERVA_LIBERADA, "PENDING"),
-        ("confirmada", EventName.RESERVA_LIBERADA, "CONFIRMADA"),  # no cancelation was requested
+        ("autorizada", EventName.RESERVA_LIBERADA, "AUTORIZADA"),  # no cancelation was requested
+        ("autorizada", EventName.NOTA_FISCAL_REJEITADA, "AUTORIZADA"),  # SEFAZ answers once
+        ("pending", EventName.NOTA_FISCAL_AUTORIZADA, "PENDING"),
     ],
 )
 def test_event_that_does_not_fit_the_state_changes_nothing_but_is_recorded(
@@ -169,8 +240,10 @@ def test_event_that_does_not_fit_the_state_changes_nothing_but_is_recorded(
     nota_id = new_nota(api)
     if setup == "falhou":
         deliver(consumer, saga_envelope(EventName.RESERVA_FALHOU, falhou(nota_id)))
-    elif setup == "confirmada":
+    elif setup in ("confirmada", "autorizada"):
         deliver(consumer, saga_envelope(EventName.RESERVA_CONFIRMADA, confirmada(nota_id)))
+    if setup == "autorizada":
+        deliver(consumer, saga_envelope(EventName.NOTA_FISCAL_AUTORIZADA, autorizada(nota_id)))
     before = nota_row(database_url, nota_id)
     caplog.clear()
     # When an event arrives that does not fit that state
@@ -178,6 +251,8 @@ def test_event_that_does_not_fit_the_state_changes_nothing_but_is_recorded(
         EventName.RESERVA_CONFIRMADA: confirmada,
         EventName.RESERVA_FALHOU: falhou,
         EventName.RESERVA_LIBERADA: liberada,
+        EventName.NOTA_FISCAL_AUTORIZADA: autorizada_sem_chave,
+        EventName.NOTA_FISCAL_REJEITADA: rejeitada,
     }[late_event](nota_id)
     envelope = saga_envelope(late_event, payload)
     # Then it succeeds (no retry could make it fit), changes nothing, is logged and recorded as processed

@@ -38,12 +38,21 @@ from nfe.local.demo import HttpClient
 from nfe.local.fiscal_demo import DESTINATARIO_SP, PRODUTO_FISCAL
 from nfe.pgserver import PostgresServer
 from tests.helpers.db import envelope_of
-from tests.helpers.events import FakeLambdaContext, failed_ids, sqs_event
+from tests.helpers.events import (
+    JUSTIFICATIVA,
+    FakeLambdaContext,
+    autorizada_de,
+    cancelamento_homologado_de,
+    failed_ids,
+    saga_envelope,
+    sqs_event,
+)
 from tests.test_faults import CONSUMER_OF, Services, new_produto, wire
 from tests.test_local_mode import LocalProcess, start_local
 
 DESTINATARIO = DESTINATARIO_SP
-TERMINAL = ("CONFIRMADA", "ERRO_ESTOQUE", "CANCELADA")
+# Where a saga ends. CONFIRMADA is a step: the NF-e is with SEFAZ.
+TERMINAL = ("AUTORIZADA", "REJEITADA", "DENEGADA", "ERRO_ESTOQUE", "CANCELADA")
 # `make soak` raises these: more sagas, more restarts under them.
 SAGAS = int(os.environ.get("NFE_SOAK_SAGAS", "100"))
 RESTARTS = int(os.environ.get("NFE_SOAK_RESTARTS", "3"))
@@ -88,13 +97,14 @@ def nota_body(rng: random.Random, produtos: list[str], max_items: int, max_quant
 
 
 def wait_until_no_pending(url: str, expected: int, timeout: float) -> float:
-    """Seconds until `expected` notas exist and none is PENDING; fails with the stragglers."""
+    """Seconds until `expected` notas exist and none is PENDING or waiting for SEFAZ (CONFIRMADA);
+    fails with the stragglers."""
     started = time.monotonic()
     found: list[dict[str, Any]] = []
     while time.monotonic() - started < timeout:
         found = query(url, "SELECT status, count(*) AS n FROM faturamento.notas_fiscais GROUP BY status")
         by_status = {r["status"]: r["n"] for r in found}
-        if sum(by_status.values()) == expected and not by_status.get("PENDING"):
+        if sum(by_status.values()) == expected and not by_status.get("PENDING") and not by_status.get("CONFIRMADA"):
             return time.monotonic() - started
         time.sleep(0.1)
     raise AssertionError(f"sagas still not terminal after {timeout} s: {found}")
@@ -112,12 +122,13 @@ def stock_ledger(url: str) -> list[dict[str, Any]]:
 
 
 def assert_reservas_match_items(url: str) -> None:
-    """A CONFIRMADA nota holds one ATIVA reserva per item, of its quantity; no other nota holds any."""
+    """A CONFIRMADA or AUTORIZADA nota holds one ATIVA reserva per item, of its quantity; no other nota
+    (refused, compensated, cancelled) holds any."""
     mismatched = query(
         url,
         "SELECT n.id, n.status FROM faturamento.notas_fiscais n WHERE "
         "(SELECT coalesce(array_agg((i.produto_id, i.quantidade) ORDER BY i.produto_id), '{}') "
-        " FROM faturamento.itens_nota i WHERE i.nota_fiscal_id = n.id AND n.status = 'CONFIRMADA') "
+        " FROM faturamento.itens_nota i WHERE i.nota_fiscal_id = n.id AND n.status IN ('CONFIRMADA', 'AUTORIZADA')) "
         "IS DISTINCT FROM "
         "(SELECT coalesce(array_agg((r.produto_id, r.quantidade) ORDER BY r.produto_id), '{}') "
         " FROM estoque.reservas r WHERE r.nota_fiscal_id = n.id AND r.status = 'ATIVA')",
@@ -173,12 +184,40 @@ class Worker:
                 chunk.append(str(result.body["id"]))
             self.deliver("faturamento", "NotaFiscalCriada", chunk)
             self.deliver("estoque", "ReservaConfirmada,ReservaFalhou", chunk)
+            self.authorize(chunk)
             created += chunk
         return created
 
+    def authorize(self, notas: list[str]) -> None:
+        """SEFAZ's answer for the numbered notas, as the SEFAZ participant announces it (these tests are
+        about stock and numbering under concurrency; tests/test_sefaz_saga.py and the fault suite's
+        duplicate-delivery test run the participant itself against the emulated SEFAZ)."""
+        numbered = query(
+            self.services.url,
+            "SELECT id FROM faturamento.notas_fiscais "
+            "WHERE id = ANY(%s) AND status = 'CONFIRMADA' AND chave IS NOT NULL",
+            (notas,),
+        )
+        envelopes = [
+            saga_envelope(EventName.NOTA_FISCAL_AUTORIZADA, autorizada_de(self.services.url, str(r["id"])))
+            for r in numbered
+        ]
+        if envelopes:
+            consumer = self.services.consumers["faturamento-consumer"]
+            assert failed_ids(consumer.handle(sqs_event(envelopes), FakeLambdaContext())) == []
+
     def cancel(self, notas: list[str]) -> None:
         for nota in notas:
-            assert self.services.notas.post(f"/api/v1/notas/{nota}/cancelamento").status == 202
+            assert self.services.notas.post(f"/api/v1/notas/{nota}/cancelamento", JUSTIFICATIVA).status == 202
+        # SEFAZ's registration of each cancelamento, as the participant announces it
+        envelopes = [
+            saga_envelope(
+                EventName.NOTA_FISCAL_CANCELAMENTO_HOMOLOGADO, cancelamento_homologado_de(self.services.url, n)
+            )
+            for n in notas
+        ]
+        consumer = self.services.consumers["faturamento-consumer"]
+        assert failed_ids(consumer.handle(sqs_event(envelopes), FakeLambdaContext())) == []
         self.deliver("faturamento", "NotaFiscalCancelada", notas)
         self.deliver("estoque", "ReservaLiberada", notas)
 
@@ -202,7 +241,7 @@ def test_200_notas_from_8_threads_never_oversell_and_all_end(
         statuses = Counter(r["status"] for r in query(database_url, "SELECT status FROM faturamento.notas_fiscais"))
         assert len(set(created)) == 200 and sum(statuses.values()) == 200
         assert set(statuses) <= set(TERMINAL)
-        assert statuses["CONFIRMADA"] > 0 and statuses["ERRO_ESTOQUE"] > 0  # stock really was scarce
+        assert statuses["AUTORIZADA"] > 0 and statuses["ERRO_ESTOQUE"] > 0  # stock really was scarce
         ledger = stock_ledger(database_url)
         assert {r["sku"]: r["quantidade"] + r["ativa"] for r in ledger} == initial
         assert all(r["quantidade"] >= 0 for r in ledger)
@@ -211,7 +250,7 @@ def test_200_notas_from_8_threads_never_oversell_and_all_end(
         # And when the 8 threads cancel 40 confirmed notas at once, the units come back exactly
         confirmed = [
             str(r["id"])
-            for r in query(database_url, "SELECT id FROM faturamento.notas_fiscais WHERE status = 'CONFIRMADA'")
+            for r in query(database_url, "SELECT id FROM faturamento.notas_fiscais WHERE status = 'AUTORIZADA'")
         ]
         cancelled = confirmed[:40]
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -341,6 +380,14 @@ def run_through_restarts(server: PostgresServer, sagas: int, restarts: int, paus
             unpublished = query(server.url, f"SELECT count(*) AS n FROM {schema}.eventos_outbox WHERE NOT publicado")
             assert unpublished == [{"n": 0}]
         assert sum(dlq_depths(local).values()) == 0
+        # And SEFAZ's answer was applied once per nota it authorized, each with its own protocol
+        autorizadas = query(server.url, "SELECT protocolo FROM faturamento.notas_fiscais WHERE status = 'AUTORIZADA'")
+        applied = query(
+            server.url,
+            "SELECT count(*) AS n FROM faturamento.mensagens_processadas WHERE tipo = 'NotaFiscalAutorizada'",
+        )
+        assert applied == [{"n": len(autorizadas)}]
+        assert len({r["protocolo"] for r in autorizadas}) == len(autorizadas)
         # And the outage was real: the API refused requests while it lasted
         assert client.answers[503] > 0
         statuses = Counter(r["status"] for r in query(server.url, "SELECT status FROM faturamento.notas_fiscais"))

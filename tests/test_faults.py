@@ -37,11 +37,13 @@ from nfe.local.pollers import QueuePoller
 from tests.conftest import TEST_CORS_ORIGIN
 from tests.helpers.api import ApiClient
 from tests.helpers.db import envelope_of, rows
-from tests.helpers.events import FakeLambdaContext, api_event, failed_ids, sqs_event
+from tests.helpers.events import JUSTIFICATIVA, FakeLambdaContext, api_event, failed_ids, sqs_event
 
 DESTINATARIO = DESTINATARIO_SP
+# Another destinatário (digits only, as SEFAZ's switch takes it), whom the emulated SEFAZ may deny.
+IRREGULAR = {**DESTINATARIO_SP, "documento": "52998224725", "nome": "Maria Irregular", "indicadorIe": 9}
 TERMINAL = {"CONFIRMADA", "ERRO_ESTOQUE", "CANCELADA"}
-CONSUMER_OF = {queue.event: queue.consumer for queue in topology.QUEUES}
+CONSUMER_OF = {event: queue.consumer for queue in topology.QUEUES for event in queue.events}
 
 
 @dataclass
@@ -105,9 +107,14 @@ def new_produto(api: ApiClient, sku: str, quantidade: int) -> str:
     return str(result.body["id"])
 
 
-def new_nota(api: ApiClient, *items: tuple[str, int], headers: dict[str, str] | None = None) -> str:
+def new_nota(
+    api: ApiClient,
+    *items: tuple[str, int],
+    headers: dict[str, str] | None = None,
+    destinatario: dict[str, Any] | None = None,
+) -> str:
     body = {
-        "destinatario": DESTINATARIO,
+        "destinatario": destinatario or DESTINATARIO,
         "items": [{"produtoId": p, "quantidade": q, "valorUnitario": "10.50"} for p, q in items],
     }
     result = api.post("/api/v1/notas", body, headers=headers)
@@ -124,18 +131,20 @@ def admin(url: str, sql: str, params: Any = None) -> None:
 
 
 class HandDelivery:
-    """The bus and queues, by hand: every outbox row becomes an SQS record for its consumer.
+    """The bus and queues, by hand: every outbox row becomes an SQS record for its consumer, and with a
+    SEFAZ rig, every answer the participant put on the (emulated) bus goes to its queues' consumers.
 
     `copies` deliveries of each event: the first and, right behind it in the same batch, a second
     (the redelivery SQS makes when a batch times out); the last copies are kept back and delivered
     at the very end, long after the saga moved on (EventBridge's at-least-once duplicates).
     """
 
-    def __init__(self, services: Services, copies: int) -> None:
+    def __init__(self, services: Services, copies: int, rig: Any = None) -> None:
         self.services = services
         self.copies = copies
+        self.rig = rig
         self.delivered: set[Any] = set()
-        self.late: list[dict[str, Any]] = []
+        self.late: list[tuple[str, dict[str, Any]]] = []
         self.deliveries = 0
 
     def pending(self) -> list[dict[str, Any]]:
@@ -147,26 +156,56 @@ class HandDelivery:
             )
         return [r for r in sorted(found, key=lambda r: r["criado_em"]) if r["id"] not in self.delivered]
 
-    def deliver(self, envelopes: list[dict[str, Any]]) -> None:
+    def deliver(self, envelopes: list[tuple[str, dict[str, Any]]]) -> None:
+        """(consumer, envelope) pairs, batched per consumer as its event source mapping batches them."""
         self.deliveries += len(envelopes)
         by_consumer: dict[str, list[dict[str, Any]]] = {}
-        for envelope in envelopes:
-            by_consumer.setdefault(CONSUMER_OF[EventName(envelope["detail-type"])], []).append(envelope)
+        for consumer, envelope in envelopes:
+            by_consumer.setdefault(consumer, []).append(envelope)
         for consumer, batch in by_consumer.items():
             for start in range(0, len(batch), topology.SQS_BATCH_SIZE):
                 event = sqs_event(batch[start : start + topology.SQS_BATCH_SIZE])
                 assert failed_ids(self.services.consumers[consumer].handle(event, FakeLambdaContext())) == []
 
+    def _answers(self) -> list[tuple[str, dict[str, Any]]]:
+        """What SEFAZ's answers put on the answer queues, taken off them (each queue, its consumer)."""
+        if self.rig is None:
+            return []
+        from tests.helpers.sefaz_saga import ANSWER_QUEUES
+
+        taken = []
+        sqs = self.rig.aws.client("sqs")
+        for queue in ANSWER_QUEUES:
+            url = self.rig.aws.queues[queue.name].url
+            while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+                taken += [(queue.consumer, json.loads(m["Body"])) for m in messages]
+                sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+                )
+        return taken
+
+    def _copies(self, pairs: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+        batch = []
+        for pair in pairs:
+            batch += [pair] * min(self.copies, 2)
+            self.late += [pair] * max(self.copies - 2, 0)
+        return batch
+
     def pump(self) -> None:
-        """Deliver until no outbox row is left undelivered (the saga has run as far as it can)."""
-        while pending := self.pending():
-            batch = []
+        """Deliver until no outbox row and no answer is left undelivered (the saga has run as far as it can)."""
+        while True:
+            pending = self.pending()
             for row in pending:
                 self.delivered.add(row["id"])
-                envelope = envelope_of(row)
-                batch += [envelope] * min(self.copies, 2)
-                self.late += [envelope] * max(self.copies - 2, 0)
-            self.deliver(batch)
+            batch = self._copies([(CONSUMER_OF[EventName(r["tipo"])], envelope_of(r)) for r in pending])
+            if batch:
+                self.deliver(batch)
+            answers = self._copies(self._answers())
+            if answers:
+                self.deliver(answers)
+            if not batch and not answers:
+                return
 
     def finish(self) -> None:
         self.deliver(self.late)
@@ -174,12 +213,13 @@ class HandDelivery:
         self.pump()
 
 
-def run_scenario(services: Services, copies: int) -> list[str]:
-    """A fixed mix of sagas: confirmed, short of stock, unknown product, cancelled, stock reused."""
+def run_scenario(services: Services, copies: int, rig: Any = None) -> list[str]:
+    """A fixed mix of sagas: authorized, short of stock, unknown product, cancelled, stock reused, and,
+    with a SEFAZ rig, one SEFAZ denies (its stock comes back)."""
     a = new_produto(services.produtos, "PAR-A", 10)
     b = new_produto(services.produtos, "PAR-B", 3)
     c = new_produto(services.produtos, "PAR-C", 1)
-    bus = HandDelivery(services, copies)
+    bus = HandDelivery(services, copies, rig)
     notas = [
         new_nota(services.notas, (a, 3)),
         new_nota(services.notas, (a, 2), (b, 2)),
@@ -188,15 +228,18 @@ def run_scenario(services: Services, copies: int) -> list[str]:
         new_nota(services.notas, (str(uuid.uuid4()), 1)),
         new_nota(services.notas, (a, 5)),
     ]
+    if rig is not None:
+        # A destinatário in irregular status: SEFAZ denies the NF-e, whatever is resent (302).
+        rig.sefaz.deny_destinatario(IRREGULAR["documento"])
+        notas.append(new_nota(services.notas, (b, 1), destinatario=IRREGULAR))
     bus.pump()
     for cancelled in (notas[0], notas[3]):
-        assert services.notas.post(f"/api/v1/notas/{cancelled}/cancelamento").status == 202
+        assert services.notas.post(f"/api/v1/notas/{cancelled}/cancelamento", JUSTIFICATIVA).status == 202
     bus.pump()
     # Stock returned by the cancelations is sold again.
     notas.append(new_nota(services.notas, (a, 8), (c, 1)))
     bus.pump()
     bus.finish()
-    assert bus.deliveries == copies * len(bus.delivered)
     return notas
 
 
@@ -238,36 +281,62 @@ def test_every_event_delivered_three_times_ends_as_with_single_delivery(
     pg_admin_url: str, migrated_template: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tests.conftest import create_database
+    from tests.helpers.sefaz_saga import sefaz_rig, unique_bus
 
     states = {}
     for copies in (1, 3):
-        # Given a fresh database and the same sagas
+        # Given a fresh database, a fresh SEFAZ and the same sagas
         url = create_database(pg_admin_url, migrated_template)
-        services = wire(url, monkeypatch)
-        try:
-            # When every event reaches its consumer `copies` times
-            notas = run_scenario(services, copies)
-        finally:
-            services.close()
+        bus_name = unique_bus()
+        with sefaz_rig(monkeypatch, bus_name) as rig:
+            services = wire(url, monkeypatch, bus_name=bus_name)
+            services.consumers["sefaz-autorizador"] = rig.consumer
+            try:
+                # When every event reaches its consumer `copies` times
+                notas = run_scenario(services, copies, rig)
+            finally:
+                services.close()
+            stored = {n.nnf: n.cstat for n in rig.sefaz.store.nfes.values()}
+            eventos = len(rig.sefaz.store.eventos)
         states[copies] = snapshot(url, notas)
-    # Then the final state is the same, to the last row
+        states[copies]["sefaz"] = stored
+        states[copies]["eventos"] = eventos
+    # Then the final state is the same, to the last row, at SEFAZ too
     assert states[3] == states[1]
     # And it is the state the saga promises (so both runs cannot be equally wrong)
     single = states[1]
     assert [status for _, status, _, _ in single["notas"]] == [
         "CANCELADA",
-        "CONFIRMADA",
+        "AUTORIZADA",
         "ERRO_ESTOQUE",
         "CANCELADA",
         "ERRO_ESTOQUE",
         "ERRO_ESTOQUE",
-        "CONFIRMADA",
+        "DENEGADA",
+        "AUTORIZADA",
     ]
+    # SEFAZ holds each numbered NF-e once, números 1 to 5 without a gap: the denied nota took 4, and the
+    # two cancelled ones (1 and 3) are cancelled there, each by one event however often it was asked
+    assert single["sefaz"] == {1: 101, 2: 100, 3: 101, 4: 302, 5: 100}
+    assert single["eventos"] == 2
+    # The denied nota's unit of PAR-B came back, once
     assert single["stock"] == {"PAR-A": 0, "PAR-B": 1, "PAR-C": 0}
     active = [(n, sku, q) for n, sku, q, status in single["reservas"] if status == "ATIVA"]
-    assert active == [(1, "PAR-A", 2), (1, "PAR-B", 2), (6, "PAR-A", 8), (6, "PAR-C", 1)]
-    events = sum(n for _, _, n in single["outbox"])
-    assert sum(n for _, _, n in single["processed"]) == events
+    assert active == [(1, "PAR-A", 2), (1, "PAR-B", 2), (7, "PAR-A", 8), (7, "PAR-C", 1)]
+    # Every outbox event was applied once by its consumer (the participant keeps no inbox: SEFAZ is its
+    # record), and each SEFAZ answer once by each service: one authorization per authorized nota
+    outbox = {(schema, tipo): n for schema, tipo, n in single["outbox"]}
+    processed = {(schema, tipo): n for schema, tipo, n in single["processed"]}
+    consumed_by = {"faturamento": "estoque", "estoque": "faturamento"}
+    for (schema, tipo), n in outbox.items():
+        if tipo not in ("NotaFiscalEmitida", "NotaFiscalCancelamentoSolicitado"):  # the participant's
+            assert processed[(consumed_by[schema], tipo)] == n, tipo
+    assert outbox[("faturamento", "NotaFiscalEmitida")] == 5
+    assert outbox[("faturamento", "NotaFiscalCancelamentoSolicitado")] == 2
+    assert processed[("faturamento", "NotaFiscalAutorizada")] == 4
+    assert processed[("faturamento", "NotaFiscalDenegada")] == processed[("estoque", "NotaFiscalDenegada")] == 1
+    assert processed[("faturamento", "NotaFiscalCancelamentoHomologado")] == 2
+    events = sum(outbox.values())
     print(f"\n{len(single['notas'])} sagas, {events} events, each delivered 1x and 3x: identical final state")
 
 
@@ -354,7 +423,7 @@ def test_publisher_dying_after_put_events_republishes_and_each_event_applies_onc
     # And the next scheduled run publishes everything, the first ten a second time
     with psycopg.connect(role_url("outbox_publisher"), row_factory=dict_row) as conn:
         result = drain(conn, OutboxRelay(aws.client("events"), aws.bus_name), lambda: True)
-    assert result.published == 25
+    assert result.published == 25 + 5  # and the five produtos' announcements (ProdutoCadastrado)
     assert queue_depth(aws, aws.queues["estoque-reserva"].url) == 35
     consumer = services.consumers["estoque-consumer"]
     consume_until_empty(aws, "estoque-reserva", lambda _fn, event: consumer.handle(event, FakeLambdaContext()))
@@ -362,7 +431,9 @@ def test_publisher_dying_after_put_events_republishes_and_each_event_applies_onc
     assert reservas_by_nota(services.url) == {n: 1 for n in notas}
     stock = rows(services.url, "SELECT quantidade FROM estoque.produtos")
     assert [r["quantidade"] for r in stock] == [5] * 5
-    confirmations = rows(services.url, "SELECT count(*) AS n FROM estoque.eventos_outbox")
+    confirmations = rows(
+        services.url, "SELECT count(*) AS n FROM estoque.eventos_outbox WHERE tipo = 'ReservaConfirmada'"
+    )
     assert confirmations[0]["n"] == 25
 
 
@@ -405,7 +476,9 @@ def assert_each_nota_reserved_once(services: Services, produtos: list[str], nota
     stock = rows(services.url, "SELECT quantidade FROM estoque.produtos WHERE id = ANY(%s)", (produtos,))
     assert [r["quantidade"] for r in stock] == [1] * 10
     processed = rows(services.url, "SELECT count(*) AS n FROM estoque.mensagens_processadas")
-    confirmations = rows(services.url, "SELECT count(*) AS n FROM estoque.eventos_outbox")
+    confirmations = rows(
+        services.url, "SELECT count(*) AS n FROM estoque.eventos_outbox WHERE tipo = 'ReservaConfirmada'"
+    )
     assert processed[0]["n"] == confirmations[0]["n"] == 10
 
 

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BUCKET = "aws:s3/bucket:Bucket"
 FUNCTION = "aws:lambda/function:Function"
 ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
-ARCHIVE_FUNCTIONS = {"faturamento-api", "faturamento-consumer"}
+ARCHIVE_FUNCTIONS = {"faturamento-api", "sefaz-autorizador"}
 
 
 @dataclass
@@ -276,7 +276,7 @@ def test_faturamento_functions_get_the_bucket_and_grants_scoped_to_it(stack: Sta
 def test_one_environment_computation_for_the_stack_and_local_mode() -> None:
     for spec in topology.FUNCTIONS:
         env = function_env.function_environment(spec, {}, fiscal_archive_bucket="nfe-fiscal-archive-local")
-        expected = spec.service == "faturamento" and spec.kind in ("api", "consumer")
+        expected = spec.name in ("faturamento-api", "sefaz-autorizador")
         assert function_env.uses_fiscal_archive(spec) is expected
         assert (env.get(topology.ENV_FISCAL_ARCHIVE_BUCKET) == "nfe-fiscal-archive-local") is expected
         assert topology.ENV_FISCAL_ARCHIVE_BUCKET not in function_env.function_environment(spec, {})

@@ -27,10 +27,11 @@ from psycopg.rows import dict_row
 from nfe import topology
 from nfe.local import cognito
 from nfe.local.cognito import DEMO_PASSWORD
-from nfe.local.demo import HttpClient
+from nfe.local.demo import TERMINAL, HttpClient
 from nfe.local.fiscal_demo import DESTINATARIO_SP, PRODUTO_FISCAL
 from nfe.pgserver import free_port
 from tests.conftest import create_database
+from tests.helpers.events import JUSTIFICATIVA
 
 ROOT = Path(__file__).resolve().parents[1]
 DESTINATARIO = DESTINATARIO_SP
@@ -158,17 +159,18 @@ def test_ready_line_is_printed_once_after_progress(local: LocalProcess) -> None:
     assert local.api.expect(200, "GET", "/health") == {"status": "ok", "database": "ok"}
 
 
-def test_saga_confirms_within_seconds_on_the_eager_path(local: LocalProcess) -> None:
+def test_saga_is_authorized_by_sefaz_within_seconds_on_the_eager_path(local: LocalProcess) -> None:
     # Given a product with 10 units and a 60 s publisher schedule
     p = produto(local.api, 10)
     # When a nota for 3 units is created
     started = time.monotonic()
     n = nota(local.api, (p["id"], 3))
     assert n["status"] == "PENDING"
-    final = local.api.wait_for_status(n["id"], {"CONFIRMADA", "ERRO_ESTOQUE"}, timeout=5)
+    final = local.api.wait_for_status(n["id"], TERMINAL, timeout=5)
     elapsed = time.monotonic() - started
-    # Then it is CONFIRMADA well before the schedule could have run, and stock dropped
-    assert final["status"] == "CONFIRMADA", final
+    # Then the emulated SEFAZ authorized it well before the schedule could have run, and stock dropped
+    assert final["status"] == "AUTORIZADA", final
+    assert final["protocolo"] is not None
     assert elapsed < 5
     assert stock(local.api, p["id"]) == 7
 
@@ -176,7 +178,7 @@ def test_saga_confirms_within_seconds_on_the_eager_path(local: LocalProcess) -> 
 def test_nota_over_stock_is_compensated_and_stock_unchanged(local: LocalProcess) -> None:
     p = produto(local.api, 2)
     n = nota(local.api, (p["id"], 5))
-    final = local.api.wait_for_status(n["id"], {"CONFIRMADA", "ERRO_ESTOQUE"}, timeout=5)
+    final = local.api.wait_for_status(n["id"], TERMINAL, timeout=5)
     assert final["status"] == "ERRO_ESTOQUE"
     assert final["erro"]["codigo"] == "ESTOQUE_INSUFICIENTE"
     assert stock(local.api, p["id"]) == 2
@@ -185,10 +187,16 @@ def test_nota_over_stock_is_compensated_and_stock_unchanged(local: LocalProcess)
 def test_cancelation_releases_the_stock(local: LocalProcess) -> None:
     p = produto(local.api, 4)
     n = nota(local.api, (p["id"], 4))
-    assert local.api.wait_for_status(n["id"], {"CONFIRMADA"}, timeout=5)["status"] == "CONFIRMADA"
+    assert local.api.wait_for_status(n["id"], {"AUTORIZADA"}, timeout=5)["status"] == "AUTORIZADA"
     assert stock(local.api, p["id"]) == 0
-    local.api.expect(202, "POST", f"/api/v1/notas/{n['id']}/cancelamento")
-    assert local.api.wait_for_status(n["id"], {"CANCELADA"}, timeout=5)["status"] == "CANCELADA"
+    local.api.expect(202, "POST", f"/api/v1/notas/{n['id']}/cancelamento", JUSTIFICATIVA)
+    # SEFAZ registers the cancelamento (evento 110111): CANCELADA with the event's protocol
+    cancelada = local.api.wait_for_status(n["id"], {"CANCELADA"}, timeout=5)
+    assert cancelada["status"] == "CANCELADA" and cancelada["cancelamentoProtocolo"] is not None
+    # Then Estoque returns the stock
+    deadline = time.monotonic() + 5
+    while stock(local.api, p["id"]) != 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert stock(local.api, p["id"]) == 4
 
 
@@ -297,8 +305,14 @@ def test_publisher_dying_after_put_events_still_reserves_once(pg_admin_url: str)
         assert stock(system.api, p["id"]) == 8
         with psycopg.connect(system.database_url, row_factory=dict_row) as conn:
             confirmations = OutboxRelay(system.aws("events"), bus).relay_batch(conn, "estoque")
-        assert confirmations is not None and confirmations.published == 1
+        # (the produto's own announcement, ProdutoCadastrado, went with it)
+        assert confirmations is not None and confirmations.published == 2
         assert system.api.wait_for_status(n["id"], {"CONFIRMADA"}, timeout=5)["status"] == "CONFIRMADA"
+        # And the numbered NF-e, relayed in turn, reaches SEFAZ once
+        with psycopg.connect(system.database_url, row_factory=dict_row) as conn:
+            emitida = OutboxRelay(system.aws("events"), bus).relay_batch(conn, "faturamento")
+        assert emitida is not None and emitida.published == 1
+        assert system.api.wait_for_status(n["id"], {"AUTORIZADA"}, timeout=5)["status"] == "AUTORIZADA"
     finally:
         assert system.stop() == 0
 
@@ -310,7 +324,7 @@ def test_schedule_alone_completes_the_saga(pg_admin_url: str) -> None:
         p = produto(system.api, 3)
         n = nota(system.api, (p["id"], 1))
         # Then the schedule carries the saga to its end
-        assert system.api.wait_for_status(n["id"], {"CONFIRMADA"}, timeout=10)["status"] == "CONFIRMADA"
+        assert system.api.wait_for_status(n["id"], {"AUTORIZADA"}, timeout=10)["status"] == "AUTORIZADA"
         assert stock(system.api, p["id"]) == 2
     finally:
         assert system.stop() == 0
@@ -356,9 +370,12 @@ def test_demo_runs_three_sagas_to_their_expected_states() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "all three sagas reached their expected final states" in result.stdout
-    # Three refusals (no token 401, two users outside the group 403), three sagas, two stock checks.
-    assert result.stdout.count("  ok  ") == 9
+    assert "every saga reached its expected final state" in result.stdout
+    # Three refusals (no token 401, two users outside the group 403), four sagas, the rejected nota's
+    # stock released, the nfeProc against its schema, two stock checks.
+    assert result.stdout.count("  ok  ") == 11
     assert "no token:   POST /api/v1/notas -> 401" in result.stdout
     assert "estoquista@example.com: POST /api/v1/notas -> 403" in result.stdout
-    assert "ms  nota CONFIRMADA" in result.stdout and "ms  nota CANCELADA" in result.stdout
+    assert "ms  nota AUTORIZADA" in result.stdout and "ms  nota CANCELADA" in result.stdout
+    assert "ms  nota REJEITADA" in result.stdout and "SEFAZ refused it: cStat 610" in result.stdout
+    assert "estoque consumer applied SEFAZ's NotaFiscalRejeitada" in result.stdout

@@ -20,8 +20,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from lxml import etree
 
 from functions.faturamento import dal as faturamento_dal
-from functions.faturamento.archive import FiscalArchive
-from functions.shared.events import EventName
+from functions.fiscal.archive import FiscalArchive
 from nfe.local.fiscal_demo import DEMO_EMITENTE, DESTINATARIO_RJ, DESTINATARIO_SP, PRODUTO_FISCAL
 from tests.helpers.db import envelope_of, rows
 from tests.helpers.events import failed_ids, sqs_event
@@ -295,29 +294,7 @@ class MemoryArchive(FiscalArchive):
         return self.objects.get(key)
 
 
-def test_the_archive_keeps_the_xml_and_the_danfe_under_the_notas_fiscal_identity(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    services = wire(database_url, monkeypatch)
-    kept = MemoryArchive()
-    # Given the consumer and the API archiving into one archive
-    services.consumers["faturamento-consumer"].handlers[EventName.RESERVA_CONFIRMADA].__self__.archive = kept  # type: ignore[attr-defined]
-    try:
-        produto = new_produto(services, "ARQ-1", 5)
-        body = {
-            "destinatario": DESTINATARIO_SP,
-            "items": [{"produtoId": produto, "quantidade": 1, "valorUnitario": "3.00"}],
-        }
-        nota = saga(services, body)
-        prefix = f"nfe/homologacao/serie-001/000000001-{nota['chave']}/"
-        xml = services.notas.get(f"/api/v1/notas/{nota['id']}/xml").body
-        # Then the consumer archived the XML, exactly as the API serves it
-        assert kept.objects == {prefix + f"NFe{nota['chave']}.xml": xml.encode()}
-    finally:
-        services.close()
-
-
-def test_a_danfe_request_archives_the_danfe_and_an_xml_the_consumer_failed_to_archive(
+def test_a_preview_danfe_is_archived_beside_the_unsigned_xml_under_the_notas_fiscal_identity(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services = wire(database_url, monkeypatch)
@@ -327,17 +304,23 @@ def test_a_danfe_request_archives_the_danfe_and_an_xml_the_consumer_failed_to_ar
             "destinatario": DESTINATARIO_SP,
             "items": [{"produtoId": produto, "quantidade": 1, "valorUnitario": "3.00"}],
         }
-        nota = saga(services, body)  # the consumer had no archive: as if its write had failed
+        nota = saga(services, body)  # CONFIRMADA: SEFAZ has not answered, so the DANFE is a preview
         # When the DANFE is asked for through an API that has one
         kept = MemoryArchive()
         from functions.faturamento.logic import NotasService
 
         service = NotasService(services.databases["faturamento-api"], None, load_emitente(), fiscal_archive=kept)  # type: ignore[arg-type]
         pdf = service.danfe(nota["id"])
-        # Then the DANFE and the missing XML are both kept, and the next request reads the DANFE back
+        # Then the preview and the XML it shows are both kept under the nota's fiscal identity (the
+        # preview's own key: the authorized DANFE never reads it), and the next request reads it back
         prefix = f"nfe/homologacao/serie-001/000000001-{nota['chave']}/"
-        assert set(kept.objects) == {prefix + f"NFe{nota['chave']}.xml", prefix + f"NFe{nota['chave']}-danfe.pdf"}
-        kept.objects[prefix + f"NFe{nota['chave']}-danfe.pdf"] = b"%PDF-kept"
+        previa = prefix + f"NFe{nota['chave']}-danfe-previa.pdf"
+        assert set(kept.objects) == {prefix + f"NFe{nota['chave']}.xml", previa}
+        assert (
+            kept.objects[prefix + f"NFe{nota['chave']}.xml"]
+            == services.notas.get(f"/api/v1/notas/{nota['id']}/xml").body.encode()
+        )
+        kept.objects[previa] = b"%PDF-kept"
         assert service.danfe(nota["id"]) == b"%PDF-kept" and pdf.startswith(b"%PDF")
     finally:
         services.close()

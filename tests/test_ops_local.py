@@ -8,6 +8,7 @@ an event is deleted from its queue before delivery; the publisher's bus refuses 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -98,7 +99,9 @@ class Api:
         return str(self.call("POST", "/api/v1/notas", body, expect=201)["id"])
 
     def cancelar(self, nota_id: str) -> None:
-        self.call("POST", f"/api/v1/notas/{nota_id}/cancelamento", expect=202)
+        # The justificativa is SEFAZ's xJust of the cancelation event (15 to 255 characters).
+        body = {"justificativa": "Pedido cancelado pelo cliente"}
+        self.call("POST", f"/api/v1/notas/{nota_id}/cancelamento", body, expect=202)
 
     def status(self, nota_id: str) -> str:
         return str(self.call("GET", f"/api/v1/notas/{nota_id}", expect=200)["status"])
@@ -201,13 +204,16 @@ class StockFrozen:
 def test_the_state_file_names_every_queue_and_dlq(state: dict[str, Any], state_file: Path) -> None:
     # Given nfe local started with --state-file / Then the file has what the tools need
     assert {"apiUrl", "awsEndpoint", "region", "busName", "queues", "databaseUrl"} <= set(state)
-    assert len(state["queues"]) == 5 and all(q["url"] and q["dlqUrl"] for q in state["queues"].values())
-    # And `dlq list` reports every queue's DLQ and both services' target DLQs, all empty
+    assert len(state["queues"]) == len(topology.QUEUES)
+    assert all(q["url"] and q["dlqUrl"] for q in state["queues"].values())
+    # And `dlq list` reports every queue's DLQ and each consuming service's target DLQ, all empty
     rows = nfe_json("dlq", "list", "--state-file", str(state_file))
-    assert len(rows) == 7
+    services = {topology.function(q.consumer).service for q in topology.QUEUES}
+    assert len(rows) == len(topology.QUEUES) + len(services)
     assert all(set(r) == {"queue", "depth", "oldestAgeSeconds", "source"} for r in rows)
     assert {r["depth"] for r in rows} == {0}
-    assert {r["source"] for r in rows} >= {"estoque-reserva", "faturamento-confirmacao"}
+    sefaz_queue = next(q.name for q in topology.QUEUES if q.consumer == "sefaz-autorizador")
+    assert {r["source"] for r in rows} >= {"estoque-reserva", "faturamento-confirmacao", sefaz_queue}
 
 
 def test_a_wrong_or_unreachable_target_is_one_line_and_exit_2(state: dict[str, Any], tmp_path: Path) -> None:
@@ -276,7 +282,7 @@ def test_a_failing_message_is_shown_with_its_reason_and_redriven_once_fixed(
             "method": "copy",
         }
     # Then the saga finishes, once: stock dropped by 3, one reservation, an empty DLQ
-    assert api.wait_for(nota, "CONFIRMADA") == "CONFIRMADA"
+    assert api.wait_for(nota, "AUTORIZADA") == "AUTORIZADA"
     assert api.stock(produto) == 7
     assert len(sql(state, "SELECT * FROM estoque.reservas WHERE nota_fiscal_id = %s", (nota,))) == 1
     assert depth(state_file, "estoque-reserva-dlq-local") == 0
@@ -327,9 +333,9 @@ def test_a_redrive_killed_halfway_then_run_again_loses_and_duplicates_nothing(
     # When it runs again (the second pair reappears after its visibility timeout)
     again = nfe_json("dlq", "redrive", "estoque-reserva", "--visibility-timeout", "2", "--state-file", str(state_file))
     assert again["failed"] == 0 and again["moved"] == 4
-    # Then every nota is confirmed once: stock dropped by 1+2+...+6, one reservation each, DLQ empty
+    # Then every nota is authorized once: stock dropped by 1+2+...+6, one reservation each, DLQ empty
     for nota in notas:
-        assert api.wait_for(nota, "CONFIRMADA") == "CONFIRMADA"
+        assert api.wait_for(nota, "AUTORIZADA") == "AUTORIZADA"
     assert api.stock(produto) == 100 - 21
     reservas = sql(state, "SELECT nota_fiscal_id FROM estoque.reservas WHERE produto_id = %s", (produto,))
     assert sorted(str(r["nota_fiscal_id"]) for r in reservas) == sorted(notas)
@@ -364,14 +370,15 @@ def test_a_replay_changes_nothing_applied_and_applies_an_event_dropped_before_de
     state: dict[str, Any], state_file: Path, api: Api
 ) -> None:
     started = datetime.now(UTC) - timedelta(seconds=1)
-    # Given a confirmed, a compensated and a canceled saga in the window
+    # Given an authorized, a compensated and a canceled saga in the window (SEFAZ's answers and the
+    # NotaFiscalEmitida they answer are archived too: replayed, SEFAZ answers 204 and the consulta)
     produto = api.produto(5)
     confirmed = api.nota(produto, 2)
     compensated = api.nota(produto, 50)
     canceled = api.nota(produto, 1)
-    assert api.wait_for(confirmed, "CONFIRMADA") == "CONFIRMADA"
+    assert api.wait_for(confirmed, "AUTORIZADA") == "AUTORIZADA"
     assert api.wait_for(compensated, "ERRO_ESTOQUE") == "ERRO_ESTOQUE"
-    assert api.wait_for(canceled, "CONFIRMADA") == "CONFIRMADA"
+    assert api.wait_for(canceled, "AUTORIZADA") == "AUTORIZADA"
     api.cancelar(canceled)
     assert api.wait_for(canceled, "CANCELADA") == "CANCELADA"
     # And a nota whose NotaFiscalCriada is deleted from its queue before the consumer sees it
@@ -409,8 +416,8 @@ def test_a_replay_changes_nothing_applied_and_applies_an_event_dropped_before_de
     replay = json.loads(result.stdout)
     assert replay["state"] == "COMPLETED" and replay["replayName"].startswith("nfe-")
     assert "COMPLETED" in result.stderr  # progress
-    # Then the dropped event is applied: the nota is confirmed and its unit reserved
-    assert api.wait_for(dropped, "CONFIRMADA") == "CONFIRMADA"
+    # Then the dropped event is applied: the nota is authorized and its unit reserved
+    assert api.wait_for(dropped, "AUTORIZADA") == "AUTORIZADA"
     time.sleep(1.0)  # every other replayed event has reached its consumer by now
     # And nothing already applied changed: every other nota, every stock figure, every reserva
     after = snapshot(state, dropped)
@@ -421,14 +428,16 @@ def test_a_replay_changes_nothing_applied_and_applies_an_event_dropped_before_de
     assert api.stock(produto) == stock_before - 1
     # And the duplicates were recognised as such (the consumers' inbox), not applied
     story = nfe_json("saga", "show", confirmed, "--state-file", str(state_file))
-    assert story["status"] == "CONFIRMADA"
+    assert story["status"] == "AUTORIZADA"
+    applied = [s["what"] for s in story["timeline"] if "applied SEFAZ's NotaFiscalAutorizada" in s["what"]]
+    assert len(applied) == 1, applied
 
 
 def test_a_replay_of_one_event_type_reaches_only_its_rules(state: dict[str, Any], state_file: Path, api: Api) -> None:
     started = datetime.now(UTC) - timedelta(seconds=1)
     produto = api.produto(3)
     nota = api.nota(produto, 1)
-    assert api.wait_for(nota, "CONFIRMADA") == "CONFIRMADA"
+    assert api.wait_for(nota, "AUTORIZADA") == "AUTORIZADA"
     result = nfe_json(
         "replay",
         "--from",
@@ -457,28 +466,50 @@ def test_a_replay_of_one_event_type_reaches_only_its_rules(state: dict[str, Any]
     )
 
 
-def test_saga_show_tells_a_confirmed_a_compensated_and_a_canceled_story(
+def sefaz_switches(state: dict[str, Any], **patch: Any) -> dict[str, Any]:
+    """Set the emulated SEFAZ's switches over its admin endpoint (mutual TLS with the test A1), as a
+    team's own tests would; the switches after the change."""
+    import requests
+
+    sefaz = state["sefaz"]
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would replace `verify`
+    answer = session.post(
+        f"{sefaz['url']}/_emulator/switches",
+        json=patch,
+        cert=(sefaz["clientCert"], sefaz["clientKey"]),
+        verify=sefaz["caFile"],
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def story(state_file: Path, nota: str) -> tuple[dict[str, Any], list[str]]:
+    """`nfe saga show --json`, checked for its shape: the answer and its timeline's texts in order."""
+    shown = nfe_json("saga", "show", nota, "--state-file", str(state_file))
+    assert shown["notaId"] == nota and set(shown) >= {"notaId", "status", "nfe", "timeline"}
+    assert all(set(step) == {"at", "what"} for step in shown["timeline"])
+    assert [s["at"] for s in shown["timeline"]] == sorted(s["at"] for s in shown["timeline"])
+    return shown, [s["what"] for s in shown["timeline"]]
+
+
+def index(steps: list[str], prefix: str) -> int:
+    return next(i for i, s in enumerate(steps) if s.startswith(prefix) or prefix in s)
+
+
+def test_saga_show_tells_an_authorized_a_compensated_and_a_canceled_story(
     state: dict[str, Any], state_file: Path, api: Api
 ) -> None:
     produto = api.produto(4)
     confirmed, compensated, canceled = api.nota(produto, 1), api.nota(produto, 40), api.nota(produto, 2)
-    assert api.wait_for(confirmed, "CONFIRMADA") == "CONFIRMADA"
+    assert api.wait_for(confirmed, "AUTORIZADA") == "AUTORIZADA"
     assert api.wait_for(compensated, "ERRO_ESTOQUE") == "ERRO_ESTOQUE"
-    assert api.wait_for(canceled, "CONFIRMADA") == "CONFIRMADA"
+    assert api.wait_for(canceled, "AUTORIZADA") == "AUTORIZADA"
     api.cancelar(canceled)
     assert api.wait_for(canceled, "CANCELADA") == "CANCELADA"
 
-    def story(nota: str) -> list[str]:
-        shown = nfe_json("saga", "show", nota, "--state-file", str(state_file))
-        assert shown["notaId"] == nota and set(shown) >= {"notaId", "status", "timeline"}
-        assert all(set(step) == {"at", "what"} for step in shown["timeline"])
-        assert [s["at"] for s in shown["timeline"]] == sorted(s["at"] for s in shown["timeline"])
-        return [s["what"] for s in shown["timeline"]]
-
-    def index(steps: list[str], prefix: str) -> int:
-        return next(i for i, s in enumerate(steps) if s.startswith(prefix) or prefix in s)
-
-    steps = story(confirmed)
+    shown, steps = story(state_file, confirmed)
     assert steps[0] == "nota PENDING (created)"
     order = [
         "faturamento outbox: NotaFiscalCriada",
@@ -486,24 +517,103 @@ def test_saga_show_tells_a_confirmed_a_compensated_and_a_canceled_story(
         "reserva made: 1 x OPS-",
         "estoque outbox: ReservaConfirmada",
         "faturamento consumer applied ReservaConfirmada",
+        "NF-e numbered: série 1 número",
+        "faturamento outbox: NotaFiscalEmitida",
+        "published to the bus (to sefaz-autorizador)",
+        "faturamento consumer applied SEFAZ's NotaFiscalAutorizada",
+        "SEFAZ authorized the NF-e: protocolo",
+        "nota AUTORIZADA",
     ]
-    assert [index(steps, p) for p in order] == sorted(index(steps, p) for p in order)
+    assert [index(steps, p) for p in order] == sorted(index(steps, p) for p in order), steps
     assert any(s.startswith("NotaFiscalCriada") and s.endswith("published to the bus") for s in steps)
     assert "nota CONFIRMADA" in steps
+    # And the NF-e's identity and SEFAZ's protocol, as the nota keeps them
+    nfe_ = shown["nfe"]
+    nota = api.call("GET", f"/api/v1/notas/{confirmed}", expect=200)
+    assert (nfe_["chave"], nfe_["numero"], nfe_["serie"]) == (nota["chave"], nota["numero"], nota["serie"])
+    assert nfe_["protocolo"] == nota["protocolo"] and len(nfe_["protocolo"]) == 15
+    assert nfe_["cStat"] is None and nfe_["estoqueLiberadoEm"] is None
+    assert f"protocolo {nota['protocolo']}" in steps[index(steps, "SEFAZ authorized the NF-e")]
+    # An authorization is Faturamento's alone: Estoque has nothing to release
+    assert not any(s.startswith("estoque consumer applied SEFAZ's") for s in steps)
 
-    steps = story(compensated)
+    _, steps = story(state_file, compensated)
     assert any(s.startswith("estoque refused the reservation: ESTOQUE_INSUFICIENTE") for s in steps)
     assert "nota ERRO_ESTOQUE (compensated)" in steps
     assert any(s.startswith("faturamento consumer applied ReservaFalhou") for s in steps)
-    assert not any(s.startswith("reserva made") for s in steps)
+    assert not any(s.startswith("reserva made") or "NotaFiscalEmitida" in s for s in steps)
 
-    steps = story(canceled)
-    for wanted in ("cancelation requested", "reserva released: 2 x OPS-", "nota CANCELADA"):
+    _, steps = story(state_file, canceled)
+    for wanted in ("nota AUTORIZADA", "cancelation requested", "reserva released: 2 x OPS-", "nota CANCELADA"):
         assert any(s.startswith(wanted) for s in steps), (wanted, steps)
-    assert index(steps, "cancelation requested") < index(steps, "reserva released") <= index(steps, "nota CANCELADA")
+    # (where "nota CANCELADA" falls is the cancelation's own story: its time is SEFAZ's dhRegEvento)
+    assert index(steps, "nota AUTORIZADA") < index(steps, "cancelation requested") < index(steps, "reserva released")
     human = nfe("saga", "show", canceled, "--state-file", str(state_file)).stdout
-    assert human.startswith(f"nota {canceled}: CANCELADA")
+    assert human.startswith(f"nota {canceled}: CANCELADA\nNF-e série 1 número ")
     nfe("saga", "show", str(uuid.uuid4()), "--state-file", str(state_file), expect=1)
+
+
+def test_saga_show_tells_a_rejection_and_a_denial_with_their_compensation(
+    state: dict[str, Any], state_file: Path, api: Api
+) -> None:
+    produto = api.produto(10)
+    # Given SEFAZ rejects the next NF-e (610), then denies one for its destinatário's status (302)
+    sefaz_switches(state, forcedRejection={"cStat": 610, "xMotivo": "Rejeição: Total da NF difere", "count": 1})
+    rejected = api.nota(produto, 3)
+    assert api.wait_for(rejected, "REJEITADA") == "REJEITADA"
+    sefaz_switches(state, irregularDestinatarios=[re.sub(r"[^0-9]", "", DESTINATARIO["documento"])])
+    try:
+        denied = api.nota(produto, 2)
+        assert api.wait_for(denied, "DENEGADA") == "DENEGADA"
+    finally:
+        sefaz_switches(state, irregularDestinatarios=[])
+    # When the compensation has run (Estoque released both notas' stock)
+    deadline = time.monotonic() + 15
+    while api.stock(produto) != 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert api.stock(produto) == 10
+
+    # Then the rejected nota's story: SEFAZ's answer applied by both services, the cStat and motivo, the
+    # stock released, the compensation's end, and its número's inutilização deadline
+    for _ in range(100):
+        shown, steps = story(state_file, rejected)
+        if shown["nfe"]["estoqueLiberadoEm"]:
+            break
+        time.sleep(0.1)
+    assert shown["status"] == "REJEITADA"
+    assert (shown["nfe"]["cStat"], shown["nfe"]["motivo"]) == (610, "Rejeição: Total da NF difere")
+    assert shown["nfe"]["protocolo"] is None
+    order = [
+        "faturamento outbox: NotaFiscalEmitida",
+        "SEFAZ rejected the NF-e: cStat 610 Rejeição: Total da NF difere",
+        "nota REJEITADA (SEFAZ kept nothing; Estoque releases the stock)",
+        "reserva released: 3 x OPS-",
+        "estoque outbox: ReservaLiberada",
+        "faturamento consumer applied ReservaLiberada",
+        "compensation finished: Estoque released the stock",
+    ]
+    assert [index(steps, p) for p in order] == sorted(index(steps, p) for p in order), steps
+    for schema in ("faturamento", "estoque"):
+        assert sum(s.startswith(f"{schema} consumer applied SEFAZ's NotaFiscalRejeitada") for s in steps) == 1
+    numero = shown["nfe"]["numero"]
+    awaits = steps[index(steps, f"número {numero} of série 1 awaits inutilização")]
+    assert re.search(r"\(by [0-9]{4}-[0-9]{2}-10\)$", awaits), awaits
+    human = nfe("saga", "show", rejected, "--state-file", str(state_file)).stdout
+    assert "cStat 610 Rejeição: Total da NF difere" in human.splitlines()[1]
+
+    # And the denied one's: the protocol of the denial, the número consumed, the stock released too
+    for _ in range(100):
+        shown, steps = story(state_file, denied)
+        if shown["nfe"]["estoqueLiberadoEm"]:
+            break
+        time.sleep(0.1)
+    assert shown["status"] == "DENEGADA" and shown["nfe"]["cStat"] == 302
+    assert shown["nfe"]["protocolo"] is not None
+    assert any(s.startswith("SEFAZ denied the NF-e: cStat 302") and "protocolo" in s for s in steps)
+    assert "nota DENEGADA (the número is consumed; Estoque releases the stock)" in steps
+    assert any(s.startswith("estoque consumer applied SEFAZ's NotaFiscalDenegada") for s in steps)
+    assert any(s.startswith("reserva released: 2 x OPS-") for s in steps)
+    assert not any("awaits inutilização" in s for s in steps)
 
 
 class RefusesForGood:
@@ -530,9 +640,10 @@ def test_parked_outbox_rows_are_listed_with_their_reason_and_retried(pg_admin_ur
         produto = api.produto(5)
         nota = api.nota(produto, 2)
         pending = nfe_json("outbox", "status", "--state-file", str(path))
+        # (the nota's NotaFiscalCriada, and the produto's own announcement to Faturamento)
         assert [(r["schema"], r["unpublished"], r["parked"]) for r in pending] == [
             ("faturamento", 1, 0),
-            ("estoque", 0, 0),
+            ("estoque", 1, 0),
         ]
         assert pending[0]["oldestAgeSeconds"] >= 0
         # And a publisher run whose bus refused the row for good
@@ -603,3 +714,78 @@ def test_local_mode_runs_the_emulated_sefaz_and_the_state_file_says_how_to_reach
     assert answer.status_code == 200 and "<cStat>107</cStat>" in answer.text
     with pytest.raises(requests.exceptions.SSLError):
         session.post(url, data=envelope.encode(), headers=headers, verify=sefaz["caFile"], timeout=10)
+
+
+# Last in the module: its nota waiting for a SEFAZ that is down is only backed off, and comes back
+# (authorized) minutes later, which would change the notas an earlier test compares.
+def test_fiscal_status_lists_what_waits_for_sefaz_what_it_refused_and_the_numeros_to_inutilizar(
+    state: dict[str, Any], state_file: Path, api: Api
+) -> None:
+    from nfe.local.fiscal_demo import DEMO_EMITENTE
+
+    target = ("--state-file", str(state_file))
+    produto = api.produto(20)
+    # Given two notas SEFAZ rejects with 612, the second with another motivo
+    rejected = []
+    for motivo in ("Rejeição: primeira", "Rejeição: segunda"):
+        sefaz_switches(state, forcedRejection={"cStat": 612, "xMotivo": motivo, "count": 1})
+        rejected.append(api.nota(produto, 1))
+        assert api.wait_for(rejected[-1], "REJEITADA") == "REJEITADA"
+    # And one it denies for the emitente's status (301)
+    sefaz_switches(state, irregularEmitentes=[DEMO_EMITENTE["cnpj"]])
+    try:
+        denied = api.nota(produto, 1)
+        assert api.wait_for(denied, "DENEGADA") == "DENEGADA"
+    finally:
+        sefaz_switches(state, irregularEmitentes=[])
+    # And one waiting while SEFAZ answers 108 (paralisado): numbered, CONFIRMADA, with SEFAZ
+    sefaz_switches(state, down="108")
+    try:
+        waiting = api.nota(produto, 1)
+        assert api.wait_for(waiting, "CONFIRMADA") == "CONFIRMADA"
+        time.sleep(1.0)
+        assert api.status(waiting) == "CONFIRMADA"
+        # When the operator asks
+        status = nfe_json("fiscal", "status", *target)
+        human = nfe("fiscal", "status", *target).stdout
+    finally:
+        sefaz_switches(state, down=None)
+    notas = {n: api.call("GET", f"/api/v1/notas/{n}", expect=200) for n in [*rejected, denied, waiting]}
+    # Then the waiting nota is pending, with its age since dhEmi
+    pending = {p["notaId"]: p for p in status["pending"]["notas"]}
+    assert status["pending"]["count"] >= 1 and waiting in pending
+    row = pending[waiting]
+    assert (row["serie"], row["numero"], row["chave"]) == (
+        notas[waiting]["serie"],
+        notas[waiting]["numero"],
+        notas[waiting]["chave"],
+    )
+    assert row["ageSeconds"] >= 1.0 and row["emitidaEm"].endswith("Z")
+    ages = [p["ageSeconds"] for p in status["pending"]["notas"]]
+    assert ages == sorted(ages, reverse=True) and status["pending"]["oldestAgeSeconds"] == ages[0]
+    # And the refusals are counted per cStat, REJEITADA and DENEGADA apart, with the latest motivo
+    by_cstat = {(s, r["cStat"]): r for s, rows in status["refusals"].items() for r in rows}
+    assert by_cstat[("REJEITADA", 612)]["count"] == 2
+    assert by_cstat[("REJEITADA", 612)]["latestMotivo"] == "Rejeição: segunda"
+    assert by_cstat[("DENEGADA", 301)]["count"] == 1
+    assert ("REJEITADA", 301) not in by_cstat and ("DENEGADA", 612) not in by_cstat
+    # And each rejected número awaits inutilização by the 10th of next month; the denied one does not
+    numeros = {n["notaId"]: n for n in status["inutilizacao"]["numeros"]}
+    assert set(rejected) <= set(numeros) and denied not in numeros and waiting not in numeros
+    for nota in rejected:
+        found = numeros[nota]
+        assert (found["numero"], found["cStat"]) == (notas[nota]["numero"], 612)
+        assert re.fullmatch(r"[0-9]{4}-[0-9]{2}-10", found["deadline"]) and found["overdue"] is False
+        assert 10 <= found["daysLeft"] <= 41
+    assert status["inutilizacao"]["count"] >= 2
+    # And the same for a person: three sections, the waiting chave, the two cStats
+    assert human.startswith("authorizations pending: ")
+    assert notas[waiting]["chave"] in human
+    assert re.search(r"^REJEITADA\s+612\s+2\s", human, re.MULTILINE), human
+    assert re.search(r"^DENEGADA\s+301\s+1\s", human, re.MULTILINE), human
+    assert "números awaiting inutilização: " in human
+    # And a window is a duration or a time; anything else is one line and exit 2
+    since = nfe_json("fiscal", "status", "--since", "2000-01-01T00:00:00Z", *target)["window"]["since"]
+    assert since == "2000-01-01T00:00:00.000Z"
+    wrong = nfe("fiscal", "status", "--since", "yesterday", *target, expect=2)
+    assert len(wrong.stderr.strip().splitlines()) == 1 and wrong.stderr.startswith("nfe fiscal: ")

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from functions.faturamento import bootstrap, logic
 from functions.faturamento.settings import FaturamentoConsumerSettings
 from functions.shared.db import Database
-from functions.shared.events import EventName, ReservaConfirmada
+from functions.shared.events import EventName, ReservaConfirmada, ReservaFalhou
 from functions.shared.settings import load
 from nfe import topology
 from nfe.ops import dlq as dlq_ops
@@ -93,12 +93,25 @@ def test_a_final_state_emits_the_saga_duration(
             (nota,),
         )
     consumer = bootstrap.consumer(load(FaturamentoConsumerSettings), db)
-    # When its reservation is confirmed
+    # When its reservation is confirmed, the saga goes on (to SEFAZ): no duration yet
     body = saga_envelope(EventName.RESERVA_CONFIRMADA, confirmada(nota))
     assert consumer.handle({"Records": [sqs_record(body)]}, None)["batchItemFailures"] == []
-    # Then the consumer reports the confirmation and how long the saga took
-    durations = [v for n, v in recorded if n == "DuracaoSaga"]
     assert ("NotasConfirmadas", 1.0) in recorded
+    assert [v for n, v in recorded if n == "DuracaoSaga"] == []
+    # When another nota's reservation fails (a final state)
+    falhou = uuid.uuid4()
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO faturamento.notas_fiscais (id, destinatario_documento, destinatario_nome, valor_total, "
+            "criada_em) VALUES (%s, '11222333000181', 'ACME', 1, now() - interval '2 seconds')",
+            (falhou,),
+        )
+    payload = ReservaFalhou(nota_fiscal_id=falhou, codigo="ESTOQUE_INSUFICIENTE", mensagem="sem estoque")
+    body = saga_envelope(EventName.RESERVA_FALHOU, payload)
+    assert consumer.handle({"Records": [sqs_record(body)]}, None)["batchItemFailures"] == []
+    # Then the consumer reports the compensation and how long the saga took
+    durations = [v for n, v in recorded if n == "DuracaoSaga"]
+    assert ("Compensacoes", 1.0) in recorded
     assert len(durations) == 1 and 1900 < durations[0] < 10_000
 
 

@@ -282,6 +282,44 @@ def _subnet_by_name(plan: PlanResult) -> str:
     return subnet.name
 
 
+def _function_named(plan: PlanResult, name: str) -> ResourceRecord:
+    return next(f for f in _of_type(plan, "aws:lambda/function:Function") if f.inputs["name"] == f"{name}-dev")
+
+
+def _role_policy_of(plan: PlanResult, function: ResourceRecord) -> ResourceRecord:
+    (role,) = function.options["propertyDependencies"]["role"]
+    return next(
+        p
+        for p in _of_type(plan, "aws:iam/rolePolicy:RolePolicy")
+        if role in p.options["propertyDependencies"].get("role", [])
+    )
+
+
+def _add_statement(policy: ResourceRecord, action: str, resource: str) -> None:
+    document = json.loads(policy.inputs["policy"])
+    document["Statement"].append({"Effect": "Allow", "Action": [action], "Resource": [resource]})
+    _set(policy, "policy", json.dumps(document))
+
+
+def _api_function_outside_the_vpc(plan: PlanResult) -> str:
+    function = _api_function(plan)
+    del function.inputs["vpcConfig"], function.state["vpcConfig"]
+    return function.name
+
+
+def _sefaz_connects_to_the_database(plan: PlanResult) -> str:
+    policy = _role_policy_of(plan, _function_named(plan, "sefaz-autorizador"))
+    _add_statement(policy, "rds-db:connect", "arn:aws:rds-db:us-east-1:123456789012:dbuser:db-X/faturamento_app")
+    return policy.name
+
+
+def _api_reads_the_certificate(plan: PlanResult) -> str:
+    (secret,) = _of_type(plan, "aws:secretsmanager/secret:Secret")
+    policy = _role_policy_of(plan, _api_function(plan))
+    _add_statement(policy, "secretsmanager:GetSecretValue", secret.state["arn"])
+    return policy.name
+
+
 UNDONE: list[tuple[str, Callable[[PlanResult], str]]] = [
     ("code-waits-for-migrations", _api_function_not_waiting),
     ("api-function-timeout", _api_timeout_30),
@@ -292,6 +330,9 @@ UNDONE: list[tuple[str, Callable[[PlanResult], str]]] = [
     ("rds-force-ssl", _tls_not_forced),
     ("eventbus-archive", _no_archive),
     ("db-port-ingress-sources", _open_database_port),
+    ("lambda-in-vpc", _api_function_outside_the_vpc),
+    ("no-database-access-outside-vpc", _sefaz_connects_to_the_database),
+    ("sefaz-certificate-readers", _api_reads_the_certificate),
 ]
 
 
@@ -350,6 +391,9 @@ def test_a_first_preview_of_each_stack_says_what_it_cannot_decide(
     assert all(v["level"] == "advisory" for v in violations if v["policy"] in cannot_run)
     # While the ones that follow the dependency graph or read plain inputs decide even now
     deciding = {
+        "lambda-in-vpc",
+        "no-database-access-outside-vpc",
+        "sefaz-certificate-readers",
         "code-waits-for-migrations",
         "api-function-timeout",
         "rds-proxy-borrow-timeout",

@@ -84,6 +84,10 @@ EXPECTED_POLICIES = {
     "fiscal-archive-encrypted-with-cmk",
     "fiscal-archive-object-lock",
     "s3-bucket-access-logging",
+    # issue 21: the one function outside the VPC, no database for it, and its certificate for it alone
+    "lambda-in-vpc",
+    "no-database-access-outside-vpc",
+    "sefaz-certificate-readers",
 }
 ADVISORY = {"rds-multi-az", "lambda-tracing", "lambda-arm64", "cognito-deletion-protection"}
 STACK_POLICIES = {
@@ -103,6 +107,8 @@ STACK_POLICIES = {
     "fiscal-archive-encrypted-with-cmk",
     "fiscal-archive-object-lock",
     "s3-bucket-access-logging",
+    "no-database-access-outside-vpc",
+    "sefaz-certificate-readers",
 }
 
 

@@ -108,7 +108,13 @@ def baseline(services: Services, produto: str, nota: str) -> dict[tuple[str, str
         ("GET", "/api/v1/notas/{id}"): {"body": None, "header": {}, "query": {}, "path": {"id": nota}},
         ("GET", "/api/v1/notas/{id}/xml"): {"body": None, "header": {}, "query": {}, "path": {"id": nota}},
         ("GET", "/api/v1/notas/{id}/danfe"): {"body": None, "header": {}, "query": {}, "path": {"id": nota}},
-        ("POST", "/api/v1/notas/{id}/cancelamento"): {"body": None, "header": {}, "query": {}, "path": {"id": nota}},
+        ("POST", "/api/v1/notas/{id}/cancelamento"): {
+            "body": {"justificativa": "Pedido cancelado pelo cliente"},
+            "header": {},
+            "query": {},
+            "path": {"id": nota},
+        },
+        ("GET", "/api/v1/notas/{id}/cancelamento/xml"): {"body": None, "header": {}, "query": {}, "path": {"id": nota}},
         ("GET", "/health"): {"body": None, "header": {}, "query": {}, "path": {}},
         ("POST", "/api/v1/produtos"): {
             "body": {"sku": f"SEC-{uuid.uuid4().hex[:8]}", "nome": "Parafuso", "quantidade": 3, **PRODUTO_FISCAL},

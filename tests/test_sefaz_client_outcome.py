@@ -52,6 +52,13 @@ EXPECTED: dict[int, Classe] = {
     155: Classe.CANCELADA,
     104: Classe.SUCESSO,
     107: Classe.SUCESSO,
+    # Events and inutilização (reference/nfe.md §2, §3.1, §3.2)
+    128: Classe.SUCESSO,
+    135: Classe.HOMOLOGADA,
+    136: Classe.HOMOLOGADA,
+    102: Classe.HOMOLOGADA,
+    573: DUP,
+    563: DUP,
 }
 
 
@@ -76,7 +83,7 @@ def test_row(c_stat: int, classe: Classe) -> None:
         assert (outcome.classe, outcome.c_stat, outcome.x_motivo) == (classe, c_stat, f"motivo {c_stat}")
         stored = classe in (A, D)
         assert (outcome.n_prot is not None, outcome.prot_nfe_xml is not None) == (stored, stored)
-    else:  # 217, cancelled, 104/107 never describe the NF-e of an authorization
+    else:  # 217, cancelled, 104/107/128, events and inutilizações never describe the NF-e of an authorization
         with pytest.raises(RespostaInesperada):
             classificar_autorizacao(answer, CHAVE)
 
@@ -202,10 +209,22 @@ def test_duplicates_consult_and_never_resend() -> None:
     # 539: another chave holds the número, the consulta of ours says 217: DUPLICADA for an operator
     roteiro = Roteiro([ret_envi_nfe(CHAVE, 539)], [ret_cons_sit(CHAVE, 217)])
     assert _run(roteiro) is DUP and roteiro.chamadas == ["autorizar", "consultar"]
-    # 218: the NF-e is cancelled at SEFAZ; authorizing it now is a contradiction for an operator
+    # 218: the NF-e was authorized, then cancelled (a late redelivery after the saga cancelled it): the
+    # answer repeats its authorization from the consulta's protNFe, and nothing is resent
     cancelled = Roteiro([ret_envi_nfe(CHAVE, 218)], [ret_cons_sit(CHAVE, 101, n_prot=NPROT, prot_c_stat=100)])
-    with pytest.raises(RespostaInesperada, match="cancelled"):
-        _run(cancelled)
+    # (our NF-e's DigestValue is the digVal the canned protNFe carries: 20 zero bytes)
+    ours = (
+        '<NFe xmlns="http://www.portalfiscal.inf.br/nfe"><infNFe Id="NFe' + CHAVE + '"/>'
+        '<Signature xmlns="http://www.w3.org/2000/09/xmldsig#"><SignedInfo><Reference>'
+        "<DigestValue>AAAAAAAAAAAAAAAAAAAAAAAAAAA=</DigestValue></Reference></SignedInfo></Signature></NFe>"
+    )
+    outcome = autorizar_nfe(cancelled, ours, CHAVE)
+    assert (outcome.classe, outcome.c_stat, outcome.n_prot, outcome.via_consulta) == (
+        Classe.AUTORIZADA,
+        100,
+        NPROT,
+        True,
+    )
     assert cancelled.chamadas == ["autorizar", "consultar"]
 
 

@@ -4,6 +4,7 @@ packages the artifacts it deploys, optional config adds what it names, and `nfe 
 from __future__ import annotations
 
 import json
+import logging
 import zipfile
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from nfe import build
 from nfe.cli import main
 from nfe.mockrun import ProgramError, run_program
 from nfe.plan import plan
-from tests.test_build import PROXY_TEST_CA, RDS_TEST_CA, write_test_ca_bundle
+from tests.test_build import PROXY_TEST_CA, RDS_TEST_CA, SEFAZ_TEST_CA, write_test_ca_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,13 +70,20 @@ def test_prod_without_a_configured_bundle_is_refused_even_offline() -> None:
         plan("prod", config=database_config(caBundlePath=None))
 
 
+def sefaz_config(**values: object) -> dict[str, str]:
+    """`nfe:sefaz` as the engine hands it to the program."""
+    return {"nfe:sefaz": json.dumps({k: v for k, v in values.items() if v is not None})}
+
+
 def test_a_real_run_packages_what_it_deploys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # Given prod with a generated test bundle, run as `pulumi up` would (not offline)
+    # Given prod with generated test bundles (RDS and SEFAZ), run as `pulumi up` would (not offline)
     monkeypatch.delenv(build.OFFLINE_ENV, raising=False)
     monkeypatch.setenv(build.BUILD_DIR_ENV, str(tmp_path / "build"))
     bundle = write_test_ca_bundle(tmp_path / "test-ca-bundle.pem", RDS_TEST_CA, PROXY_TEST_CA)
+    sefaz_bundle = write_test_ca_bundle(tmp_path / "sefaz-ca-bundle.pem", SEFAZ_TEST_CA)
     # When the program runs
-    result = run_program(ROOT, "prod", database_config(caBundlePath=str(bundle)))
+    config = database_config(caBundlePath=str(bundle)) | sefaz_config(caBundlePath=str(sefaz_bundle))
+    result = run_program(ROOT, "prod", config)
     # Then every function's code is a zip it built, the migrator's with sql/ and the bundle inside
     functions = {r.inputs["name"]: r.inputs for r in result.of_type("aws:lambda/function:Function")}
     for inputs in functions.values():
@@ -85,9 +93,73 @@ def test_a_real_run_packages_what_it_deploys(monkeypatch: pytest.MonkeyPatch, tm
     with zipfile.ZipFile(migrator) as archive:
         assert archive.read(build.CA_BUNDLE_ARCHIVE_PATH) == bundle.read_bytes()
         assert "sql/V001__schemas_and_tables.sql" in archive.namelist()
+        assert build.SEFAZ_CA_BUNDLE_ARCHIVE_PATH not in archive.namelist()
+    # And the SEFAZ bundle is in the SEFAZ function's zip alone, which has no RDS bundle (no database)
+    sefaz = functions["sefaz-autorizador-prod"]
+    with zipfile.ZipFile(sefaz["code"]["path"]) as archive:
+        assert archive.read(build.SEFAZ_CA_BUNDLE_ARCHIVE_PATH) == sefaz_bundle.read_bytes()
+        assert build.CA_BUNDLE_ARCHIVE_PATH not in archive.namelist()
+    assert sefaz["environment"]["variables"]["SEFAZ_CA_BUNDLE"] == build.SEFAZ_CA_BUNDLE_RUNTIME_PATH
     (layer_record,) = result.of_type("aws:lambda/layerVersion:LayerVersion")
     layer = Path(layer_record.inputs["code"]["path"])
     assert layer.parent == tmp_path / "build" / "layer" and layer.is_file()
+
+
+def test_produção_refuses_to_deploy_without_the_sefaz_bundle_even_offline() -> None:
+    # Given prod (its emitente in produção, ambiente 1) without nfe:sefaz.caBundlePath
+    # When the program runs, even as an offline plan / Then it refuses, naming the key
+    with pytest.raises(ProgramError, match=r"ambiente is 1 \(produção\): nfe:sefaz\.caBundlePath is required"):
+        plan("prod", config=sefaz_config(pendingAlarmMinutes=15))
+
+
+def test_a_real_run_refuses_a_missing_or_empty_sefaz_bundle(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(build.OFFLINE_ENV, raising=False)
+    monkeypatch.setenv(build.BUILD_DIR_ENV, str(tmp_path / "build"))
+    bundle = write_test_ca_bundle(tmp_path / "rds.pem", RDS_TEST_CA, PROXY_TEST_CA)
+    database = database_config(caBundlePath=str(bundle))
+    # Given a configured SEFAZ bundle that does not exist, then one that holds no certificate
+    with pytest.raises(ProgramError, match=r"nfe:sefaz\.caBundlePath .*missing\.pem: no such file"):
+        run_program(ROOT, "prod", database | sefaz_config(caBundlePath=str(tmp_path / "missing.pem")))
+    empty = tmp_path / "empty.pem"
+    empty.write_text("not a certificate")
+    with pytest.raises(ProgramError, match=r"nfe:sefaz\.caBundlePath .*not a PEM certificate bundle"):
+        run_program(ROOT, "prod", database | sefaz_config(caBundlePath=str(empty)))
+    # Then nothing was built
+    assert not (tmp_path / "build").exists()
+
+
+def test_homologação_without_the_sefaz_bundle_deploys_and_says_the_function_will_not_connect(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given dev (homologação) without nfe:sefaz.caBundlePath / When planned
+    with caplog.at_level(logging.WARNING):
+        result = plan("dev")
+    # Then it deploys, warning, and the function gets no SEFAZ_CA_BUNDLE (it refuses to connect without one)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(
+        "SEFAZ's servers cannot be verified, so the SEFAZ function will refuse to connect" in w for w in warnings
+    )
+    (sefaz,) = [
+        f for f in result.of_type("aws:lambda/function:Function") if f.inputs["name"] == "sefaz-autorizador-dev"
+    ]
+    assert "SEFAZ_CA_BUNDLE" not in sefaz.inputs["environment"]["variables"]
+
+
+def test_the_pending_alarm_follows_its_config() -> None:
+    # Given dev with a 30-minute pending threshold / When planned
+    result = plan("dev", config=sefaz_config(pendingAlarmMinutes=30))
+    # Then the alarm fires on a wait over 30 minutes, and the dashboard draws that line
+    (alarm,) = [
+        a
+        for a in result.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.inputs.get("metricName") == "EsperaAutorizacao"
+    ]
+    assert alarm.inputs["threshold"] == 1800
+    (dashboard,) = result.of_type("aws:cloudwatch/dashboard:Dashboard")
+    assert '"label":"pending alarm","value":1800' in dashboard.inputs["dashboardBody"]
+    # And a threshold below 5 minutes is refused, naming the key
+    with pytest.raises(ProgramError, match=r"nfe:sefaz\.pendingAlarmMinutes must be between 5 and 720, got 2"):
+        plan("dev", config=sefaz_config(pendingAlarmMinutes=2))
 
 
 def test_custom_domain_and_admin_entries_when_configured() -> None:
@@ -127,8 +199,9 @@ def test_plan_command_prints_a_tree_and_json(capsys: pytest.CaptureFixture[str])
     assert function["inputs"]["reservedConcurrentExecutions"] == 10
     assert function["inputs"]["code"]["path"].endswith(".zip")
     custom = [r for r in resources if not r["type"].startswith("nfe:index:")]
-    assert f"nfe-dev: {len(custom)} resources in 10 components" in tree
+    assert f"nfe-dev: {len(custom)} resources in 11 components" in tree
     assert "nfe:index:SagaService faturamento" in tree and "nfe:index:SecureDatabase database" in tree
+    assert "nfe:index:SefazParticipant sefaz (22 resources)" in tree
     assert tree.strip().splitlines()[-1].split() == ["total", str(len(custom))]
 
 

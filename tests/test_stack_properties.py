@@ -109,8 +109,10 @@ def test_program_declares_every_component_and_nothing_inside_an_apply(stack: Sta
         "nfe:index:Dashboard",
         "nfe:index:StaticSite",
         "nfe:index:FiscalArchive",
+        "nfe:index:SefazParticipant",
     }
     assert len(stack.of_type("nfe:index:SagaService")) == 2
+    assert len(stack.of_type("nfe:index:SefazParticipant")) == 1
     assert [r.name for r in stack.result.resources if r.created_in_apply] == []
 
 
@@ -127,6 +129,10 @@ def test_outputs_name_the_endpoints_and_hold_no_password(stack: Stack) -> None:
     assert outputs["apiUrl"].endswith(f"/{stack.name}")
     assert outputs["eventBusName"] == f"nfe-events-{stack.name}"
     assert set(outputs["queueUrls"]) == {q.name for q in topology.QUEUES}
+    # The certificate's secret by name, for put-secret-value; never a value.
+    secret = stack.one("aws:secretsmanager/secret:Secret")
+    assert outputs["sefazCertificateSecretArn"] == secret.state["arn"]
+    assert outputs["sefazCertificateSecretName"] == secret.state["name"]
     assert outputs["databaseEndpoint"] == stack.one("aws:rds/instance:Instance").state["address"]
     if EXPECTED[stack.name]["proxy"]:
         assert outputs["proxyEndpoint"] == stack.one("aws:rds/proxy:Proxy").state["endpoint"]
@@ -226,8 +232,14 @@ def test_private_network_without_nat_or_internet_gateway(stack: Stack) -> None:
     assert sorted(s.inputs["availabilityZoneId"] for s in subnets) == sorted(stack.config.network.availability_zone_ids)
     assert not [s for s in subnets if "availabilityZone" in s.inputs]
     assert all(s.inputs["mapPublicIpOnLaunch"] is False for s in subnets)
-    for function in stack.of_type(FUNCTION):
-        assert len(function.inputs["vpcConfig"]["subnetIds"]) == 2
+    # Every function is in the private subnets but the one topology puts outside (the SEFAZ participant).
+    for spec in topology.FUNCTIONS:
+        function = stack.function(spec.name).inputs
+        if spec.in_vpc:
+            assert len(function["vpcConfig"]["subnetIds"]) == 2, spec.name
+        else:
+            assert "vpcConfig" not in function, spec.name
+    assert [f.name for f in topology.FUNCTIONS if not f.in_vpc] == ["sefaz-autorizador"]
 
 
 def sg_graph(stack: Stack, port: int) -> set[frozenset[str]]:
@@ -291,17 +303,16 @@ def test_consumers_back_off_over_the_outage_tolerance_and_each_queue_alarms_on_i
         name: fn.get("environment", {}).get("variables", {}).get("OUTAGE_TOLERANCE_SECONDS")
         for name, fn in functions.items()
     }
-    # Only the consumers read it: 15 minutes by default
+    # Only the consumers read it (the SEFAZ participant's messages back off while SEFAZ is down): 15 minutes
     assert {n for n, v in tolerance.items() if v is not None} == {
-        f"estoque-consumer-{stack.name}",
-        f"faturamento-consumer-{stack.name}",
+        f"{f.name}-{stack.name}" for f in topology.FUNCTIONS if f.kind == "consumer"
     }
     assert {v for v in tolerance.values() if v is not None} == {"900"}
     # Every saga queue (not its DLQ) alarms when its oldest message is older than a third of it
     backlog = [
         a.inputs
         for a in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-        if a.inputs["metricName"] == "ApproximateAgeOfOldestMessage"
+        if a.inputs.get("metricName") == "ApproximateAgeOfOldestMessage"
     ]
     assert len(backlog) == len(topology.QUEUES)
     assert {a["threshold"] for a in backlog} == {300}
@@ -317,7 +328,7 @@ def test_the_outage_tolerance_is_stack_config() -> None:
     thresholds = {
         a.inputs["threshold"]
         for a in result.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-        if a.inputs["metricName"] == "ApproximateAgeOfOldestMessage"
+        if a.inputs.get("metricName") == "ApproximateAgeOfOldestMessage"
     }
     assert thresholds == {1200}
 
@@ -354,7 +365,8 @@ def test_queues_redrive_to_their_own_dlq_with_sse_and_visibility(stack: Stack) -
         queue = stack.queue(spec.name).inputs
         dlq = stack.queue(spec.dlq_name)
         consumer_timeout = stack.function(spec.consumer).inputs["timeout"]
-        assert queue["visibilityTimeoutSeconds"] == 90
+        # Each queue's own visibility: 90 s, the SEFAZ queue's 360 s (its consumer runs up to 60 s)
+        assert queue["visibilityTimeoutSeconds"] == spec.visibility_timeout_seconds
         assert queue["visibilityTimeoutSeconds"] >= 6 * consumer_timeout
         assert json.loads(queue["redrivePolicy"]) == {"deadLetterTargetArn": dlq.state["arn"], "maxReceiveCount": 5}
         assert dlq.inputs["messageRetentionSeconds"] > queue["messageRetentionSeconds"]
@@ -391,21 +403,23 @@ def test_each_queue_admits_only_its_rule_and_the_rule_routes_the_seed_pattern(st
 
 
 def test_event_source_mappings(stack: Stack) -> None:
-    reserved = stack.config.lambda_.reserved_concurrency
-    consumers = {f.name for f in topology.FUNCTIONS if f.kind == "consumer"}
+    consumers = [f for f in topology.FUNCTIONS if f.kind == "consumer"]
     mappings = stack.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")
     assert len(mappings) == len(topology.QUEUES)
-    for name in consumers:
-        function = stack.function(name)
+    for spec in consumers:
+        function = stack.function(spec.name)
+        reserved = function.inputs["reservedConcurrentExecutions"]
         own = [m.inputs for m in mappings if m.inputs["functionName"] == function.state["arn"]]
-        assert {m["eventSourceArn"] for m in own} == {
-            stack.queue(q.name).state["arn"] for q in topology.queues_for(name)
-        }
+        by_arn = {stack.queue(q.name).state["arn"]: q for q in topology.queues_for(spec.name)}
+        assert {m["eventSourceArn"] for m in own} == set(by_arn)
         for mapping in own:
-            assert mapping["batchSize"] == 10
+            # Each queue's own batch size: 10, the SEFAZ queue's 1 (one nota per invocation)
+            assert mapping["batchSize"] == by_arn[mapping["eventSourceArn"]].batch_size
             assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
             assert 2 <= mapping["scalingConfig"]["maximumConcurrency"] <= reserved
-        assert sum(m["scalingConfig"]["maximumConcurrency"] for m in own) <= reserved
+        # The shares of the function's own reservation never exceed it, or Lambda would throttle
+        # (and throttled messages count toward the DLQ)
+        assert sum(m["scalingConfig"]["maximumConcurrency"] for m in own) <= reserved, spec.name
         # A consumer reads, deletes and extends only its own queues.
         assert sorted(actions_on(stack.function_policy(function), "sqs:ReceiveMessage")) == sorted(
             m["eventSourceArn"] for m in own
@@ -448,7 +462,7 @@ def test_outbox_publisher_schedule_role_and_lag_alarm(stack: Stack) -> None:
     (lag,) = [
         a.inputs
         for a in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-        if a.inputs["metricName"] == metrics.OUTBOX_LAG_METRIC
+        if a.inputs.get("metricName") == metrics.OUTBOX_LAG_METRIC
     ]
     assert lag["namespace"] == "nfe"
     # Powertools puts the service name in the `service` dimension.
@@ -538,6 +552,10 @@ def test_every_function_runtime_sizing_tracing_logs_and_environment(stack: Stack
         )
         env = function["environment"]["variables"]
         assert env["POWERTOOLS_SERVICE_NAME"] == spec.name and env["POWERTOOLS_METRICS_NAMESPACE"] == "nfe"
+        if not build.connects_to_database(spec):
+            # The SEFAZ participant: no database, so not one DB_* variable
+            assert not [k for k in env if k.startswith("DB_")], spec.name
+            continue
         assert env["DB_SSLMODE"] == ("verify-full" if stack.name == "prod" else "require")
         assert env.get("DB_SSLROOTCERT") == (build.CA_BUNDLE_RUNTIME_PATH if stack.name == "prod" else None)
         if spec.database_role:
@@ -590,9 +608,12 @@ def test_each_function_role_is_scoped_to_named_arns(stack: Stack) -> None:
             assert actions_on(statements, "rds-db:connect") == [
                 f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{db_id}/{spec.database_role}"
             ]
+        else:
+            assert actions_on(statements, "rds-db:connect") == []
         if spec.kind != "consumer":
             assert actions_on(statements, "sqs:ReceiveMessage") == []
-        assert actions_on(statements, "ec2:CreateNetworkInterface") == ["*"]
+        # The ENI actions only for the functions Lambda attaches to the private subnets
+        assert actions_on(statements, "ec2:CreateNetworkInterface") == (["*"] if spec.in_vpc else [])
 
 
 def test_log_groups_and_alarms(stack: Stack) -> None:
@@ -606,13 +627,15 @@ def test_log_groups_and_alarms(stack: Stack) -> None:
     watched_queues = {
         (a.inputs["dimensions"]["QueueName"], a.inputs["metricName"])
         for a in alarms
-        if a.inputs["namespace"] == "AWS/SQS"
+        if a.inputs.get("namespace") == "AWS/SQS"
     }
     queues = {q.inputs["name"] for q in stack.of_type(QUEUE)}
     dlqs = {q for q in queues if "dlq" in q}
     assert dlqs and watched_queues == {(q, "ApproximateNumberOfMessagesVisible") for q in dlqs} | {
         (q, "ApproximateAgeOfOldestMessage") for q in queues - dlqs
     }
-    watched_functions = {a.inputs["dimensions"]["FunctionName"] for a in alarms if a.inputs["metricName"] == "Errors"}
+    watched_functions = {
+        a.inputs["dimensions"]["FunctionName"] for a in alarms if a.inputs.get("metricName") == "Errors"
+    }
     assert watched_functions == {f"{f.name}-{stack.name}" for f in topology.FUNCTIONS}
-    assert any(a.inputs["metricName"] == "5XXError" for a in alarms)
+    assert any(a.inputs.get("metricName") == "5XXError" for a in alarms)

@@ -19,12 +19,13 @@ if TYPE_CHECKING:
     from functions.shared.consumer import EventConsumer
 
 
-def api(settings: EstoqueApiSettings, db: Database | None = None) -> APIGatewayRestResolver:
+def api(settings: EstoqueApiSettings, db: Database | None = None, events_client: Any = None) -> APIGatewayRestResolver:
     # Imported here, like the consumer below: each function loads only its own side.
     from functions.estoque.routes import build_app
 
     db = db or Database(settings, application_name="estoque-api")
-    return build_app(ProdutosService(db), settings.cors_allow_origin)
+    publisher = EagerPublisher(db, settings.event_bus_name, settings.eager_publish, events_client)
+    return build_app(ProdutosService(db, publisher), settings.cors_allow_origin)
 
 
 def consumer(

@@ -26,6 +26,9 @@ from functions.shared.events import (
     EventName,
     NotaFiscalCancelada,
     NotaFiscalCriada,
+    NotaFiscalDenegada,
+    NotaFiscalRejeitada,
+    ProdutoCadastrado,
     ProdutoEmFalta,
     ProdutoFiscal,
     Reserva,
@@ -48,13 +51,25 @@ def _produto_out(row: dict[str, Any]) -> ProdutoOut:
 class ProdutosService:
     """The produtos API. Not traced per method, for the reason given on faturamento's NotasService."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, publisher: EagerPublisher | None = None) -> None:
         self.db = db
+        self.publisher = publisher
 
     def criar(self, produto: ProdutoIn, ator: Ator) -> ProdutoOut:
         try:
             with UnitOfWork(self.db) as uow:
                 row = dal.inserir_produto(uow.conn, produto, ator.sub, ator.email)
+                # Faturamento's projection of what can be invoiced (it refuses a nota it never could).
+                cadastrado = ProdutoCadastrado(
+                    produto_id=row["id"],
+                    sku=row["sku"],
+                    ncm=row["ncm"],
+                    unidade=row["unidade"],
+                    origem=row["origem"],
+                )
+                event_id = add_event(uow.conn, SCHEMA, EventName.PRODUTO_CADASTRADO, cadastrado)
+                if self.publisher is not None:
+                    self.publisher.publish_after_commit(uow, SCHEMA, [event_id])
                 uow.commit()
         except psycopg.errors.UniqueViolation as exc:
             raise ConflictError(f"sku {produto.sku} already exists") from exc
@@ -112,7 +127,8 @@ def _sem_dados_fiscais(pedido: NotaFiscalCriada, locked: dict[UUID, dict[str, An
 
 
 class SagaEstoque:
-    """Reserve stock for new notas and release it for cancelled ones; each event applies at most once."""
+    """Reserve stock for new notas and release it for cancelled ones and for those SEFAZ refused (the
+    saga's compensation); each event applies at most once, and a reserva is released at most once."""
 
     def __init__(self, db: Database, publisher: EagerPublisher) -> None:
         self.db = db
@@ -122,6 +138,8 @@ class SagaEstoque:
         return {
             EventName.NOTA_FISCAL_CRIADA: self.reservar,
             EventName.NOTA_FISCAL_CANCELADA: self.liberar,
+            EventName.NOTA_FISCAL_REJEITADA: self.liberar,
+            EventName.NOTA_FISCAL_DENEGADA: self.liberar,
         }
 
     @tracer.capture_method
@@ -219,8 +237,12 @@ class SagaEstoque:
         metrics.add_metric(name="ReservasFalhas", unit=MetricUnit.Count, value=1)
 
     @tracer.capture_method
-    def liberar(self, detail: EventDetail, pedido: NotaFiscalCancelada) -> None:
-        """The compensation of a cancelled nota: every active reserva returns its units to stock."""
+    def liberar(
+        self, detail: EventDetail, pedido: NotaFiscalCancelada | NotaFiscalRejeitada | NotaFiscalDenegada
+    ) -> None:
+        """The compensation of a cancelled nota, or of one SEFAZ rejected or denied: every active
+        reserva returns its units to stock. A released reserva is no longer active, so a second event
+        about the same nota (a cancelation after a refusal, a replay) releases nothing twice."""
         nota_id = pedido.nota_fiscal_id
         extra = {"nota_id": str(nota_id), "event_id": str(detail.event_id)}
         with UnitOfWork(self.db) as uow:

@@ -10,7 +10,7 @@ class EstoqueDatabaseSettings(DatabaseSettings):
     db_user: str = "estoque_app"
 
 
-class EstoqueApiSettings(EstoqueDatabaseSettings):
+class EstoqueApiSettings(EstoqueDatabaseSettings, EventBusSettings):
     cors_allow_origin: CorsAllowOrigin
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from functions.faturamento.archive import FiscalArchive
 from functions.faturamento.logic import NotasService, SagaFaturamento
 from functions.faturamento.settings import FaturamentoApiSettings, FaturamentoConsumerSettings
+from functions.fiscal.archive import FiscalArchive
 from functions.shared.db import Database
 from functions.shared.outbox import EagerPublisher
 
@@ -39,7 +39,7 @@ def api(
 
 
 def consumer(
-    settings: FaturamentoConsumerSettings, db: Database | None = None, sqs_client: Any = None
+    settings: FaturamentoConsumerSettings, db: Database | None = None, sqs_client: Any = None, events_client: Any = None
 ) -> EventConsumer:
     # Imported here: Powertools' batch utility is the consumer's cost, not the API's.
     from functions.shared.consumer import EventConsumer, SqsVisibility
@@ -48,8 +48,9 @@ def consumer(
     db = db or Database(settings, application_name="faturamento-consumer")
     from functions.shared.failures import FailureLog
 
+    publisher = EagerPublisher(db, settings.event_bus_name, settings.eager_publish, events_client)
     return EventConsumer(
-        SagaFaturamento(db, settings.emitente, FiscalArchive(settings.fiscal_archive_bucket)).handlers(),
+        SagaFaturamento(db, settings.emitente, publisher).handlers(),
         FailureLog(db, "faturamento"),
         Backoff(settings.outage_tolerance_seconds),
         SqsVisibility(sqs_client),

@@ -10,13 +10,17 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from functions.faturamento.models import NotaIn
+from functions.fiscal.limits import PRAZO_CANCELAMENTO
 
 Row = dict[str, Any]
 _NOTA_COLUMNS = (
     "id, status, destinatario_documento, destinatario_nome, valor_total, criada_em, confirmada_em, "
     "cancelamento_solicitado_em, cancelada_em, erro_codigo, erro_mensagem, erro_timestamp, "
     "criada_por_sub, criada_por_email, cancelamento_solicitado_por_sub, cancelamento_solicitado_por_email, "
-    "destinatario, natureza_operacao, serie, ambiente, numero, chave, emitida_em"
+    "destinatario, natureza_operacao, serie, ambiente, numero, chave, emitida_em, "
+    "protocolo, autorizada_em, sefaz_cstat, sefaz_motivo, sefaz_respondida_em, estoque_liberado_em, "
+    "cancelamento_justificativa, cancelamento_protocolo, cancelamento_recusa_cstat, cancelamento_recusa_motivo, "
+    "cancelamento_recusado_em, documento_autorizado, cancelamento_documento"
 )
 _ITEM_COLUMNS = (
     "nota_fiscal_id, produto_id, quantidade, valor_unitario, cfop, codigo, descricao, ncm, unidade, origem, gtin"
@@ -102,14 +106,25 @@ def itens_das_notas(conn: psycopg.Connection[Any], nota_ids: list[UUID]) -> dict
     return items
 
 
-def solicitar_cancelamento(conn: psycopg.Connection[Any], nota_id: UUID, por_sub: str, por_email: str) -> Row | None:
-    """Mark the cancelation as requested if the nota allows it; None when it does not (or is unknown)."""
+def solicitar_cancelamento(
+    conn: psycopg.Connection[Any], nota_id: UUID, por_sub: str, por_email: str, justificativa: str
+) -> Row | None:
+    """Mark the cancelation as requested if the nota allows it; None when it does not (or is unknown).
+
+    An AUTORIZADA nota within the 24 hours SEFAZ allows after its authorization (the cancelamento is
+    SEFAZ's event), or a CONFIRMADA one without chave (from before the NF-e: cancelled here alone). A
+    CONFIRMADA NF-e is with SEFAZ, which has not answered yet.
+    """
     return conn.execute(
         "UPDATE faturamento.notas_fiscais SET cancelamento_solicitado_em = now(), atualizada_em = now(), "
-        "cancelamento_solicitado_por_sub = %s, cancelamento_solicitado_por_email = %s "
-        "WHERE id = %s AND status = 'CONFIRMADA' AND cancelamento_solicitado_em IS NULL "
+        "cancelamento_solicitado_por_sub = %s, cancelamento_solicitado_por_email = %s, "
+        "cancelamento_justificativa = %s, cancelamento_recusa_cstat = NULL, cancelamento_recusa_motivo = NULL, "
+        "cancelamento_recusado_em = NULL "
+        "WHERE id = %s AND cancelamento_solicitado_em IS NULL AND ("
+        " (status = 'AUTORIZADA' AND autorizada_em + %s > now())"
+        " OR (status = 'CONFIRMADA' AND chave IS NULL)) "
         f"RETURNING {_NOTA_COLUMNS}",
-        (por_sub, por_email, nota_id),
+        (por_sub, por_email, justificativa, nota_id, PRAZO_CANCELAMENTO),
     ).fetchone()
 
 
@@ -176,7 +191,8 @@ def confirmar_com_documento(
 def documento(conn: psycopg.Connection[Any], nota_id: UUID) -> Row | None:
     """What the document routes need: the XML (null before the número) and the names to file it under."""
     return conn.execute(
-        "SELECT id, status, serie, numero, chave, ambiente, xml FROM faturamento.notas_fiscais WHERE id = %s",
+        "SELECT id, status, serie, numero, chave, ambiente, xml, documento_autorizado "
+        "FROM faturamento.notas_fiscais WHERE id = %s",
         (nota_id,),
     ).fetchone()
 
@@ -193,9 +209,110 @@ def registrar_erro_estoque(
 
 
 def cancelar(conn: psycopg.Connection[Any], nota_id: UUID) -> bool:
+    """A nota from before the NF-e (no chave) is cancelled here alone, once its stock is back."""
     cur = conn.execute(
         "UPDATE faturamento.notas_fiscais SET status = 'CANCELADA', cancelada_em = now(), atualizada_em = now() "
-        "WHERE id = %s AND status = 'CONFIRMADA' AND cancelamento_solicitado_em IS NOT NULL",
+        "WHERE id = %s AND status = 'CONFIRMADA' AND chave IS NULL AND cancelamento_solicitado_em IS NOT NULL",
+        (nota_id,),
+    )
+    return cur.rowcount == 1
+
+
+def cancelar_na_sefaz(
+    conn: psycopg.Connection[Any], nota_id: UUID, chave: str, protocolo: str, registrado_em: datetime, documento: str
+) -> Row | None:
+    """AUTORIZADA -> CANCELADA: SEFAZ registered the cancelamento. The row, for the event that has
+    Estoque release the stock; None when the answer does not fit. SEFAZ's record wins even when no
+    cancelamento is pending here (a redelivered request SEFAZ accepted after refusing an earlier one):
+    the NF-e is cancelled there, so the goods may come back."""
+    return conn.execute(
+        "UPDATE faturamento.notas_fiscais SET status = 'CANCELADA', cancelada_em = %s, cancelamento_protocolo = %s, "
+        "cancelamento_documento = %s, atualizada_em = now() "
+        "WHERE id = %s AND chave = %s AND status = 'AUTORIZADA' "
+        f"RETURNING {_NOTA_COLUMNS}",
+        (registrado_em, protocolo, documento, nota_id, chave),
+    ).fetchone()
+
+
+def recusar_cancelamento(
+    conn: psycopg.Connection[Any], nota_id: UUID, chave: str, c_stat: int, motivo: str, quando: datetime
+) -> bool:
+    """SEFAZ refused the cancelamento: the nota stays AUTORIZADA, says why, and may be asked again."""
+    cur = conn.execute(
+        "UPDATE faturamento.notas_fiscais SET cancelamento_solicitado_em = NULL, "
+        "cancelamento_solicitado_por_sub = NULL, cancelamento_solicitado_por_email = NULL, "
+        "cancelamento_recusa_cstat = %s, cancelamento_recusa_motivo = %s, "
+        "cancelamento_recusado_em = %s, atualizada_em = now() "
+        "WHERE id = %s AND chave = %s AND status = 'AUTORIZADA' AND cancelamento_solicitado_em IS NOT NULL",
+        (c_stat, motivo, quando, nota_id, chave),
+    )
+    return cur.rowcount == 1
+
+
+def registrar_inutilizacao(conn: psycopg.Connection[Any], inutilizacao: dict[str, Any]) -> bool:
+    """Record a range SEFAZ inutilizou; False when it was recorded before (the same range again)."""
+    cur = conn.execute(
+        "INSERT INTO faturamento.inutilizacoes (serie, ambiente, numero_inicial, numero_final, justificativa, "
+        "protocolo, homologada_em, documento) VALUES (%(serie)s, %(ambiente)s, %(numero_inicial)s, "
+        "%(numero_final)s, %(justificativa)s, %(protocolo)s, %(homologada_em)s, %(documento)s) "
+        "ON CONFLICT (serie, ambiente, numero_inicial, numero_final) DO NOTHING",
+        inutilizacao,
+    )
+    return cur.rowcount == 1
+
+
+def autorizar(
+    conn: psycopg.Connection[Any],
+    nota_id: UUID,
+    chave: str,
+    protocolo: str,
+    autorizada_em: datetime,
+    digest_value: str,
+    documento: str,
+) -> bool:
+    """CONFIRMADA -> AUTORIZADA with SEFAZ's protocol; the chave must be the nota's (an answer about
+    another NF-e matches no row)."""
+    cur = conn.execute(
+        "UPDATE faturamento.notas_fiscais SET status = 'AUTORIZADA', protocolo = %s, autorizada_em = %s, "
+        "digest_value = %s, documento_autorizado = %s, sefaz_respondida_em = now(), atualizada_em = now() "
+        "WHERE id = %s AND chave = %s AND status = 'CONFIRMADA'",
+        (protocolo, autorizada_em, digest_value, documento, nota_id, chave),
+    )
+    return cur.rowcount == 1
+
+
+def recusar(
+    conn: psycopg.Connection[Any],
+    nota_id: UUID,
+    status: str,
+    chave: str,
+    c_stat: int,
+    motivo: str,
+    quando: datetime,
+    *,
+    protocolo: str | None = None,
+    documento: str | None = None,
+) -> bool:
+    """CONFIRMADA -> REJEITADA or DENEGADA (with the denial's protocol and nfeProc), keeping SEFAZ's answer."""
+    assert status in ("REJEITADA", "DENEGADA")
+    cur = conn.execute(
+        "UPDATE faturamento.notas_fiscais SET status = %s, sefaz_cstat = %s, sefaz_motivo = %s, "
+        "sefaz_respondida_em = %s, protocolo = %s, documento_autorizado = %s, atualizada_em = now() "
+        "WHERE id = %s AND chave = %s AND status = 'CONFIRMADA'",
+        (status, c_stat, motivo, quando, protocolo, documento, nota_id, chave),
+    )
+    return cur.rowcount == 1
+
+
+def registrar_estoque_liberado(conn: psycopg.Connection[Any], nota_id: UUID) -> bool:
+    """Estoque released the reservas of an NF-e SEFAZ refused or cancelled. After a refusal, its
+    ReservaLiberada may arrive before SEFAZ's answer reaches this service (both services consume the
+    answer), so CONFIRMADA fits too."""
+    cur = conn.execute(
+        "UPDATE faturamento.notas_fiscais SET estoque_liberado_em = now(), atualizada_em = now() "
+        "WHERE id = %s AND chave IS NOT NULL AND estoque_liberado_em IS NULL AND ("
+        " (cancelamento_solicitado_em IS NULL AND status IN ('CONFIRMADA', 'REJEITADA', 'DENEGADA'))"
+        " OR status = 'CANCELADA')",
         (nota_id,),
     )
     return cur.rowcount == 1
@@ -217,3 +334,25 @@ def duracoes_ms(conn: psycopg.Connection[Any], nota_id: UUID) -> dict[str, float
 def status_atual(conn: psycopg.Connection[Any], nota_id: UUID) -> str | None:
     row = conn.execute("SELECT status FROM faturamento.notas_fiscais WHERE id = %s", (nota_id,)).fetchone()
     return None if row is None else str(row["status"])
+
+
+def projetar_produto(conn: psycopg.Connection[Any], produto: dict[str, Any]) -> None:
+    """Keep what Estoque announced about a produto (its fiscal fields) in Faturamento's projection."""
+    conn.execute(
+        "INSERT INTO faturamento.produtos_fiscais (produto_id, sku, ncm, unidade, origem) "
+        "VALUES (%(produto_id)s, %(sku)s, %(ncm)s, %(unidade)s, %(origem)s) "
+        "ON CONFLICT (produto_id) DO UPDATE SET sku = EXCLUDED.sku, ncm = EXCLUDED.ncm, "
+        "unidade = EXCLUDED.unidade, origem = EXCLUDED.origem, atualizado_em = now()",
+        produto,
+    )
+
+
+def produtos_fiscais(conn: psycopg.Connection[Any], produto_ids: list[UUID]) -> dict[UUID, Row]:
+    """The projection's rows for these produtos (those Estoque announced so far)."""
+    return {
+        row["produto_id"]: row
+        for row in conn.execute(
+            "SELECT produto_id, sku, ncm, unidade, origem FROM faturamento.produtos_fiscais WHERE produto_id = ANY(%s)",
+            (produto_ids,),
+        )
+    }

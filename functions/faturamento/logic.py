@@ -16,20 +16,24 @@ import psycopg
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
-from functions.faturamento import archive, dal
-from functions.faturamento.archive import FiscalArchive
+from functions.faturamento import dal
 from functions.faturamento.models import (
     Ambiente,
+    CancelamentoIn,
     DestinatarioOut,
     ErroNota,
     ItemOut,
     NotaIn,
     NotaOut,
     PaginaNotas,
+    RespostaSefaz,
     Saude,
     StatusNota,
 )
+from functions.fiscal import archive
+from functions.fiscal.archive import FiscalArchive
 from functions.fiscal.chave import gerar_cnf
+from functions.fiscal.limits import cancelamento_permitido_ate
 from functions.fiscal.model import Ambiente as TpAmb
 from functions.fiscal.model import Destinatario, Emitente, Item, NotaFiscal, ProdutoFiscal
 from functions.shared.apimodels import usuario
@@ -40,8 +44,17 @@ from functions.shared.events import (
     EventDetail,
     EventName,
     ItemReserva,
+    NotaFiscalAutorizada,
     NotaFiscalCancelada,
+    NotaFiscalCancelamentoHomologado,
+    NotaFiscalCancelamentoRejeitado,
+    NotaFiscalCancelamentoSolicitado,
     NotaFiscalCriada,
+    NotaFiscalDenegada,
+    NotaFiscalEmitida,
+    NotaFiscalRejeitada,
+    NumeracaoInutilizada,
+    ProdutoCadastrado,
     ReservaConfirmada,
     ReservaFalhou,
     ReservaLiberada,
@@ -52,6 +65,8 @@ from functions.shared.outbox import EagerPublisher, add_event
 from functions.shared.pagination import decode_cursor, encode_cursor
 
 SCHEMA = "faturamento"
+# What an NF-e item needs of its produto beyond its name (functions/estoque/logic.py checks the same).
+FISCAL_FIELDS = ("ncm", "unidade", "origem")
 # Stable across deployments and function renames, unlike Powertools' default (function name + qualname).
 IDEMPOTENCY_KEY_PREFIX = "faturamento.criar_nota"
 # A key belongs to the user who sent it: the same key from two users is two requests, and one user
@@ -117,6 +132,26 @@ def _nota_out(row: dict[str, Any], items: list[dict[str, Any]]) -> NotaOut:
         ),
         cancelada_em=row["cancelada_em"],
         erro=erro,
+        protocolo=row["protocolo"],
+        autorizada_em=row["autorizada_em"],
+        sefaz=None
+        if row["sefaz_cstat"] is None
+        else RespostaSefaz(
+            c_stat=row["sefaz_cstat"], motivo=row["sefaz_motivo"] or "", respondida_em=row["sefaz_respondida_em"]
+        ),
+        estoque_liberado_em=row["estoque_liberado_em"],
+        cancelavel_ate=cancelamento_permitido_ate(row["autorizada_em"])
+        if row["status"] == StatusNota.AUTORIZADA and row["autorizada_em"] is not None
+        else None,
+        cancelamento_justificativa=row["cancelamento_justificativa"],
+        cancelamento_protocolo=row["cancelamento_protocolo"],
+        cancelamento_recusado=None
+        if row["cancelamento_recusa_cstat"] is None
+        else RespostaSefaz(
+            c_stat=row["cancelamento_recusa_cstat"],
+            motivo=row["cancelamento_recusa_motivo"] or "",
+            respondida_em=row["cancelamento_recusado_em"],
+        ),
     )
 
 
@@ -160,6 +195,7 @@ class NotasService:
             for i in nota.items
         ]
         with UnitOfWork(self.db) as uow:
+            self._faturaveis(uow, nota)
             # Numbered later, in the série and ambiente the emitente has now.
             row = dal.inserir_nota(
                 uow.conn, nota, ator.sub, ator.email, self.emitente.serie, int(self.emitente.ambiente)
@@ -180,6 +216,28 @@ class NotasService:
         logger.info("nota criada", extra={"nota_id": str(row["id"]), "items": len(nota.items)})
         metrics.add_metric(name="NotasCriadas", unit=MetricUnit.Count, value=1)
         return criada
+
+    @staticmethod
+    def _faturaveis(uow: UnitOfWork, nota: NotaIn) -> None:
+        """Refuse (422, naming each item and field) a nota with a produto Estoque announced without what an
+        NF-e item needs. A produto not announced yet (just created, or unknown) is left to the
+        reservation, which checks the same fields against Estoque's own rows."""
+        conhecidos = dal.produtos_fiscais(uow.conn, [i.produto_id for i in nota.items])
+        problems = []
+        for index, item in enumerate(nota.items):
+            row = conhecidos.get(item.produto_id)
+            missing = [name for name in FISCAL_FIELDS if row is not None and row[name] is None]
+            if missing:
+                problems.append(
+                    (
+                        f"items[{index}].produtoId",
+                        f"produto {row['sku']} has no {', '.join(missing)}: it cannot be invoiced until Estoque "  # type: ignore[index]
+                        "records its fiscal data",
+                    )
+                )
+        if problems:
+            (field, message), *more = problems
+            raise InvalidInput(field, message, more=more)
 
     def _criar_idempotente(self, key: str, nota: NotaIn, ator: Ator, lambda_context: Any) -> NotaOut:
         # Imported here: the idempotency package imports boto3 for its DynamoDB layer, a cost only
@@ -262,30 +320,61 @@ class NotasService:
         next_cursor = encode_cursor(page[-1]["criada_em"], page[-1]["id"]) if len(rows) > limit else None
         return PaginaNotas(items=[_nota_out(r, items[r["id"]]) for r in page], next_cursor=next_cursor)
 
-    def solicitar_cancelamento(self, nota_id: UUID, ator: Ator) -> NotaOut:
-        """Accept a cancelation of a CONFIRMADA nota: the saga releases the stock, then cancels it."""
+    def solicitar_cancelamento(self, nota_id: UUID, pedido: CancelamentoIn, ator: Ator) -> NotaOut:
+        """Accept the cancelation of an AUTORIZADA nota within SEFAZ's 24 hours: the SEFAZ participant
+        registers the cancelamento (evento 110111); once SEFAZ homologates it the nota is CANCELADA and
+        Estoque releases the stock. A CONFIRMADA nota from before the NF-e (no chave) is cancelled here
+        alone, as before. Anything else is refused, saying why."""
         with UnitOfWork(self.db) as uow:
-            row = dal.solicitar_cancelamento(uow.conn, nota_id, ator.sub, ator.email)
+            row = dal.solicitar_cancelamento(uow.conn, nota_id, ator.sub, ator.email, pedido.justificativa)
             if row is None:
-                status = dal.status_atual(uow.conn, nota_id)
-                if status is None:
-                    raise ResourceNotFound(f"nota {nota_id} not found")
-                if status == StatusNota.CONFIRMADA:
-                    raise ConflictError(f"nota {nota_id} already has a cancelation in progress")
-                raise ConflictError(f"nota {nota_id} is {status}; only a CONFIRMADA nota can be cancelled")
-            event_id = add_event(
-                uow.conn,
-                SCHEMA,
-                EventName.NOTA_FISCAL_CANCELADA,
-                NotaFiscalCancelada(nota_fiscal_id=nota_id, solicitado_por=ator),
-            )
+                self._recusar_cancelamento(uow, nota_id)
+            assert row is not None
+            if row["chave"] is None:
+                evento: Any = NotaFiscalCancelada(nota_fiscal_id=nota_id, solicitado_por=ator)
+                name = EventName.NOTA_FISCAL_CANCELADA
+            else:
+                evento = NotaFiscalCancelamentoSolicitado(
+                    nota_fiscal_id=nota_id,
+                    chave=row["chave"],
+                    protocolo=row["protocolo"],
+                    justificativa=pedido.justificativa,
+                    serie=row["serie"],
+                    numero=row["numero"],
+                    ambiente=row["ambiente"],
+                    solicitado_por=ator,
+                )
+                name = EventName.NOTA_FISCAL_CANCELAMENTO_SOLICITADO
+            event_id = add_event(uow.conn, SCHEMA, name, evento)
             self.publisher.publish_after_commit(uow, SCHEMA, [event_id])
             items = dal.itens_das_notas(uow.conn, [nota_id])[nota_id]
             uow.commit()
         logger.set_correlation_id(str(nota_id))
-        logger.info("cancelamento solicitado", extra={"nota_id": str(nota_id)})
+        logger.info("cancelamento solicitado", extra={"nota_id": str(nota_id), "event_type": name.value})
         metrics.add_metric(name="CancelamentosSolicitados", unit=MetricUnit.Count, value=1)
         return _nota_out(row, items)
+
+    @staticmethod
+    def _recusar_cancelamento(uow: UnitOfWork, nota_id: UUID) -> None:
+        """Why the nota cannot be cancelled now: 404, or 409 with a message a user can act on."""
+        current = dal.obter_nota(uow.conn, nota_id)
+        if current is None:
+            raise ResourceNotFound(f"nota {nota_id} not found")
+        status = current["status"]
+        if current["cancelamento_solicitado_em"] is not None and status != StatusNota.CANCELADA:
+            raise ConflictError(f"nota {nota_id} already has a cancelation in progress")
+        if status == StatusNota.CONFIRMADA:
+            raise ConflictError(
+                f"nota {nota_id} is with SEFAZ, which has not answered yet; it can be cancelled once it is AUTORIZADA"
+            )
+        if status == StatusNota.AUTORIZADA:
+            limite = cancelamento_permitido_ate(current["autorizada_em"])
+            raise ConflictError(
+                f"nota {nota_id} was authorized at {current['autorizada_em'].isoformat()}, more than 24 hours ago: "
+                f"SEFAZ accepts a cancelamento until {limite.isoformat()} (Ajuste SINIEF 07/05; it answers 501 "
+                "after). Undo the operation with an NF-e de estorno (not issued by this system yet)."
+            )
+        raise ConflictError(f"nota {nota_id} is {status}; only an AUTORIZADA nota can be cancelled")
 
     def _documento(self, nota_id: UUID) -> dict[str, Any]:
         with UnitOfWork(self.db) as uow:
@@ -298,26 +387,63 @@ class NotasService:
             )
         return row
 
+    def _autorizado(self, doc: dict[str, Any]) -> str | None:
+        """The nfeProc SEFAZ's participant archived (authorized or denied), or None before SEFAZ answered."""
+        if doc["documento_autorizado"] is None:
+            return None
+        kept = self.archive.get(doc["documento_autorizado"])
+        if kept is None:
+            if self.archive.bucket:
+                # The participant archives before it announces: a missing object is a broken archive.
+                raise RuntimeError(f"the archive has no {doc['documento_autorizado']}")
+            return None  # unit tests run without an archive
+        return kept.decode()
+
     def xml(self, nota_id: UUID) -> str:
-        """The nota's NF-e as built from the official schemas."""
-        return str(self._documento(nota_id)["xml"])
+        """The nfeProc (the signed NF-e with SEFAZ's protocol) once SEFAZ authorized or denied the nota;
+        before that, the NF-e as built from the official schemas, unsigned."""
+        doc = self._documento(nota_id)
+        return self._autorizado(doc) or str(doc["xml"])
+
+    def cancelamento_xml(self, nota_id: UUID) -> str:
+        """The procEventoNFe of the nota's cancelamento, as SEFAZ registered it."""
+        with UnitOfWork(self.db) as uow:
+            row = dal.obter_nota(uow.conn, nota_id)
+        if row is None:
+            raise ResourceNotFound(f"nota {nota_id} not found")
+        if row["cancelamento_documento"] is None:
+            raise ResourceNotFound(f"nota {nota_id} has no cancelamento registered at SEFAZ (status {row['status']})")
+        kept = self.archive.get(row["cancelamento_documento"])
+        if kept is None:
+            raise ResourceNotFound(f"nota {nota_id}: the archive has no {row['cancelamento_documento']}")
+        return kept.decode()
 
     def danfe(self, nota_id: UUID) -> bytes:
-        """The DANFE: from the archive when it was rendered before, else rendered now and archived."""
+        """The DANFE: from the archive when it was rendered before, else rendered now and archived.
+
+        Rendered from the nfeProc once SEFAZ authorized the nota (with its protocol); before, a preview
+        kept under its own key, which an authorized nota never serves.
+        """
         doc = self._documento(nota_id)
-        key = archive.danfe_key(doc["ambiente"], doc["serie"], doc["numero"], doc["chave"])
+        proc = self._autorizado(doc)
+        previa = proc is None
+        cancelada = doc["status"] == StatusNota.CANCELADA and proc is not None
+        key = archive.danfe_key(
+            doc["ambiente"], doc["serie"], doc["numero"], doc["chave"], previa=previa, cancelada=cancelada
+        )
         kept = self.archive.get(key)
         if kept is not None:
             return kept
         # Imported here: BrazilFiscalReport and nfelib cost ~200 ms to import, paid only by this route.
         from functions.fiscal.danfe import render_danfe
 
-        pdf = render_danfe(doc["xml"])
+        pdf = render_danfe(proc or doc["xml"], cancelada=cancelada)
         self.archive.put(key, pdf, "application/pdf")
-        # The consumer archives the XML after its commit; if that write failed, this puts it beside.
-        xml_key = archive.xml_key(doc["ambiente"], doc["serie"], doc["numero"], doc["chave"])
-        if self.archive.get(xml_key) is None:
-            self.archive.put(xml_key, str(doc["xml"]).encode(), "application/xml")
+        if previa:
+            # The unsigned NF-e beside its preview, so the archive holds what the preview shows.
+            xml_key = archive.xml_key(doc["ambiente"], doc["serie"], doc["numero"], doc["chave"])
+            if self.archive.get(xml_key) is None:
+                self.archive.put(xml_key, str(doc["xml"]).encode(), "application/xml")
         return pdf
 
     def saude(self) -> Saude:
@@ -326,10 +452,21 @@ class NotasService:
 
 
 # When a nota reaches a final state, how long its saga took (the dashboard's saga duration):
-# CONFIRMADA and ERRO_ESTOQUE end the saga begun by the nota's creation; CANCELADA ends the
-# cancelation's own saga, begun by its request (the nota may have been confirmed for days).
+# SEFAZ's answer (AUTORIZADA, REJEITADA, DENEGADA) and ERRO_ESTOQUE end the saga begun by the nota's
+# creation; CANCELADA ends the cancelation's own saga, begun by its request (the nota may have been
+# authorized for days). CONFIRMADA is a step, not an end: the nota is with SEFAZ.
 SAGA_DURATION_METRIC = "DuracaoSaga"
 CANCELATION_DURATION_METRIC = "DuracaoCancelamento"
+INUTILIZACAO_FIELDS = (
+    "serie",
+    "numero_inicial",
+    "numero_final",
+    "justificativa",
+    "protocolo",
+    "homologada_em",
+    "documento",
+)
+SAGA_ENDS = frozenset({"Compensacoes", "NotasAutorizadas", "NotasRejeitadas", "NotasDenegadas"})
 
 
 # Brazil's legal time per UF (no daylight saving since 2019): dhEmi carries the emitente's offset.
@@ -343,18 +480,25 @@ def emission_time(uf: str, now: datetime | None = None) -> datetime:
 
 
 class SagaFaturamento:
-    """The nota's transitions on Estoque's answers; each event applies at most once."""
+    """The nota's transitions on Estoque's and SEFAZ's answers; each event applies at most once."""
 
-    def __init__(self, db: Database, emitente: Emitente, fiscal_archive: FiscalArchive | None = None) -> None:
+    def __init__(self, db: Database, emitente: Emitente, publisher: EagerPublisher) -> None:
         self.db = db
         self.emitente = emitente
-        self.archive = fiscal_archive or FiscalArchive(None)
+        self.publisher = publisher
 
     def handlers(self) -> dict[EventName, EventHandler]:
         return {
             EventName.RESERVA_CONFIRMADA: self.reserva_confirmada,
             EventName.RESERVA_FALHOU: self.reserva_falhou,
             EventName.RESERVA_LIBERADA: self.reserva_liberada,
+            EventName.NOTA_FISCAL_AUTORIZADA: self.autorizada,
+            EventName.NOTA_FISCAL_REJEITADA: self.rejeitada,
+            EventName.NOTA_FISCAL_DENEGADA: self.denegada,
+            EventName.NOTA_FISCAL_CANCELAMENTO_HOMOLOGADO: self.cancelamento_homologado,
+            EventName.NOTA_FISCAL_CANCELAMENTO_REJEITADO: self.cancelamento_rejeitado,
+            EventName.NUMERACAO_INUTILIZADA: self.numeracao_inutilizada,
+            EventName.PRODUTO_CADASTRADO: self.produto_cadastrado,
         }
 
     @tracer.capture_method
@@ -363,7 +507,8 @@ class SagaFaturamento:
         self._transition(detail, nota_id, lambda uow: self._emitir(uow, nota_id, payload), "NotasConfirmadas")
 
     def _emitir(self, uow: UnitOfWork, nota_id: UUID, payload: ReservaConfirmada) -> bool:
-        """CONFIRMADA with the next número of its série, its chave and its XML, in the caller's transaction."""
+        """CONFIRMADA with the next número of its série, its chave and its XML, in the caller's
+        transaction, and the NF-e on its way to SEFAZ (NotaFiscalEmitida, in the same transaction)."""
         conn = uow.conn
         row = dal.bloquear_para_emissao(conn, nota_id)
         if row is None:
@@ -427,20 +572,138 @@ class SagaFaturamento:
         ]
         if not dal.confirmar_com_documento(conn, nota_id, numero, nota.chave, nota.dh_emi, xml, itens):
             return False
-        key = archive.xml_key(row["ambiente"], row["serie"], numero, nota.chave)
-        uow.after_commit(lambda: self._archive_xml(nota_id, key, xml))
+        emitida = NotaFiscalEmitida(
+            nota_fiscal_id=nota_id,
+            chave=nota.chave,
+            serie=row["serie"],
+            numero=numero,
+            ambiente=row["ambiente"],
+            emitida_em=nota.dh_emi,
+            xml=xml,
+        )
+        event_id = add_event(conn, SCHEMA, EventName.NOTA_FISCAL_EMITIDA, emitida)
+        self.publisher.publish_after_commit(uow, SCHEMA, [event_id])
         logger.info("NF-e emitida", extra={"nota_id": str(nota_id), "serie": row["serie"], "numero": numero})
         return True
 
-    def _archive_xml(self, nota_id: UUID, key: str, xml: str) -> None:
-        try:
-            self.archive.put(key, xml.encode(), "application/xml")
-        except Exception as exc:
-            # The database keeps the XML; the next DANFE request, or an operator, archives it again.
-            logger.error(
-                "could not archive the NF-e's XML",
-                extra={"nota_id": str(nota_id), "key": key, "reason": f"{type(exc).__name__}: {exc}"},
+    @tracer.capture_method
+    def autorizada(self, detail: EventDetail, payload: NotaFiscalAutorizada) -> None:
+        self._transition(
+            detail,
+            payload.nota_fiscal_id,
+            lambda uow: dal.autorizar(
+                uow.conn,
+                payload.nota_fiscal_id,
+                payload.chave,
+                payload.protocolo,
+                payload.autorizada_em,
+                payload.digest_value,
+                payload.documento,
+            ),
+            "NotasAutorizadas",
+        )
+
+    @tracer.capture_method
+    def rejeitada(self, detail: EventDetail, payload: NotaFiscalRejeitada) -> None:
+        # The número stays with the nota: SEFAZ kept nothing under it, so it is inutilizado later
+        # (docs/nfe.md says why not reused). Estoque releases the stock on the same event.
+        self._transition(
+            detail,
+            payload.nota_fiscal_id,
+            lambda uow: dal.recusar(
+                uow.conn,
+                payload.nota_fiscal_id,
+                "REJEITADA",
+                payload.chave,
+                payload.c_stat,
+                payload.motivo,
+                detail.occurred_at,
+            ),
+            "NotasRejeitadas",
+        )
+
+    @tracer.capture_method
+    def denegada(self, detail: EventDetail, payload: NotaFiscalDenegada) -> None:
+        self._transition(
+            detail,
+            payload.nota_fiscal_id,
+            lambda uow: dal.recusar(
+                uow.conn,
+                payload.nota_fiscal_id,
+                "DENEGADA",
+                payload.chave,
+                payload.c_stat,
+                payload.motivo,
+                payload.denegada_em,
+                protocolo=payload.protocolo,
+                documento=payload.documento,
+            ),
+            "NotasDenegadas",
+        )
+
+    @tracer.capture_method
+    def cancelamento_homologado(self, detail: EventDetail, payload: NotaFiscalCancelamentoHomologado) -> None:
+        nota_id = payload.nota_fiscal_id
+
+        def apply(uow: UnitOfWork) -> bool:
+            row = dal.cancelar_na_sefaz(
+                uow.conn, nota_id, payload.chave, payload.protocolo, payload.registrado_em, payload.documento
             )
+            if row is None:
+                return False
+            # The NF-e is cancelled at SEFAZ: now the goods may come back (Estoque releases the reservas).
+            ator = (
+                Ator(sub=row["cancelamento_solicitado_por_sub"], email=row["cancelamento_solicitado_por_email"] or "")
+                if row["cancelamento_solicitado_por_sub"]
+                else None
+            )
+            event_id = add_event(
+                uow.conn,
+                SCHEMA,
+                EventName.NOTA_FISCAL_CANCELADA,
+                NotaFiscalCancelada(nota_fiscal_id=nota_id, solicitado_por=ator),
+            )
+            self.publisher.publish_after_commit(uow, SCHEMA, [event_id])
+            return True
+
+        self._transition(detail, nota_id, apply, "NotasCanceladas")
+
+    @tracer.capture_method
+    def cancelamento_rejeitado(self, detail: EventDetail, payload: NotaFiscalCancelamentoRejeitado) -> None:
+        self._transition(
+            detail,
+            payload.nota_fiscal_id,
+            lambda uow: dal.recusar_cancelamento(
+                uow.conn, payload.nota_fiscal_id, payload.chave, payload.c_stat, payload.motivo, detail.occurred_at
+            ),
+            "CancelamentosRecusados",
+        )
+
+    @tracer.capture_method
+    def numeracao_inutilizada(self, detail: EventDetail, payload: NumeracaoInutilizada) -> None:
+        """Record the range SEFAZ inutilizou: its números are accounted for (`nfe fiscal numeracao`)."""
+        with UnitOfWork(self.db) as uow:
+            if not mark_processed(uow.conn, SCHEMA, detail.event_id, detail.event_type.value):
+                metrics.add_metric(name="EventosDuplicados", unit=MetricUnit.Count, value=1)
+                return
+            novo = dal.registrar_inutilizacao(
+                uow.conn, payload.model_dump(include=set(INUTILIZACAO_FIELDS)) | {"ambiente": payload.ambiente}
+            )
+            uow.commit()
+        logger.info(
+            "inutilização recorded" if novo else "inutilização already recorded",
+            extra={"serie": payload.serie, "de": payload.numero_inicial, "ate": payload.numero_final},
+        )
+
+    @tracer.capture_method
+    def produto_cadastrado(self, detail: EventDetail, payload: ProdutoCadastrado) -> None:
+        """Project what Estoque announced about a produto: the API refuses notas it could never invoice."""
+        with UnitOfWork(self.db) as uow:
+            if not mark_processed(uow.conn, SCHEMA, detail.event_id, detail.event_type.value):
+                metrics.add_metric(name="EventosDuplicados", unit=MetricUnit.Count, value=1)
+                return
+            dal.projetar_produto(uow.conn, payload.model_dump())
+            uow.commit()
 
     @tracer.capture_method
     def reserva_falhou(self, detail: EventDetail, payload: ReservaFalhou) -> None:
@@ -458,7 +721,14 @@ class SagaFaturamento:
     @tracer.capture_method
     def reserva_liberada(self, detail: EventDetail, payload: ReservaLiberada) -> None:
         nota_id = payload.nota_fiscal_id
-        self._transition(detail, nota_id, lambda uow: dal.cancelar(uow.conn, nota_id), "NotasCanceladas")
+        self._transition(
+            detail,
+            nota_id,
+            # A nota from before the NF-e is cancelled now; after SEFAZ's refusal or its cancelamento the
+            # stock's return is recorded, and the status stays as SEFAZ's answer set it.
+            lambda uow: dal.cancelar(uow.conn, nota_id) or dal.registrar_estoque_liberado(uow.conn, nota_id),
+            "EstoqueDevolvido",
+        )
 
     def _transition(
         self,
@@ -484,11 +754,11 @@ class SagaFaturamento:
             uow.commit()
         if applied:
             logger.info("nota transition applied", extra=extra)
-            metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
             saga_ms, cancelation_ms = durations.get("saga"), durations.get("cancelamento")
+            metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
             if metric == "NotasCanceladas" and cancelation_ms is not None:
                 metrics.add_metric(name=CANCELATION_DURATION_METRIC, unit=MetricUnit.Milliseconds, value=cancelation_ms)
-            elif metric != "NotasCanceladas" and saga_ms is not None:
+            elif metric in SAGA_ENDS and saga_ms is not None:
                 metrics.add_metric(name=SAGA_DURATION_METRIC, unit=MetricUnit.Milliseconds, value=saga_ms)
         else:
             # Recorded as processed all the same: redelivering it could never make it fit.

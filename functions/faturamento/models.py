@@ -9,8 +9,9 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
+from functions.fiscal.limits import XJUST_MAX, XJUST_MIN, normalizar_justificativa
 from functions.fiscal.model import NAT_OP_PADRAO, Destinatario, Endereco
 from functions.shared.apimodels import ApiInput, ApiOutput, Money, MoneyOut, UsuarioOut
 
@@ -23,8 +24,12 @@ CENTAVOS = Decimal("0.01")
 
 class StatusNota(StrEnum):
     PENDING = "PENDING"
+    # Stock reserved, número, chave and XML made: the NF-e is with SEFAZ until it answers.
     CONFIRMADA = "CONFIRMADA"
     ERRO_ESTOQUE = "ERRO_ESTOQUE"
+    AUTORIZADA = "AUTORIZADA"
+    REJEITADA = "REJEITADA"
+    DENEGADA = "DENEGADA"
     CANCELADA = "CANCELADA"
 
 
@@ -79,6 +84,17 @@ def valor_total(items: list[ItemIn]) -> Decimal:
     return sum((item.valor_unitario * item.quantidade for item in items), Decimal(0)).quantize(CENTAVOS)
 
 
+class CancelamentoIn(ApiInput):
+    justificativa: Annotated[
+        str,
+        AfterValidator(normalizar_justificativa),
+        Field(
+            description=f"xJust: why the NF-e is cancelled, {XJUST_MIN}-{XJUST_MAX} characters after trimming",
+            examples=["Pedido cancelado pelo cliente antes do envio"],
+        ),
+    ]
+
+
 class DestinatarioOut(ApiOutput):
     documento: str = Field(description="Digits only (letters too for an alphanumeric CNPJ)")
     nome: str
@@ -109,6 +125,14 @@ class ErroNota(ApiOutput):
     timestamp: datetime
 
 
+class RespostaSefaz(ApiOutput):
+    """SEFAZ's answer when it refused the NF-e (REJEITADA, DENEGADA)."""
+
+    c_stat: int = Field(description="SEFAZ's status code", examples=[539])
+    motivo: str = Field(description="xMotivo, as SEFAZ wrote it")
+    respondida_em: datetime = Field(description="When the answer arrived")
+
+
 class NotaOut(ApiOutput):
     id: UUID
     status: StatusNota
@@ -132,6 +156,22 @@ class NotaOut(ApiOutput):
     cancelamento_solicitado_por: UsuarioOut | None = Field(default=None, description="Who asked for the cancelation")
     cancelada_em: datetime | None = None
     erro: ErroNota | None = Field(default=None, description="Why the nota is ERRO_ESTOQUE")
+    protocolo: str | None = Field(
+        default=None, description="nProt: SEFAZ's protocol of the authorization (or of the denial)"
+    )
+    autorizada_em: datetime | None = Field(default=None, description="dhRecbto of the authorization")
+    sefaz: RespostaSefaz | None = Field(default=None, description="Why SEFAZ refused the NF-e (REJEITADA, DENEGADA)")
+    estoque_liberado_em: datetime | None = Field(
+        default=None, description="When Estoque released the reservas of a nota SEFAZ refused or cancelled"
+    )
+    cancelavel_ate: datetime | None = Field(
+        default=None, description="Until when SEFAZ accepts the cancelamento of an AUTORIZADA nota (24 h)"
+    )
+    cancelamento_justificativa: str | None = Field(default=None, description="xJust of the cancelamento asked")
+    cancelamento_protocolo: str | None = Field(default=None, description="nProt of SEFAZ's cancelamento event")
+    cancelamento_recusado: RespostaSefaz | None = Field(
+        default=None, description="Why SEFAZ refused the last cancelamento asked (the nota stays AUTORIZADA)"
+    )
 
 
 class PaginaNotas(ApiOutput):

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 
 from functions.faturamento.logic import NotasService
-from functions.faturamento.models import NotaIn, NotaOut, PaginaNotas, Saude, StatusNota
+from functions.faturamento.models import CancelamentoIn, NotaIn, NotaOut, PaginaNotas, Saude, StatusNota
 from functions.shared.api import IDEMPOTENCY_HEADER, error_responses, new_resolver
 from functions.shared.auth import current_actor
 from functions.shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -95,16 +95,42 @@ def build_app(service: NotasService, cors_allow_origin: str) -> APIGatewayRestRe
 
     @app.post(
         "/api/v1/notas/<id>/cancelamento",
-        summary="Cancel a CONFIRMADA nota (Estoque releases the stock, then the nota is CANCELADA)",
+        summary=(
+            "Cancel an AUTORIZADA nota within 24 hours: SEFAZ registers the cancelamento (evento 110111), "
+            "then the nota is CANCELADA and Estoque releases the stock"
+        ),
         tags=[TAG],
         status_code=HTTPStatus.ACCEPTED,
         responses={
-            202: {"description": "Accepted; the nota stays CONFIRMADA until the stock is released"},
+            202: {"description": "Accepted; the nota stays AUTORIZADA until SEFAZ registers the cancelamento"},
             **error_responses(400, 401, 403, 404, 409, 413, 415, 422, 503),
         },
     )
-    def cancelar_nota(id: NotaId) -> NotaOut:
-        return service.solicitar_cancelamento(id, current_actor(app))
+    def cancelar_nota(id: NotaId, pedido: Annotated[CancelamentoIn, Body()]) -> NotaOut:
+        return service.solicitar_cancelamento(id, pedido, current_actor(app))
+
+    @app.get(
+        "/api/v1/notas/<id>/cancelamento/xml",
+        summary="The procEventoNFe of the nota's cancelamento, as SEFAZ registered it; 404 before",
+        tags=[TAG],
+        responses={
+            200: {
+                "description": "The procEventoNFe",
+                "content": {"application/xml": {"schema": {"type": "string"}}},
+            },
+            **error_responses(401, 403, 404, 422, 503),
+        },
+    )
+    def cancelamento_da_nota(id: NotaId):  # type: ignore[no-untyped-def]
+        evento = service.cancelamento_xml(id)
+        start = evento.find('Id="ID110111')
+        name = evento[start + 4 : start + 4 + 54] if start >= 0 else f"cancelamento-{id}"
+        return Response(
+            status_code=HTTPStatus.OK,
+            content_type="application/xml",
+            body=evento,
+            headers={"Content-Disposition": f'attachment; filename="{name}-procEventoNFe.xml"'},
+        )
 
     @app.get(
         "/api/v1/notas/<id>/xml",

@@ -14,15 +14,16 @@ class FaturamentoDatabaseSettings(DatabaseSettings):
     # The emitente (stack config nfe:emitente) as JSON in EMITENTE: no secret in it; its
     # certificate lives in Secrets Manager, read only by the SEFAZ function.
     emitente: Emitente
-    # The stack's fiscal archive (XML and DANFE); unset in unit tests, which keep documents in the database.
-    fiscal_archive_bucket: str | None = None
 
 
 class FaturamentoApiSettings(FaturamentoDatabaseSettings, EventBusSettings):
+    # The stack's fiscal archive (the nfeProc, the DANFE); unset in unit tests, which keep the XML in the
+    # database only.
+    fiscal_archive_bucket: str | None = None
     cors_allow_origin: CorsAllowOrigin
     # How long an Idempotency-Key keeps answering with the first response.
     idempotency_ttl_seconds: int = Field(default=24 * 60 * 60, ge=60, le=7 * 24 * 60 * 60)
 
 
-class FaturamentoConsumerSettings(FaturamentoDatabaseSettings, RedeliverySettings):
+class FaturamentoConsumerSettings(FaturamentoDatabaseSettings, EventBusSettings, RedeliverySettings):
     pass

@@ -35,14 +35,18 @@ def _dh_emi(xml: str) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def render_danfe(xml: str) -> bytes:
+def render_danfe(xml: str, *, cancelada: bool = False) -> bytes:
     """The DANFE as PDF bytes, from an NFe (signed or not) or an nfeProc.
 
-    Not authorized -> the preview stamp on every page. The PDF's creation date is the nota's dhEmi,
-    so the same XML renders to the same bytes (the archive can tell a re-render from a change).
+    Not authorized -> the preview stamp on every page; `cancelada` (SEFAZ registered its cancelamento)
+    -> BrazilFiscalReport's CANCELADA watermark. The PDF's creation date is the nota's dhEmi, so the
+    same XML renders to the same bytes (the archive can tell a re-render from a change).
     """
     preview = not is_authorized(xml)
-    config = DanfeConfig(footer_stamp=FooterStamp(text=PREVIEW_TEXT) if preview else FooterStamp())
+    config = DanfeConfig(
+        footer_stamp=FooterStamp(text=PREVIEW_TEXT) if preview else FooterStamp(),
+        watermark_cancelled=cancelada,
+    )
     danfe = Danfe(xml=xml, config=config)
     danfe.set_creation_date(_dh_emi(xml) or datetime(2000, 1, 1, tzinfo=UTC))
     return bytes(danfe.output())

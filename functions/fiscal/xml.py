@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import functools
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -46,6 +45,18 @@ from xsdata.formats.dataclass.serializers import XmlSerializer
 from xsdata.formats.dataclass.serializers.config import SerializerConfig
 
 from functions.fiscal import identifiers, tax
+
+# The signer and the nfeProc live in `assinatura` (no nfelib there: the SEFAZ function's cold start);
+# re-exported here, where callers have always found them.
+from functions.fiscal.assinatura import (
+    DS_NS,
+    NFE_NS,
+    VERSAO,
+    Assinador,
+    CertificadoInvalido,
+    nfe_proc,
+    sign,
+)
 from functions.fiscal.model import HOMOLOGACAO_XNOME, Ambiente, Destinatario, Endereco, Item, NotaFiscal
 
 __all__ = [
@@ -61,9 +72,6 @@ __all__ = [
     "validate",
 ]
 
-NFE_NS = "http://www.portalfiscal.inf.br/nfe"
-DS_NS = "http://www.w3.org/2000/09/xmldsig#"
-VERSAO = "4.00"
 # ide/verProc: the emitting application and its version.
 VER_PROC = "nfe-saga 0.1.0"
 CODIGO_PAIS_BRASIL = "1058"
@@ -79,10 +87,6 @@ def _parser() -> etree.XMLParser:
 
 
 _C14N = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
-
-
-class CertificadoInvalido(ValueError):
-    """The PKCS#12 could not be opened (wrong password, not a PKCS#12) or its certificate has expired."""
 
 
 def _dec(value: Decimal, places: int) -> str:
@@ -293,13 +297,14 @@ def _schema(name: str) -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(_SCHEMAS / name)))
 
 
-def _placeholder_signature(nfe: etree._Element) -> None:
+def _placeholder_signature(nfe: etree._Element, signed_tag: str = "infNFe") -> None:
     """Append a Signature that satisfies the schema (fixed algorithms, base64 values) but signs nothing.
 
     The XSD requires Signature as NFe's last child. Validating an unsigned NF-e with this stand-in checks
     every other element and attribute; the real signature is checked by whoever verifies it (xmlsec).
+    The evento (infEvento) and the inutNFe (infInut) have the same Signature in the same place.
     """
-    inf = nfe.find(f"{{{NFE_NS}}}infNFe")
+    inf = nfe.find(f"{{{NFE_NS}}}{signed_tag}")
     uri = "#" + (inf.get("Id", "") if inf is not None else "")
 
     def ds(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
@@ -342,84 +347,3 @@ def validate(xml: str | bytes) -> list[str]:
     if schema.validate(root):
         return []
     return [f"line {error.line}: {error.message}" for error in schema.error_log]
-
-
-class Assinador:
-    """The emitente's A1 certificate, opened once, signing NF-e.
-
-    Opening a PKCS#12 runs its password's key derivation, most of the cost of a signature (about 34 ms
-    of CPU for the tests' certificate, against under 1 ms for the signature itself); a warm SEFAZ
-    function keeps one Assinador.
-    """
-
-    def __init__(self, pkcs12: bytes, password: str) -> None:
-        from erpbrasil.assinatura.certificado import Certificado
-        from erpbrasil.assinatura.excecoes import CertificadoExpirado, CertificadoSenhaInvalida
-
-        try:
-            # Certificado takes a path or base64 bytes; base64 keeps DER bytes from being read as a path.
-            self._certificado = Certificado(arquivo=base64.b64encode(pkcs12), senha=password)
-        except (CertificadoSenhaInvalida, CertificadoExpirado) as error:
-            raise CertificadoInvalido(str(error)) from error
-
-    @property
-    def expira_em(self) -> datetime:
-        expires: datetime = self._certificado.fim_validade
-        return expires
-
-    def sign(self, xml: str) -> str:
-        """See `sign`."""
-        from erpbrasil.assinatura.assinatura import Assinatura
-
-        root = etree.fromstring(xml.encode(), _parser())
-        inf = root.find(f"{{{NFE_NS}}}infNFe")
-        if root.tag != f"{{{NFE_NS}}}NFe" or inf is None or not inf.get("Id"):
-            raise ValueError("sign expects an NFe whose infNFe has an Id")
-        if root.find(f"{{{DS_NS}}}Signature") is not None:
-            raise ValueError("the NFe is already signed")
-        if datetime.now(UTC) > self.expira_em:
-            raise CertificadoInvalido("Certificado Expirado: the certificate expired after it was opened")
-        signed_text = Assinatura(self._certificado).assina_xml2(root, inf.get("Id"))
-        signed = etree.fromstring(signed_text.encode(), _parser())
-        # signxml wraps SignatureValue and X509Certificate at 64 columns. Neither is inside SignedInfo,
-        # and base64 ignores line breaks, so removing them changes no signed byte while sparing SEFAZ's
-        # check for edit characters in the message (588).
-        for tag in ("SignatureValue", "X509Certificate"):
-            for element in signed.iter(f"{{{DS_NS}}}{tag}"):
-                element.text = "".join((element.text or "").split())
-        return etree.tostring(signed, encoding=str)
-
-
-def sign(xml: str, pkcs12: bytes, password: str) -> str:
-    """The NF-e signed with the emitente's A1 certificate (PKCS#12 DER bytes and its password).
-
-    Enveloped XMLDSig as the NF-e schema fixes it: C14N 1.0, RSA-SHA1, SHA-1, the enveloped-signature
-    and C14N transforms, Reference #NFe<chave>, the certificate in KeyInfo, Signature in the default
-    namespace (no ds: prefix) as NFe's last child. erpbrasil.assinatura is called directly rather than
-    through nfelib's sign_xml, which prefers the CERT_FILE/CERT_PASSWORD environment to its arguments.
-    Opens the PKCS#12 on every call; keep an `Assinador` to sign many.
-    """
-    return Assinador(pkcs12, password).sign(xml)
-
-
-def nfe_proc(signed_nfe_xml: str, prot_nfe_xml: str) -> str:
-    """nfeProc (versao 4.00): the signed NFe and SEFAZ's protNFe, as the archive and the DANFE want them.
-
-    Put together with lxml, not through the bindings: re-serializing the signed NFe could change the
-    bytes the signature covers.
-    """
-    nfe = etree.fromstring(signed_nfe_xml.encode(), _parser())
-    prot = etree.fromstring(prot_nfe_xml.encode(), _parser())
-    if nfe.tag != f"{{{NFE_NS}}}NFe" or nfe.find(f"{{{DS_NS}}}Signature") is None:
-        raise ValueError("nfe_proc expects a signed NFe")
-    if prot.tag != f"{{{NFE_NS}}}protNFe":
-        raise ValueError("nfe_proc expects a protNFe")
-    inf = nfe.find(f"{{{NFE_NS}}}infNFe")
-    ch_nfe = prot.findtext(f"{{{NFE_NS}}}infProt/{{{NFE_NS}}}chNFe")
-    if inf is None or inf.get("Id") != f"NFe{ch_nfe}":
-        raise ValueError("the protNFe's chNFe is not this NFe's chave")
-    proc = etree.Element(f"{{{NFE_NS}}}nfeProc", {"versao": VERSAO}, nsmap={None: NFE_NS})
-    proc.append(nfe)
-    proc.append(prot)
-    etree.cleanup_namespaces(proc)
-    return etree.tostring(proc, encoding=str)

@@ -1,4 +1,5 @@
-"""Outbox publisher Lambda: runs every minute (the safety net behind eager publishing)."""
+"""Outbox publisher Lambda: runs every minute (the safety net behind eager publishing), and on each run
+reports the days left to inutilizar the rejected números (the inutilização alarm's metric)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.publisher.logic import drain
+from functions.publisher.logic import dias_para_inutilizar, drain
 from functions.publisher.settings import PublisherSettings
 from functions.shared.db import Database
 from functions.shared.observability import logger, metrics, tracer
@@ -16,6 +17,8 @@ from functions.shared.settings import load
 
 # Metric the stack alarms on when the outbox stops draining (components/ reads the same name).
 OUTBOX_LAG_METRIC = "OutboxOldestUnpublishedAgeSeconds"
+# Days left before the nearest deadline to inutilizar a rejected número: the inutilização alarm's.
+INUTILIZACAO_DEADLINE_METRIC = "DiasParaInutilizar"
 
 
 class EventsOnDemand:
@@ -64,4 +67,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
         "outbox drained",
         extra={"published": result.published, "retried": result.retried, "parked": result.parked, "lagSeconds": lag},
     )
+    # After the outbox's own figures: a failure here fails the run (the errors alarm), but only once the
+    # outbox is drained and its lag is reported.
+    try:
+        dias = dias_para_inutilizar(conn)
+    except Exception:
+        database.discard()
+        raise
+    if dias is not None:
+        # Nothing when no número awaits inutilização: the alarm treats missing data as fine.
+        metrics.add_metric(name=INUTILIZACAO_DEADLINE_METRIC, unit=MetricUnit.Count, value=dias)
     return {"published": result.published, "retried": result.retried, "parked": result.parked}

@@ -1,4 +1,5 @@
-"""Drain both outboxes to the bus until they are empty or the invocation's time runs low."""
+"""Drain both outboxes to the bus until they are empty or the invocation's time runs low; and, once a
+minute beside it, the figure the inutilização alarm watches."""
 
 from __future__ import annotations
 
@@ -33,3 +34,17 @@ def drain(
             if batch.published == 0 and batch.retried > 0:
                 return total
     return total
+
+
+def dias_para_inutilizar(conn: Any) -> float | None:
+    """Days left before the nearest deadline to inutilizar a rejected número (negative once passed), or
+    None when no número awaits inutilização: sql/V010's SECURITY DEFINER function, the one thing of
+    faturamento's business tables this role may learn.
+
+    The publisher asks because it is the one function already running every minute with a database
+    connection; a schedule of its own would cost a function, a role and a rule for one query.
+    """
+    row = conn.execute("SELECT faturamento.dias_para_inutilizar() AS dias").fetchone()
+    conn.rollback()
+    value = row["dias"] if isinstance(row, dict) else (row[0] if row else None)
+    return None if value is None else float(value)

@@ -8,7 +8,8 @@ SEFAZ did authorize, or sending the número again under another chave (539). So:
   sending: 100/150 gives AUTORIZADA with the consulta's protNFe, 110/301/302/303 DENEGADA, and only 217
   ("não consta") allows a send;
 - on 204/539/205/218 (DUPLICADA) consult and never resend; when the consulta cannot resolve it (539: the
-  número belongs to another chave) the DUPLICADA outcome is returned for an operator;
+  número belongs to another chave) the DUPLICADA outcome is returned for an operator; an NF-e the
+  consulta shows cancelled (a late redelivery after the saga cancelled it) answers with its authorization;
 - a consulta that itself fails raises SefazIndisponivel (a DependencyUnavailable): the message backs off
   and the next delivery starts again with a consulta.
 At most two sends and three consultas per call; nothing loops.
@@ -29,6 +30,7 @@ from functions.sefaz.outcome import (
     Outcome,
     RespostaInesperada,
     SefazIndisponivel,
+    classe_de,
     classificar_autorizacao,
     classificar_consulta,
 )
@@ -57,9 +59,27 @@ def _stored(client: Transmissor, chave: str) -> Outcome | None:
     if outcome.classe is Classe.NAO_CONSTA:
         return None
     if outcome.classe is Classe.CANCELADA:
-        # The saga cancels only after AUTORIZADA; a cancelled NF-e met while authorizing is for an operator.
-        raise RespostaInesperada(f"{chave} is cancelled at SEFAZ ({outcome.c_stat}: {outcome.x_motivo})")
+        # Authorized, then cancelled: a request to authorize it again is a late redelivery (the saga cancels
+        # only after AUTORIZADA). Its authorization stands, so the answer repeats it, with the protNFe the
+        # consulta keeps; Faturamento, past that step, ignores it. Nothing is sent.
+        return _autorizacao_de(outcome)
     return outcome
+
+
+def _autorizacao_de(cancelada: Outcome) -> Outcome:
+    if cancelada.prot_nfe_xml is None:
+        raise RespostaInesperada(f"{cancelada.chave} is cancelled at SEFAZ and the consulta shows no authorization")
+    prot = etree.fromstring(cancelada.prot_nfe_xml.encode(), etree.XMLParser(resolve_entities=False, no_network=True))
+    ns = "{http://www.portalfiscal.inf.br/nfe}"
+    c_stat = (prot.findtext(f"{ns}infProt/{ns}cStat") or "").strip()
+    if not c_stat.isdigit() or classe_de(int(c_stat)) is not Classe.AUTORIZADA:
+        raise RespostaInesperada(f"{cancelada.chave} is cancelled at SEFAZ under a protNFe with cStat {c_stat!r}")
+    return dataclasses.replace(
+        cancelada,
+        classe=Classe.AUTORIZADA,
+        c_stat=int(c_stat),
+        x_motivo=(prot.findtext(f"{ns}infProt/{ns}xMotivo") or "").strip(),
+    )
 
 
 _DS = "{http://www.w3.org/2000/09/xmldsig#}"
@@ -75,7 +95,7 @@ def _digest_value(signed_xml: str) -> str | None:
 def _with_proc(outcome: Outcome, signed_xml: str) -> Outcome:
     if outcome.classe not in (Classe.AUTORIZADA, Classe.DENEGADA) or outcome.prot_nfe_xml is None:
         return outcome
-    from functions.fiscal.xml import nfe_proc
+    from functions.fiscal.assinatura import nfe_proc
 
     # digVal is the DigestValue of the NF-e SEFAZ stored. A protocol found by chave (a consulta, a 204)
     # belongs to our XML only if they match: a nota rebuilt under the same chave with other content

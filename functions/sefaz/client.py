@@ -20,13 +20,16 @@ separate connect and read timeouts, and read one element of the answer. `http.cl
 with no dependency, and every failure maps to one place (`outcome.falha_de_transporte`).
 
 Messages are built with nfelib's bindings (consStatServ, consSitNFe) or lxml (enviNFe, which must carry
-the signed NF-e without re-serializing it through the bindings); answers are read with lxml.
-No retries here: whether to try again, and to consult first, is `authorize.autorizar_nfe`'s decision.
+the signed NF-e without re-serializing it through the bindings); envEvento and inutNFe arrive built and
+signed (`functions.fiscal.eventos`); answers are read with lxml.
+No retries here: whether to try again, and to consult first, is the flows' decision (`authorize.autorizar_nfe`,
+`cancel.cancelar_nfe`, `inutilize.inutilizar`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import http.client
 import os
 import re
@@ -34,6 +37,7 @@ import secrets
 import ssl
 import tempfile
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -41,7 +45,7 @@ from lxml import etree
 from functions.sefaz.endpoints import Servico, urls
 from functions.sefaz.outcome import NFE_NS, RespostaInesperada, SefazIndisponivel, falha_de_transporte
 
-__all__ = ["SOAP12_NS", "VERSAO", "SefazClient", "envi_nfe", "tls_context"]
+__all__ = ["SOAP12_NS", "VERSAO", "SefazClient", "envi_nfe", "tls_context", "uf_da_chave"]
 
 SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
 VERSAO = "4.00"
@@ -67,6 +71,14 @@ _UF_IBGE = {
 }  # fmt: skip
 
 
+def uf_da_chave(chave: str) -> str:
+    """The emitente's UF from a chave's first two digits (cUF, the IBGE code)."""
+    for uf, code in _UF_IBGE.items():
+        if chave[:2] == code:
+            return uf
+    raise ValueError(f"chave {chave[:2]}...: {chave[:2]!r} is no UF's IBGE code")
+
+
 def _parser() -> etree.XMLParser:
     # SEFAZ's answer is outside input: no entities, no network. One parser per call (lxml parsers are
     # not thread-safe).
@@ -78,7 +90,12 @@ def _q(tag: str) -> str:
 
 
 def tls_context(
-    pkcs12: bytes, password: str, *, ca_file: str | None = None, ca_data: str | None = None
+    pkcs12: bytes,
+    password: str,
+    *,
+    ca_file: str | None = None,
+    ca_data: str | None = None,
+    aberto: tuple[Any, Any, Any] | None = None,
 ) -> ssl.SSLContext:
     """A TLS client context presenting the A1 certificate and trusting only the given CA bundle.
 
@@ -93,7 +110,9 @@ def tls_context(
 
     if (ca_file is None) == (ca_data is None):
         raise ValueError("give exactly one of ca_file or ca_data: the CA bundle that SEFAZ's certificate chains to")
-    key, certificate, chain = p12.load_key_and_certificates(pkcs12, password.encode())
+    # `aberto`: the PKCS#12 already opened by whoever read it (certificate.CertificadoA1), to spare the
+    # key derivation a second time.
+    key, certificate, chain = aberto or p12.load_key_and_certificates(pkcs12, password.encode())
     if key is None or certificate is None:
         raise ValueError("the PKCS#12 holds no private key and certificate")
     one_time = secrets.token_urlsafe(32).encode()
@@ -188,13 +207,14 @@ class SefazClient:
         base_url: str | None = None,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
+        aberto: tuple[Any, Any, Any] | None = None,
     ) -> SefazClient:
         """The client for an emitente of `uf`: URLs from the table (or `base_url`), TLS from the A1."""
         return cls(
             uf=uf,
             ambiente=ambiente,
             urls=urls(uf=uf, ambiente=ambiente, base_url=base_url),
-            tls=tls_context(pkcs12, password, ca_file=ca_file, ca_data=ca_data),
+            tls=tls_context(pkcs12, password, ca_file=ca_file, ca_data=ca_data, aberto=aberto),
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
         )
@@ -234,6 +254,20 @@ class SefazClient:
             versao=TverConsSitNfe(VERSAO),
         )
         return self.call(Servico.CONSULTA_PROTOCOLO, _from_binding(message))
+
+    def evento(self, env_evento: etree._Element) -> etree._Element:
+        """NFeRecepcaoEvento4 with an envEvento holding signed events (`fiscal.eventos.env_evento`):
+        retEnvEvento (`outcome.classificar_evento`). The caller's element is sent as a copy."""
+        if env_evento.tag != _q("envEvento"):
+            raise ValueError("evento expects an envEvento")
+        return self.call(Servico.RECEPCAO_EVENTO, copy.deepcopy(env_evento))
+
+    def inutilizar(self, inut_nfe: etree._Element) -> etree._Element:
+        """NFeInutilizacao4 with a signed inutNFe (`fiscal.eventos.inutilizacao_assinada`): retInutNFe
+        (`outcome.classificar_inutilizacao`). The caller's element is sent as a copy."""
+        if inut_nfe.tag != _q("inutNFe") or inut_nfe.find("{http://www.w3.org/2000/09/xmldsig#}Signature") is None:
+            raise ValueError("inutilizar expects a signed inutNFe")
+        return self.call(Servico.INUTILIZACAO, copy.deepcopy(inut_nfe))
 
     # ---- SOAP ---------------------------------------------------------------------------------------
 

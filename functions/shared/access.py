@@ -54,6 +54,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/notas/{id}", "faturamento-api", READERS),
     Route("POST", "/api/v1/notas/{id}/cancelamento", "faturamento-api", frozenset({Group.FATURAMENTO})),
     Route("GET", "/api/v1/notas/{id}/xml", "faturamento-api", READERS),
+    Route("GET", "/api/v1/notas/{id}/cancelamento/xml", "faturamento-api", READERS),
     Route("GET", "/api/v1/notas/{id}/danfe", "faturamento-api", READERS),
     Route("POST", "/api/v1/produtos", "estoque-api", frozenset({Group.ESTOQUE})),
     Route("GET", "/api/v1/produtos", "estoque-api", READERS),

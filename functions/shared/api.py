@@ -228,8 +228,11 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
 
     @app.exception_handler(InvalidInput)
     def _invalid_input(exc: InvalidInput) -> Response[Any]:
-        error = FieldError(field=exc.field, location=exc.location, message=exc.message, type="value_error")
-        return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "request validation failed", [error])
+        errors = [
+            FieldError(field=field, location=exc.location, message=message, type="value_error")
+            for field, message in [(exc.field, exc.message), *exc.more]
+        ]
+        return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "request validation failed", errors)
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _unsupported(exc: RequestUnsupportedContentType) -> Response[Any]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,8 +54,19 @@ __all__ = [
     "EventHandler",
     "MalformedEvent",
     "SqsVisibility",
+    "current_receive_count",
     "parse_body",
 ]
+
+# The receive count of the record being handled: a handler whose effect lives outside any database
+# (the SEFAZ participant) reads it to know that an earlier attempt may have reached its dependency.
+_receive_count: ContextVar[int] = ContextVar("receive_count", default=1)
+
+
+def current_receive_count() -> int:
+    """ApproximateReceiveCount of the SQS record the running handler was called for (1 outside one)."""
+    return _receive_count.get()
+
 
 # One per receive of a message no retry can fix (a poison message counts once per receive, so
 # MAX_RECEIVE_COUNT times before the DLQ takes it): the alarmable sign of a bad producer.
@@ -227,6 +239,7 @@ class EventConsumer:
             self._reject(record, "unexpected event rejected; check the queue's rule", reason)
             logger.remove_keys(["event_id", "event_type"])
             raise MalformedEvent(reason)
+        token = _receive_count.set(int(receive_count or 1))
         try:
             handler(detail, payload)
         except MalformedEvent as exc:
@@ -240,6 +253,7 @@ class EventConsumer:
                 )
             raise
         finally:
+            _receive_count.reset(token)
             logger.remove_keys(["event_id", "event_type"])
 
     def _hide(self, batch: _Batch) -> None:

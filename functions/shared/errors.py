@@ -32,7 +32,11 @@ class Forbidden(DomainError):
 class InvalidInput(DomainError):
     """Input that passed the schema but not a rule only the logic can check (422)."""
 
-    def __init__(self, field: str, message: str, location: Location = "body") -> None:
+    def __init__(
+        self, field: str, message: str, location: Location = "body", more: list[tuple[str, str]] | None = None
+    ) -> None:
         super().__init__(message)
         self.field = field
         self.location = location
+        # Further (field, message) problems of the same request, so one answer lists them all.
+        self.more = more or []

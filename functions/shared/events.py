@@ -27,6 +27,9 @@ SCHEMA_VERSION = 1
 class Source(StrEnum):
     FATURAMENTO = "nfe.faturamento"
     ESTOQUE = "nfe.estoque"
+    # The participant that talks to SEFAZ (functions/sefaz/): it has no database and no outbox, so it
+    # puts its events on the bus itself, with ids derived from the event it answers (see there).
+    SEFAZ = "nfe.sefaz"
 
 
 class EventName(StrEnum):
@@ -35,6 +38,15 @@ class EventName(StrEnum):
     RESERVA_CONFIRMADA = "ReservaConfirmada"
     RESERVA_FALHOU = "ReservaFalhou"
     RESERVA_LIBERADA = "ReservaLiberada"
+    NOTA_FISCAL_EMITIDA = "NotaFiscalEmitida"
+    NOTA_FISCAL_AUTORIZADA = "NotaFiscalAutorizada"
+    NOTA_FISCAL_REJEITADA = "NotaFiscalRejeitada"
+    NOTA_FISCAL_DENEGADA = "NotaFiscalDenegada"
+    NOTA_FISCAL_CANCELAMENTO_SOLICITADO = "NotaFiscalCancelamentoSolicitado"
+    NOTA_FISCAL_CANCELAMENTO_HOMOLOGADO = "NotaFiscalCancelamentoHomologado"
+    NOTA_FISCAL_CANCELAMENTO_REJEITADO = "NotaFiscalCancelamentoRejeitado"
+    NUMERACAO_INUTILIZADA = "NumeracaoInutilizada"
+    PRODUTO_CADASTRADO = "ProdutoCadastrado"
 
 
 class _Contract(BaseModel):
@@ -117,12 +129,150 @@ class ReservaLiberada(_Contract):
     reservas: list[Reserva]
 
 
+CHAVE_PATTERN = r"^[0-9]{6}[0-9A-Z]{12}[0-9]{26}$"
+# nProt is 15 digits (TProt in tiposBasico_v4.00.xsd).
+PROTOCOLO_PATTERN = r"^[0-9]{15}$"
+# The unsigned NF-e of a nota of at most 100 items measures about 72 KB (docs/sefaz.md gives the measure);
+# EventBridge takes entries of up to 256 KB.
+MAX_XML_CHARS = 200_000
+
+
+class NotaFiscalEmitida(_Contract):
+    """Faturamento numbered the nota and built its NF-e: the SEFAZ participant signs and sends it.
+
+    The XML travels in the event because the SEFAZ function has no database (it runs outside the VPC):
+    the document is what it must sign, so a reference to a copy would only add a write that can fail
+    between the commit and the send.
+    """
+
+    nota_fiscal_id: UUID
+    chave: str = Field(pattern=CHAVE_PATTERN, description="The chave de acesso (44 positions)")
+    serie: int = Field(ge=0, le=999)
+    numero: int = Field(ge=1, le=999_999_999)
+    ambiente: Literal[1, 2] = Field(description="tpAmb: 1 produção, 2 homologação")
+    emitida_em: datetime = Field(description="dhEmi")
+    xml: str = Field(min_length=1, max_length=MAX_XML_CHARS, description="The unsigned NF-e, as Faturamento built it")
+
+
+class NotaFiscalAutorizada(_Contract):
+    """SEFAZ authorized the NF-e (cStat 100 or 150); the nfeProc is in the fiscal archive under `documento`."""
+
+    nota_fiscal_id: UUID
+    chave: str = Field(pattern=CHAVE_PATTERN)
+    protocolo: str = Field(pattern=PROTOCOLO_PATTERN, description="nProt")
+    autorizada_em: datetime = Field(description="dhRecbto of the protocol")
+    digest_value: str = Field(min_length=1, max_length=64, description="digVal: the signed NF-e's DigestValue")
+    c_stat: Literal[100, 150]
+    motivo: str = Field(max_length=255)
+    documento: str = Field(min_length=1, max_length=1024, description="The nfeProc's key in the fiscal archive")
+    via_consulta: bool = Field(default=False, description="The protocol came from NFeConsultaProtocolo4")
+
+
+class NotaFiscalRejeitada(_Contract):
+    """SEFAZ refused the NF-e and kept nothing: the stock is released and the número awaits inutilização."""
+
+    nota_fiscal_id: UUID
+    chave: str = Field(pattern=CHAVE_PATTERN)
+    c_stat: int = Field(ge=100, le=999)
+    motivo: str = Field(max_length=255)
+
+
+class NotaFiscalDenegada(_Contract):
+    """SEFAZ denied the use of the NF-e (110, 301, 302, 303): it is stored as denied, its número is
+    consumed, and the goods must not move (the stock is released). The nfeProc is archived."""
+
+    nota_fiscal_id: UUID
+    chave: str = Field(pattern=CHAVE_PATTERN)
+    protocolo: str = Field(pattern=PROTOCOLO_PATTERN, description="nProt of the denial")
+    denegada_em: datetime = Field(description="dhRecbto of the protocol")
+    c_stat: Literal[110, 301, 302, 303]
+    motivo: str = Field(max_length=255)
+    documento: str = Field(min_length=1, max_length=1024, description="The nfeProc's key in the fiscal archive")
+
+
+Justificativa = Annotated[str, Field(min_length=15, max_length=255, description="xJust, as SEFAZ takes it")]
+
+
+class NotaFiscalCancelamentoSolicitado(_Contract):
+    """Faturamento asks the SEFAZ participant to register the cancelamento (evento 110111) of an
+    AUTORIZADA NF-e, within the 24 hours SEFAZ allows."""
+
+    nota_fiscal_id: UUID
+    chave: str = Field(pattern=CHAVE_PATTERN)
+    protocolo: str = Field(pattern=PROTOCOLO_PATTERN, description="nProt of the authorization")
+    justificativa: Justificativa
+    serie: int = Field(ge=0, le=999)
+    numero: int = Field(ge=1, le=999_999_999)
+    ambiente: Literal[1, 2]
+    solicitado_por: Ator | None = Field(default=None, description="Who asked for the cancelation")
+
+
+class NotaFiscalCancelamentoHomologado(_Contract):
+    """SEFAZ registered the cancelamento (135, 155; or found it registered: 101/151/155 on a consulta).
+    The procEventoNFe is in the fiscal archive under `documento`."""
+
+    nota_fiscal_id: UUID
+    chave: str = Field(pattern=CHAVE_PATTERN)
+    protocolo: str = Field(pattern=PROTOCOLO_PATTERN, description="nProt of the event")
+    registrado_em: datetime = Field(description="dhRegEvento")
+    c_stat: int = Field(ge=100, le=999)
+    motivo: str = Field(max_length=255)
+    documento: str = Field(min_length=1, max_length=1024, description="The procEventoNFe's key in the fiscal archive")
+    via_consulta: bool = False
+
+
+class NotaFiscalCancelamentoRejeitado(_Contract):
+    """SEFAZ refused the cancelamento (501 after 24 h, 580, 222, ...): the NF-e stays authorized."""
+
+    nota_fiscal_id: UUID
+    chave: str = Field(pattern=CHAVE_PATTERN)
+    c_stat: int = Field(ge=100, le=999)
+    motivo: str = Field(max_length=255)
+
+
+class NumeracaoInutilizada(_Contract):
+    """SEFAZ homologated the inutilização of a range of números of a série (102, or 563 with the
+    earlier protocol). The procInutNFe is in the fiscal archive under `documento`."""
+
+    inutilizacao_id: UUID = Field(description="Derived from the série, the range and the ambiente")
+    serie: int = Field(ge=0, le=889)
+    numero_inicial: int = Field(ge=1, le=999_999_999)
+    numero_final: int = Field(ge=1, le=999_999_999)
+    ambiente: Literal[1, 2]
+    justificativa: Justificativa
+    protocolo: str = Field(pattern=PROTOCOLO_PATTERN)
+    homologada_em: datetime = Field(description="dhRecbto")
+    c_stat: int = Field(ge=100, le=999)
+    documento: str = Field(min_length=1, max_length=1024, description="The procInutNFe's key in the fiscal archive")
+
+
+class ProdutoCadastrado(_Contract):
+    """Estoque registered a produto: what Faturamento needs to refuse, at emission, a nota it could never
+    invoice (a produto without NCM, unidade or origem). Faturamento keeps these in its own projection;
+    the fiscal snapshot that goes into the NF-e still travels in ReservaConfirmada."""
+
+    produto_id: UUID
+    sku: str = Field(min_length=1, max_length=64)
+    ncm: str | None = Field(default=None, pattern=r"^[0-9]{8}$")
+    unidade: str | None = Field(default=None, min_length=1, max_length=6)
+    origem: int | None = Field(default=None, ge=0, le=8)
+
+
 PAYLOADS: dict[EventName, type[_Contract]] = {
     EventName.NOTA_FISCAL_CRIADA: NotaFiscalCriada,
     EventName.NOTA_FISCAL_CANCELADA: NotaFiscalCancelada,
     EventName.RESERVA_CONFIRMADA: ReservaConfirmada,
     EventName.RESERVA_FALHOU: ReservaFalhou,
     EventName.RESERVA_LIBERADA: ReservaLiberada,
+    EventName.NOTA_FISCAL_EMITIDA: NotaFiscalEmitida,
+    EventName.NOTA_FISCAL_AUTORIZADA: NotaFiscalAutorizada,
+    EventName.NOTA_FISCAL_REJEITADA: NotaFiscalRejeitada,
+    EventName.NOTA_FISCAL_DENEGADA: NotaFiscalDenegada,
+    EventName.NOTA_FISCAL_CANCELAMENTO_SOLICITADO: NotaFiscalCancelamentoSolicitado,
+    EventName.NOTA_FISCAL_CANCELAMENTO_HOMOLOGADO: NotaFiscalCancelamentoHomologado,
+    EventName.NOTA_FISCAL_CANCELAMENTO_REJEITADO: NotaFiscalCancelamentoRejeitado,
+    EventName.NUMERACAO_INUTILIZADA: NumeracaoInutilizada,
+    EventName.PRODUTO_CADASTRADO: ProdutoCadastrado,
 }
 
 SOURCES: dict[EventName, Source] = {
@@ -131,6 +281,15 @@ SOURCES: dict[EventName, Source] = {
     EventName.RESERVA_CONFIRMADA: Source.ESTOQUE,
     EventName.RESERVA_FALHOU: Source.ESTOQUE,
     EventName.RESERVA_LIBERADA: Source.ESTOQUE,
+    EventName.NOTA_FISCAL_EMITIDA: Source.FATURAMENTO,
+    EventName.NOTA_FISCAL_AUTORIZADA: Source.SEFAZ,
+    EventName.NOTA_FISCAL_REJEITADA: Source.SEFAZ,
+    EventName.NOTA_FISCAL_DENEGADA: Source.SEFAZ,
+    EventName.NOTA_FISCAL_CANCELAMENTO_SOLICITADO: Source.FATURAMENTO,
+    EventName.NOTA_FISCAL_CANCELAMENTO_HOMOLOGADO: Source.SEFAZ,
+    EventName.NOTA_FISCAL_CANCELAMENTO_REJEITADO: Source.SEFAZ,
+    EventName.NUMERACAO_INUTILIZADA: Source.SEFAZ,
+    EventName.PRODUTO_CADASTRADO: Source.ESTOQUE,
 }
 
 
@@ -149,15 +308,25 @@ class EventDetail(_Contract):
         return PAYLOADS[self.event_type].model_validate(self.payload)
 
 
+def correlation_id(payload: _Contract) -> UUID:
+    """The aggregate an event is about: its nota, else its inutilização or its produto."""
+    for attribute in ("nota_fiscal_id", "inutilizacao_id", "produto_id"):
+        value = getattr(payload, attribute, None)
+        if isinstance(value, UUID):
+            return value
+    raise TypeError(f"{type(payload).__name__} names no nota, inutilização or produto")
+
+
 def build_detail(event_id: UUID, name: EventName, occurred_at: datetime, payload: _Contract) -> dict[str, Any]:
-    """The JSON-ready detail for an outbox row; correlation id is always the nota id."""
-    nota_id = payload.nota_fiscal_id  # type: ignore[attr-defined]
+    """The JSON-ready detail for an outbox row; the correlation id is the nota's id (an inutilização or a
+    produto, which belong to no nota, are correlated by their own id)."""
+    correlation = correlation_id(payload)
     return EventDetail(
         event_id=event_id,
         event_type=name,
         schema_version=SCHEMA_VERSION,
         occurred_at=occurred_at,
-        correlation_id=nota_id,
+        correlation_id=correlation,
         payload=payload.model_dump(mode="json", by_alias=True),
     ).model_dump(mode="json", by_alias=True)
 

@@ -22,7 +22,7 @@ from uuid import UUID, uuid4
 import psycopg
 from psycopg.types.json import Jsonb
 
-from functions.shared.events import SOURCES, EventName, build_detail
+from functions.shared.events import SOURCES, EventName, build_detail, correlation_id
 
 OUTBOX_SCHEMAS = ("faturamento", "estoque")
 PUT_EVENTS_MAX_ENTRIES = 10
@@ -51,7 +51,7 @@ def add_event(conn: psycopg.Connection[Any], schema: str, name: EventName, paylo
     conn.execute(
         f"INSERT INTO {_check_schema(schema)}.eventos_outbox (id, tipo, agregado_id, payload, criado_em) "
         "VALUES (%s, %s, %s, %s, %s)",
-        (event_id, name.value, payload.nota_fiscal_id, Jsonb(detail), occurred_at),
+        (event_id, name.value, correlation_id(payload), Jsonb(detail), occurred_at),
     )
     return event_id
 

@@ -56,7 +56,11 @@ def _service_documents() -> list[dict[str, Any]]:
                 emitente=Emitente.model_validate(DEMO_EMITENTE),
             )
         ),
-        estoque.api(EstoqueApiSettings(database_url=url, cors_allow_origin=origin)),
+        estoque.api(
+            EstoqueApiSettings(
+                database_url=url, event_bus_name="openapi", eager_publish=False, cors_allow_origin=origin
+            )
+        ),
     ]
     return [app.get_openapi_schema().model_dump(mode="json", by_alias=True, exclude_none=True) for app in apps]
 

@@ -1,5 +1,8 @@
 """`nfe dlq`, `nfe replay`, `nfe outbox`, `nfe saga`: operating the saga, on local mode or a stack.
 
+The target options, the error handling and the printing are shared with `nfe fiscal`
+(nfe/commands/fiscal.py) through `target_parent`, `add_command`, `print_result` and `open_database`.
+
 Results go to stdout (a table, or with --json the documented shape); progress and errors go to
 stderr, so `--json` output can be piped. A target that can't be read or reached is one line on
 stderr and exit code 2; an operation that ran and failed is exit code 1.
@@ -21,7 +24,7 @@ TARGET_HELP = """target (one of):
 AWS credentials come from boto3's standard chain (profile, environment, role)."""
 
 
-def _target_parent(database: bool) -> argparse.ArgumentParser:
+def target_parent(database: bool) -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("target")
     group.add_argument("--state-file", type=Path, metavar="PATH", help="local mode's state file")
@@ -38,7 +41,7 @@ def _target_parent(database: bool) -> argparse.ArgumentParser:
     return parent
 
 
-def _add(
+def add_command(
     subparsers: Any,
     name: str,
     help_text: str,
@@ -60,12 +63,12 @@ def _add(
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    aws_only = _target_parent(database=False)
-    with_db = _target_parent(database=True)
+    aws_only = target_parent(database=False)
+    with_db = target_parent(database=True)
 
     dlq = subparsers.add_parser("dlq", help="dead-letter queues: list, show, redrive")
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
-    _add(
+    add_command(
         dlq_commands,
         "list",
         "every DLQ with its depth, the age of its oldest message and what it serves",
@@ -74,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         [aws_only],
         _dlq_list,
     )
-    show = _add(
+    show = add_command(
         dlq_commands,
         "show",
         "a DLQ's messages with event type, nota, receives, first failure and reason",
@@ -85,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     show.add_argument("queue", metavar="QUEUE", help="the DLQ: its name, its queue's (estoque-reserva) or a service's")
     show.add_argument("--limit", type=int, default=50, metavar="N", help="at most N messages (default 50)")
-    redrive = _add(
+    redrive = add_command(
         dlq_commands,
         "redrive",
         "send a DLQ's messages back to the queue they came from",
@@ -108,7 +111,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="seconds a message being copied stays hidden (default 60): after an interruption, when it reappears",
     )
 
-    replay = _add(
+    replay = add_command(
         subparsers,
         "replay",
         "replay a window of the event archive to the bus",
@@ -131,7 +134,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     outbox = subparsers.add_parser("outbox", help="the outboxes: status, retry parked rows")
     outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
-    _add(
+    add_command(
         outbox_commands,
         "status",
         "unpublished rows and the oldest one's age per schema; parked rows with the reason",
@@ -140,7 +143,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         [with_db],
         _outbox_status,
     )
-    retry = _add(
+    retry = add_command(
         outbox_commands,
         "retry",
         "un-park parked outbox rows once their cause is fixed, and publish them",
@@ -156,11 +159,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     saga = subparsers.add_parser("saga", help="one nota's story")
     saga_commands = saga.add_subparsers(dest="saga_command", required=True, metavar="ACTION")
-    story = _add(
+    story = add_command(
         saga_commands,
         "show",
         "one nota's story across both schemas and the DLQs, as a timeline",
-        "the nota, both outboxes and inboxes, the reservas, the recorded failures and every DLQ",
+        "the nota (with SEFAZ's answer), both outboxes and inboxes, the reservas, the recorded failures and every DLQ",
         "nothing (a peek adds one to each DLQ message's SQS receive count)",
         [with_db],
         _saga_show,
@@ -208,11 +211,11 @@ def _run(args: argparse.Namespace, func: Callable[[argparse.Namespace], Any]) ->
         return 130
 
 
-def _print(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> None:
+def print_result(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> None:
     print(json.dumps(data, indent=2) if args.json else human())
 
 
-def _db(args: argparse.Namespace, required: bool = True) -> Any:
+def open_database(args: argparse.Namespace, required: bool = True) -> Any:
     from nfe.ops.target import connect_database
 
     if not required and not (args.database_url or args.target.database_url):
@@ -226,7 +229,7 @@ def _dlq_list(args: argparse.Namespace) -> int:
 
     rows = dlq.list_dlqs(args.target)
     columns = [("queue", "DLQ"), ("depth", "DEPTH"), ("oldestAgeSeconds", "OLDEST (s)"), ("source", "SERVES")]
-    _print(
+    print_result(
         args,
         [{k: r[k] for k in ("queue", "depth", "oldestAgeSeconds", "source")} for r in rows],
         lambda: table(rows, columns),
@@ -239,7 +242,7 @@ def _dlq_show(args: argparse.Namespace) -> int:
     from nfe.ops.render import table
 
     queue = args.target.dlq(args.queue)
-    conn = _db(args, required=False)
+    conn = open_database(args, required=False)
     try:
         rows = dlq.show(args.target, queue, args.limit, conn)
     finally:
@@ -253,7 +256,7 @@ def _dlq_show(args: argparse.Namespace) -> int:
         ("firstFailedAt", "FIRST FAILED"),
         ("reason", "REASON"),
     ]
-    _print(args, rows, lambda: table(rows, columns) if rows else f"{queue.name}: empty")
+    print_result(args, rows, lambda: table(rows, columns) if rows else f"{queue.name}: empty")
     return 0
 
 
@@ -268,7 +271,7 @@ def _dlq_redrive(args: argparse.Namespace) -> int:
         )
     else:
         human = f"moved {result['moved']}, failed {result['failed']} ({result.get('method')})"
-    _print(args, result, lambda: human)
+    print_result(args, result, lambda: human)
     return 1 if result["failed"] else 0
 
 
@@ -283,7 +286,7 @@ def _replay(args: argparse.Namespace) -> int:
         args.wait,
         _progress(args),
     )
-    _print(args, result, lambda: f"replay {result['replayName']}: {result['state']}")
+    print_result(args, result, lambda: f"replay {result['replayName']}: {result['state']}")
     return 1 if result["state"] in ("FAILED", "CANCELLED") else 0
 
 
@@ -291,7 +294,7 @@ def _outbox_status(args: argparse.Namespace) -> int:
     from nfe.ops import outbox
     from nfe.ops.render import table
 
-    with _db(args) as conn:
+    with open_database(args) as conn:
         rows = outbox.status(conn)
 
     def human() -> str:
@@ -312,30 +315,46 @@ def _outbox_status(args: argparse.Namespace) -> int:
             )
         return text
 
-    _print(args, rows, human)
+    print_result(args, rows, human)
     return 0
 
 
 def _outbox_retry(args: argparse.Namespace) -> int:
     from nfe.ops import outbox
 
-    with _db(args) as conn:
+    with open_database(args) as conn:
         result = outbox.retry(args.target, conn, args.id, args.all, publish=not args.no_publish)
     human = f"un-parked {result['unparked']}, published {result['published']}, parked again {result['parkedAgain']}"
-    _print(args, result, lambda: human + "".join(f"\n  {e}" for e in result.get("errors", [])))
+    print_result(args, result, lambda: human + "".join(f"\n  {e}" for e in result.get("errors", [])))
     return 1 if result["parkedAgain"] else 0
+
+
+def _sefaz_queue() -> str:
+    from nfe import topology
+
+    return next(q.name for q in topology.QUEUES if topology.function(q.consumer).service == "sefaz")
 
 
 def _saga_show(args: argparse.Namespace) -> int:
     from nfe.ops import saga
 
-    with _db(args) as conn:
+    with open_database(args) as conn:
         story = saga.show(args.target, conn, args.nota_id, read_dlqs=not args.no_dlq)
 
     def human() -> str:
         lines = [f"nota {story['notaId']}: {story['status']}"]
+        nfe = story["nfe"]
+        if nfe is not None:
+            answer = (
+                f"protocolo {nfe['protocolo']}"
+                if nfe["protocolo"] and nfe["cStat"] is None
+                else f"cStat {nfe['cStat']} {nfe['motivo']}"
+                if nfe["cStat"] is not None
+                else f"no answer from SEFAZ applied yet (`nfe fiscal status`; the {_sefaz_queue()} queue and DLQ)"
+            )
+            lines.append(f"NF-e série {nfe['serie']} número {nfe['numero']}, chave {nfe['chave']}: {answer}")
         lines += [f"  {step['at']}  {step['what']}" for step in story["timeline"]]
         return "\n".join(lines)
 
-    _print(args, story, human)
+    print_result(args, story, human)
     return 0

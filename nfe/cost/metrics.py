@@ -36,6 +36,9 @@ EMITTED_METRICS: tuple[EmittedMetric, ...] = (
     EmittedMetric("NotasConfirmadas", ("faturamento-consumer",)),
     EmittedMetric("NotasCanceladas", ("faturamento-consumer",)),
     EmittedMetric("TransicoesIgnoradas", ("faturamento-consumer",)),
+    # The stock of a refused or cancelled NF-e back in Estoque, and a cancelamento SEFAZ refused
+    EmittedMetric("EstoqueDevolvido", ("faturamento-consumer",)),
+    EmittedMetric("CancelamentosRecusados", ("faturamento-consumer",)),
     # A nota's time from emission to its final state (CONFIRMADA or ERRO_ESTOQUE), and from the
     # cancelation request to CANCELADA: the dashboard's saga duration.
     EmittedMetric("DuracaoSaga", ("faturamento-consumer",)),
@@ -45,17 +48,33 @@ EMITTED_METRICS: tuple[EmittedMetric, ...] = (
     EmittedMetric("ReservasConfirmadas", ("estoque-consumer",)),
     EmittedMetric("ReservasFalhas", ("estoque-consumer",)),
     EmittedMetric("ReservasLiberadas", ("estoque-consumer",)),
+    # functions/sefaz/participant.py, AutorizadorSefaz (the SEFAZ participant): the wait since dhEmi on
+    # every attempt (the pending alarm), the certificate's days left (the expiry alarm), the attempts
+    # SEFAZ did not answer, and one count per outcome (the refusal-rate alarm reads two of them)
+    EmittedMetric("EsperaAutorizacao", ("sefaz-autorizador",)),
+    EmittedMetric("CertificadoDiasRestantes", ("sefaz-autorizador",)),
+    EmittedMetric("SefazIndisponivel", ("sefaz-autorizador",)),
+    EmittedMetric("NotasAutorizadas", ("sefaz-autorizador", "faturamento-consumer")),
+    EmittedMetric("NotasRejeitadas", ("sefaz-autorizador", "faturamento-consumer")),
+    EmittedMetric("NotasDenegadas", ("sefaz-autorizador", "faturamento-consumer")),
+    # The cancelamento events and the inutilizações it registers at SEFAZ
+    EmittedMetric("CancelamentosHomologados", ("sefaz-autorizador",)),
+    EmittedMetric("CancelamentosRejeitados", ("sefaz-autorizador",)),
+    EmittedMetric("NumerosInutilizados", ("sefaz-autorizador",)),
     # functions/shared/consumer.py, EventConsumer (every consumer)
-    EmittedMetric("MensagensRejeitadas", ("faturamento-consumer", "estoque-consumer")),
+    EmittedMetric("MensagensRejeitadas", ("faturamento-consumer", "estoque-consumer", "sefaz-autorizador")),
     # functions/publisher/handler.py, every run (the lag alarm reads OutboxOldestUnpublishedAgeSeconds)
     EmittedMetric("OutboxEventsPublished", ("outbox-publisher",)),
     EmittedMetric("OutboxEventsRetried", ("outbox-publisher",)),
     EmittedMetric("OutboxEventsParked", ("outbox-publisher",)),
     EmittedMetric("OutboxOldestUnpublishedAgeSeconds", ("outbox-publisher",)),
+    # ... and, on the runs when a rejected número awaits inutilização, the days left before the nearest
+    # deadline (the inutilização alarm's metric, sql/V010)
+    EmittedMetric("DiasParaInutilizar", ("outbox-publisher",)),
     # log_metrics(capture_cold_start_metric=True) on the API and consumer handlers
     EmittedMetric(
         COLD_START,
-        ("faturamento-api", "faturamento-consumer", "estoque-api", "estoque-consumer"),
+        ("faturamento-api", "faturamento-consumer", "estoque-api", "estoque-consumer", "sefaz-autorizador"),
         ("function_name", "service"),
     ),
 )

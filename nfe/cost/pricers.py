@@ -24,6 +24,7 @@ from nfe.cost.pricing import (
     REST_API,
     VPC_ENDPOINT,
     Charge,
+    FunctionDemand,
     PricingContext,
     Resource,
     Unpriceable,
@@ -34,6 +35,7 @@ from nfe.cost.pricing import (
     number,
     physical_name,
 )
+from nfe.topology import FUNCTIONS, queues_for
 
 # Each SQS message costs a SendMessage, a ReceiveMessage and a DeleteMessage (one 64 KB chunk each;
 # our events are far smaller). Lambda's idle long polling of empty queues is not modelled.
@@ -44,6 +46,37 @@ AVG_EVENT_KB = 1.0
 UNBOUNDED_RETENTION_MONTHS = 12
 # One LCU is the reference's worked example and an upper bound at the seed's traffic.
 ALB_ASSUMED_LCUS = 1.0
+# Secrets a function of nfe/topology.py reads, recognised by the tag the program sets on them
+# (components/sefaz_participant.py), with the hours each of its containers keeps the value: the SEFAZ
+# participant reads the A1 certificate once per container and keeps it an hour
+# (functions/sefaz/certificate.py DEFAULT_MAX_AGE_SECONDS).
+SECRET_READERS: dict[tuple[str, str], tuple[str, float]] = {
+    ("nfe:secret", "sefaz-certificate"): ("sefaz-autorizador", 1.0),
+}
+
+
+def direct_events_per_invocation(function: str | None) -> int:
+    """Events a function puts on the bus itself, at most, per invocation: a consumer that publishes and
+    has no database has no outbox (the SEFAZ participant), so its answers are PutEvents of its own,
+    one per record of its batch, and not part of usage.eventsPublished (the outboxes' events)."""
+    spec = next((f for f in FUNCTIONS if f.name == function), None)
+    if spec is None or not spec.publishes_events or spec.database_role is not None or spec.kind != "consumer":
+        return 0
+    return max((q.batch_size for q in queues_for(spec.name)), default=1)
+
+
+def _direct_events(ctx: PricingContext) -> tuple[float, str]:
+    """The events the stack's direct publishers put on the bus a month, and how that was reached."""
+    total, parts = 0.0, []
+    for resource in ctx.of_type(LAMBDA):
+        demand = ctx.demands.get(resource.urn)
+        if not isinstance(demand, FunctionDemand):
+            continue
+        per = direct_events_per_invocation(demand.function)
+        if per:
+            total += demand.invocations * per
+            parts.append(f"{demand.function} {num(demand.invocations)} invocations x {per}")
+    return total, ", ".join(parts)
 
 
 def _architecture(resource: Resource) -> str:
@@ -141,12 +174,31 @@ def price_stage(resource: Resource, ctx: PricingContext) -> list[Charge]:
 
 
 def _bus_events(ctx: PricingContext) -> tuple[float, str]:
-    return ctx.share(ctx.config.usage.events_published, EVENT_BUS, "eventsPublished", "buses")
+    """Every event a bus carries: the outboxes' (usage.eventsPublished) and the direct publishers'."""
+    events, how = ctx.share(ctx.config.usage.events_published, EVENT_BUS, "eventsPublished", "buses")
+    direct, _ = ctx.share(_direct_events(ctx)[0], EVENT_BUS, "direct", "buses")
+    if direct:
+        return events + direct, f"{how} + {num(direct)} put by the SEFAZ participant"
+    return events, how
 
 
 def price_event_bus(resource: Resource, ctx: PricingContext) -> list[Charge]:
-    events, how = _bus_events(ctx)
-    return [Charge("events", events, "eventbridge.events.custom", note=f"{how}; one 64 KB chunk each")]
+    events, how = ctx.share(ctx.config.usage.events_published, EVENT_BUS, "eventsPublished", "buses")
+    charges = [Charge("events", events, "eventbridge.events.custom", note=f"{how}; one 64 KB chunk each")]
+    total, direct_how = _direct_events(ctx)
+    if total:
+        direct, _ = ctx.share(total, EVENT_BUS, "direct", "buses")
+        charges.append(
+            Charge(
+                "direct-events",
+                direct,
+                "eventbridge.events.custom",
+                derivation=direct_how,
+                note="put by a function without an outbox, the SEFAZ participant: one per record, an upper "
+                "bound (an attempt SEFAZ does not answer puts none); not in usage.eventsPublished",
+            )
+        )
+    return charges
 
 
 def _retained_months(days: float, what: str) -> tuple[float, str]:
@@ -321,8 +373,37 @@ def price_kms_key(resource: Resource, ctx: PricingContext) -> list[Charge]:
     return [Charge("key", 1, "kms.key", note="customer managed key; requests not in usage")]
 
 
+def _secret_reads(ctx: PricingContext, reader: str, cache_hours: float) -> Charge:
+    """GetSecretValue calls a month by `reader`'s containers: each reads once and keeps the value
+    `cache_hours`, and there are at most its reserved concurrency of them at a time."""
+    calls, parts = 0.0, []
+    for function in ctx.of_type(LAMBDA):
+        demand = ctx.demands.get(function.urn)
+        if not isinstance(demand, FunctionDemand) or demand.function != reader:
+            continue
+        reserved = number(function, "reservedConcurrentExecutions", -1)
+        if reserved < 0:
+            calls += demand.invocations
+            parts.append(f"{num(demand.invocations)} invocations (no reserved concurrency bounds its containers)")
+            continue
+        calls += min(demand.invocations, reserved * ctx.hours / cache_hours)
+        containers = f"{num(reserved)} containers x {ctx.hours} h / {num(cache_hours)} h"
+        parts.append(f"min({num(demand.invocations)} invocations, {containers})")
+    note = (
+        f"{reader} reads it once per container and keeps it {num(cache_hours)} h; more if containers are "
+        "replaced often, never more than one per invocation"
+        if parts
+        else f"{reader} is not in the stack: nobody reads it"
+    )
+    return Charge("api-calls", calls, "secretsmanager.api", derivation=", ".join(parts), note=note)
+
+
 def price_secret(resource: Resource, ctx: PricingContext) -> list[Charge]:
-    return [Charge("secret", 1, "secretsmanager.secret")]
+    charges = [Charge("secret", 1, "secretsmanager.secret")]
+    for (key, value), (reader, cache_hours) in SECRET_READERS.items():
+        if get(resource, f"tags.{key}", None) == value:
+            charges.append(_secret_reads(ctx, reader, cache_hours))
+    return charges
 
 
 def _interface_endpoints(ctx: PricingContext) -> list[Resource]:

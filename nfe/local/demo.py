@@ -24,8 +24,10 @@ from psycopg.rows import dict_row
 
 from nfe.local.fiscal_demo import DESTINATARIO_SP, PRODUTO_FISCAL
 
-TERMINAL = {"CONFIRMADA", "ERRO_ESTOQUE", "CANCELADA"}
-# Where `nfe demo` writes the confirmed nota's XML and DANFE.
+# Where a saga ends: SEFAZ's answer, a reservation that failed, a cancelation. CONFIRMADA is a step: the
+# NF-e is with SEFAZ.
+TERMINAL = {"AUTORIZADA", "REJEITADA", "DENEGADA", "ERRO_ESTOQUE", "CANCELADA"}
+# Where `nfe demo` writes the authorized nota's XML (the nfeProc) and DANFE.
 DOCUMENTS_DIR = Path("build/demo")
 
 
@@ -89,21 +91,46 @@ def timeline(database_url: str, nota_id: str, started: datetime) -> list[tuple[f
         if nota is None:
             return []
         steps.append((nota["criada_em"], "nota PENDING committed with its NotaFiscalCriada outbox row"))
+        emitidas = []
         for schema in ("faturamento", "estoque"):
             for row in conn.execute(
-                f"SELECT tipo, criado_em, publicado_em FROM {schema}.eventos_outbox WHERE agregado_id = %s",
+                f"SELECT id, tipo, criado_em, publicado_em FROM {schema}.eventos_outbox WHERE agregado_id = %s",
                 (nota_id,),
             ):
                 if schema == "estoque":
                     steps.append((row["criado_em"], f"estoque consumer committed {row['tipo']}"))
+                elif row["tipo"] == "NotaFiscalEmitida":
+                    steps.append((row["criado_em"], "faturamento consumer numbered it: CONFIRMADA, NotaFiscalEmitida"))
                 if row["publicado_em"]:
                     steps.append((row["publicado_em"], f"{row['tipo']} published to the bus"))
+                if row["tipo"] == "NotaFiscalEmitida":
+                    emitidas.append(row["id"])
         for row in conn.execute(
             "SELECT processada_em, tipo FROM faturamento.mensagens_processadas m "
             "WHERE EXISTS (SELECT 1 FROM estoque.eventos_outbox o WHERE o.id = m.evento_id AND o.agregado_id = %s)",
             (nota_id,),
         ):
             steps.append((row["processada_em"], f"faturamento consumer applied {row['tipo']}"))
+        # SEFAZ's answers are put on the bus by the SEFAZ function, whose event ids derive from the
+        # NotaFiscalEmitida they answer (functions/sefaz/participant.py).
+        from functions.sefaz.participant import answer_event_id
+        from functions.shared.events import EventName
+
+        answers = [
+            str(answer_event_id(emitida, name))
+            for emitida in emitidas
+            for name in (
+                EventName.NOTA_FISCAL_AUTORIZADA,
+                EventName.NOTA_FISCAL_REJEITADA,
+                EventName.NOTA_FISCAL_DENEGADA,
+            )
+        ]
+        for schema in ("faturamento", "estoque"):
+            for row in conn.execute(
+                f"SELECT processada_em, tipo FROM {schema}.mensagens_processadas WHERE evento_id::text = ANY(%s)",
+                (answers,),
+            ):
+                steps.append((row["processada_em"], f"{schema} consumer applied SEFAZ's {row['tipo']}"))
         if nota["status"] != "PENDING":
             # atualizada_em is when the consumer's transition committed (erro_timestamp is when the
             # reservation failed, earlier, in the estoque service).
@@ -122,9 +149,11 @@ def run_demo(
     sign_in: Callable[[str], str],
     out: Callable[[str], None] = print,
     documents_dir: Path = DOCUMENTS_DIR,
+    reject_next: Callable[[int, str], None] | None = None,
 ) -> bool:
-    """`sign_in(email)` returns the demo user's ID token (nfe.local.cognito.sign_in); the confirmed
-    nota's XML and DANFE are written under `documents_dir`."""
+    """`sign_in(email)` returns the demo user's ID token (nfe.local.cognito.sign_in); the authorized
+    nota's XML and DANFE are written under `documents_dir`. `reject_next(cStat, motivo)` makes the
+    emulated SEFAZ reject the next NF-e (its forcedRejection switch): saga 3 shows the compensation."""
     tokens = {email: sign_in(email) for email in (ESTOQUISTA, FATURISTA, AUDITOR)}
     out(f"signed in: {', '.join(tokens)}")
     estoque = HttpClient(base_url, tokens[ESTOQUISTA])
@@ -176,6 +205,10 @@ def run_demo(
                 f"             NF-e número {final['numero']}, série {final['serie']}, {final['ambiente']}; chave "
                 + " ".join(chave[i : i + 4] for i in range(0, 44, 4))
             )
+            if final["protocolo"] and final["status"] == "AUTORIZADA":
+                out(f"             SEFAZ authorized it: protocolo {final['protocolo']} at {final['autorizadaEm']}")
+            if final["sefaz"]:
+                out(f"             SEFAZ refused it: cStat {final['sefaz']['cStat']} {final['sefaz']['motivo']}")
         else:
             out(f"             no número: {final['status']} takes none")
         for ms, label in timeline(database_url, nota["id"], started):
@@ -184,15 +217,35 @@ def run_demo(
         return final
 
     confirmed = saga(
-        "saga 1: stock available -> CONFIRMADA",
+        "saga 1: stock available -> CONFIRMADA -> SEFAZ authorizes -> AUTORIZADA",
         {"produtoId": parafuso["id"], "quantidade": 2, "valorUnitario": "10.50"},
-        "CONFIRMADA",
+        "AUTORIZADA",
     )
     saga(
         "saga 2: not enough stock -> ERRO_ESTOQUE (compensation)",
         {"produtoId": porca["id"], "quantidade": 5, "valorUnitario": "3.20"},
         "ERRO_ESTOQUE",
     )
+    if reject_next is not None:
+        reject_next(610, "Rejeição: Total da NF difere do somatório dos Valores compõe o valor Total da NF.")
+        rejected = saga(
+            "saga 3: stock reserved, SEFAZ rejects it -> REJEITADA, the stock released (compensation)",
+            {"produtoId": parafuso["id"], "quantidade": 3, "valorUnitario": "10.50"},
+            "REJEITADA",
+        )
+        # The release is Estoque's answer to SEFAZ's: the nota says when it arrived.
+        released = api.wait_for_status(rejected["id"], {"REJEITADA"})
+        deadline = time.monotonic() + 10
+        while released["estoqueLiberadoEm"] is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+            released = api.expect(200, "GET", f"/api/v1/notas/{rejected['id']}")
+        out(
+            f"             its stock came back at {released['estoqueLiberadoEm']}; número {released['numero']} "
+            "awaits inutilização"
+        )
+        results.append(
+            ("saga 3: the rejected nota's stock released", str(released["estoqueLiberadoEm"] is not None), "True")
+        )
 
     documents_dir.mkdir(parents=True, exist_ok=True)
     chave = confirmed["chave"]
@@ -202,28 +255,50 @@ def run_demo(
     danfe_path = documents_dir / f"NFe{chave}-danfe.pdf"
     danfe_path.write_bytes(api.download(f"/api/v1/notas/{confirmed['id']}/danfe", "application/pdf"))
     out(f"  wrote {xml_path} ({len(xml):,} bytes) and {danfe_path} ({danfe_path.stat().st_size:,} bytes)")
-    # Checked against the official schema the way anyone would, through nfelib: an unsigned NF-e
-    # lacks only its Signature, which SEFAZ's step adds.
-    from nfelib.nfe.bindings.v4_0.nfe_v4_00 import Nfe
+    # Checked against the official schema the way anyone would: the nfeProc (the signed NF-e and SEFAZ's
+    # protNFe) against procNFe_v4.00.xsd as nfelib ships it.
+    import nfelib
+    from lxml import etree
 
-    problems = [e for e in Nfe.schema_validation(xml.decode()) if "Signature" not in e]
-    out(f"  leiauteNFe_v4.00.xsd: {'valid' if not problems else '; '.join(problems[:3])}")
-    results.append(("the NF-e's XML against the official schema", "valid" if not problems else "invalid", "valid"))
+    xsd = Path(nfelib.__file__).parent / "nfe" / "schemas" / "v4_0" / "procNFe_v4.00.xsd"
+    schema = etree.XMLSchema(etree.parse(str(xsd)))
+    valid = schema.validate(etree.fromstring(xml))
+    problems = [f"line {e.line}: {e.message}" for e in schema.error_log]
+    out(f"  procNFe_v4.00.xsd: {'valid' if valid else '; '.join(problems[:3])}")
+    results.append(("the nfeProc against the official schema", "valid" if valid else "invalid", "valid"))
 
-    out("\n== saga 3: cancel the confirmed nota -> CANCELADA, stock released")
+    out("\n== saga 4: cancel the authorized nota: SEFAZ registers evento 110111 -> CANCELADA, stock released")
     started = datetime.now().astimezone()
     t0 = time.monotonic()
-    pedido = api.expect(202, "POST", f"/api/v1/notas/{confirmed['id']}/cancelamento")
+    pedido = api.expect(
+        202,
+        "POST",
+        f"/api/v1/notas/{confirmed['id']}/cancelamento",
+        {"justificativa": "Pedido cancelado pelo cliente antes da entrega"},
+    )
     out(
         f"  {(time.monotonic() - t0) * 1000:7.1f} ms  POST /cancelamento -> 202 "
         f"(cancelamentoSolicitadoPor {pedido['cancelamentoSolicitadoPor']['email']})"
     )
     cancelled = api.wait_for_status(confirmed["id"], {"CANCELADA"})
     out(f"  {(time.monotonic() - t0) * 1000:7.1f} ms  client saw {cancelled['status']}")
+    if cancelled["cancelamentoProtocolo"]:
+        out(f"             SEFAZ registered the cancelamento: protocolo {cancelled['cancelamentoProtocolo']}")
+    # The goods come back after SEFAZ's registration: Estoque answers the NotaFiscalCancelada that follows.
+    deadline = time.monotonic() + 10
+    while cancelled["estoqueLiberadoEm"] is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+        cancelled = api.expect(200, "GET", f"/api/v1/notas/{confirmed['id']}")
     for ms, label in timeline(database_url, confirmed["id"], started):
         if ms >= 0:
             out(f"  {ms:7.1f} ms  {label}")
-    results.append(("saga 3: cancelation", cancelled["status"], "CANCELADA"))
+    results.append(("saga 4: cancelation", cancelled["status"], "CANCELADA"))
+
+    out("\n== the numbering's accounting (`nfe fiscal numeracao`): every número of the série and its fate")
+    from nfe.ops.numeracao import lines as numeracao
+
+    for line in numeracao(database_url):
+        out(f"  {line}")
 
     out(f"\n== final state (read by {AUDITOR})")
     stock = {

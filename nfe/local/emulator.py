@@ -191,10 +191,19 @@ def provision(
     for queue in topology.QUEUES:
         dlq_url = sqs.create_queue(QueueName=f"{queue.dlq_name}-{environment}")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        # A queue's own visibility, scaled as the given one is to the default (tests shorten them all).
+        visibility = max(
+            1,
+            round(
+                queue.visibility_timeout_seconds
+                * visibility_timeout_seconds
+                / topology.QUEUE_VISIBILITY_TIMEOUT_SECONDS
+            ),
+        )
         url = sqs.create_queue(
             QueueName=f"{queue.name}-{environment}",
             Attributes={
-                "VisibilityTimeout": str(visibility_timeout_seconds),
+                "VisibilityTimeout": str(visibility),
                 "RedrivePolicy": json.dumps(
                     {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": topology.MAX_RECEIVE_COUNT}
                 ),

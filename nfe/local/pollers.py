@@ -125,6 +125,9 @@ class QueuePoller(threading.Thread):
         self.batches = 0
         self.errors = 0
         self.consecutive_errors = 0
+        # The event source mapping's batch size (one nota per invocation for the SEFAZ participant).
+        declared = [q for q in topology.QUEUES if q.name == queue.name]
+        self.batch_size = declared[0].batch_size if declared else topology.SQS_BATCH_SIZE
 
     def error_backoff_seconds(self) -> float:
         """How long to wait before the next poll: zero after a success, doubling after failures."""
@@ -135,7 +138,7 @@ class QueuePoller(threading.Thread):
     def poll_once(self, wait_seconds: int = 1) -> int:
         response = self.sqs.receive_message(
             QueueUrl=self.queue.url,
-            MaxNumberOfMessages=topology.SQS_BATCH_SIZE,
+            MaxNumberOfMessages=self.batch_size,
             WaitTimeSeconds=wait_seconds,
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],

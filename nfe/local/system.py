@@ -11,6 +11,7 @@ maximum concurrency.
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import tempfile
@@ -36,6 +37,38 @@ from nfe.local.xray_listener import XRayListener
 ENVIRONMENT = "local"
 # The functions local mode runs: everything but the migrator, which `migrate` replaces here.
 LOCAL_FUNCTIONS = tuple(fn for fn in topology.FUNCTIONS if fn.kind != "migrator")
+# The emitente's A1 in the emulator's Secrets Manager, as the stack keeps the real one.
+SEFAZ_CERTIFICATE_SECRET_NAME = f"nfe-sefaz-certificado-{ENVIRONMENT}"
+
+
+@dataclass(frozen=True)
+class SefazTarget:
+    """Where the SEFAZ participant finds SEFAZ locally: the emulator, its CA, the certificate's secret."""
+
+    base_url: str
+    ca_file: str
+    certificate_secret: str
+
+
+def provision_certificate(aws: emulator.LocalAws, sefaz_info: dict[str, Any]) -> str:
+    """Put the emulator's test A1 into Secrets Manager in the documented format; the secret's ARN.
+
+    The secret's value is made here from files the emulator generated for this run; it is never
+    printed or written to the state file (which names the files, as a team testing against the
+    emulator needs them).
+    """
+    secrets = aws.client("secretsmanager")
+    value = json.dumps(
+        {
+            "pkcs12": base64.b64encode(Path(sefaz_info["clientPkcs12"]).read_bytes()).decode(),
+            "password": sefaz_info["clientPassword"],
+        }
+    )
+    try:
+        return str(secrets.create_secret(Name=SEFAZ_CERTIFICATE_SECRET_NAME, SecretString=value)["ARN"])
+    except secrets.exceptions.ResourceExistsException:
+        # moto's backends live as long as the process: a second local system in it (tests) replaces it.
+        return str(secrets.put_secret_value(SecretId=SEFAZ_CERTIFICATE_SECRET_NAME, SecretString=value)["ARN"])
 
 
 def container_environment(
@@ -47,6 +80,7 @@ def container_environment(
     eager_publish: bool = True,
     cors_origin: str | None = None,
     outage_tolerance_seconds: int = DEFAULT_OUTAGE_TOLERANCE_SECONDS,
+    sefaz: SefazTarget | None = None,
 ) -> dict[str, str]:
     """A container's variables: the Lambda runtime's, the stack's (the same computation as
     components/lambdas.py) with a database URL for the DB_* endpoint, and the emulator's endpoint."""
@@ -69,12 +103,16 @@ def container_environment(
     env.pop(topology.ENV_EVENT_BUS_NAME, None)
     stack = function_env.function_environment(
         fn,
-        function_env.local_database(make_conninfo("", **params)),
+        # A function outside the VPC has no route to the database on AWS, and none here.
+        function_env.local_database(make_conninfo("", **params)) if fn.in_vpc else {},
         aws.bus_name,
         cors_origin,
         outage_tolerance_seconds,
         fiscal_demo.emitente_json(),
         fiscal_archive_bucket=aws.fiscal_archive_bucket or None,
+        sefaz_certificate_secret=sefaz.certificate_secret if sefaz else None,
+        sefaz_ca_bundle=sefaz.ca_file if sefaz else None,
+        sefaz_base_url=sefaz.base_url if sefaz else None,
     )
     env.update({k: str(v) for k, v in stack.items()})
     if not eager_publish:
@@ -115,6 +153,7 @@ class LocalSystem:
     functions: dict[str, FunctionRuntime] = field(default_factory=dict)
     xray: XRayListener | None = None
     sefaz: Any = None  # nfe.local.sefaz.server.SefazEmulator, imported on start
+    sefaz_target: SefazTarget | None = None
     _sefaz_dir: Path | None = None
     logs_dir: Path | None = None
     pollers: list[QueuePoller] = field(default_factory=list)
@@ -195,6 +234,7 @@ class LocalSystem:
             eager_publish=self.options.eager_publish,
             cors_origin=self.cors_origin,
             outage_tolerance_seconds=self.options.outage_tolerance_seconds,
+            sefaz=self.sefaz_target,
         )
 
     @property
@@ -252,6 +292,9 @@ class LocalSystem:
                 self._sefaz_dir, uf=emitente["endereco"]["uf"], ambiente=emitente["ambiente"], cnpj=emitente["cnpj"]
             )
             log(f"sefaz (emulated): {self.sefaz.start()} (trust {self.sefaz.info()['caFile']})")
+            info = self.sefaz.info()
+            self.sefaz_target = SefazTarget(info["url"], info["caFile"], provision_certificate(self.aws, info))
+            log(f"sefaz: the emitente's test A1 is in secret {SEFAZ_CERTIFICATE_SECRET_NAME}")
             if self.options.logs_dir is None:
                 self._own_logs = True
             self.logs_dir = self.options.logs_dir or Path(tempfile.mkdtemp(prefix="nfe-local-logs-"))

@@ -107,10 +107,15 @@ def list_dlqs(target: Target, scan: int = 100) -> list[dict[str, Any]]:
 
 
 def _consumer_schema(dlq: Dlq) -> str | None:
+    """The schema whose `mensagens_falhas` holds the failures of the DLQ's consumer; None for a consumer
+    with no database (the SEFAZ participant: its failures are in its log, and the message says the rest)."""
     if dlq.kind != "queue":
         return None
     spec = next((q for q in topology.QUEUES if q.name == dlq.source), None)
-    return topology.function(spec.consumer).service if spec else None
+    if spec is None:
+        return None
+    consumer = topology.function(spec.consumer)
+    return consumer.service if consumer.database_role is not None else None
 
 
 def _failures(conn: Any, schema: str, messages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -161,7 +166,12 @@ def describe(target: Target, dlq: Dlq, messages: list[dict[str, Any]], conn: Any
             receives = int(extra.get("RETRY_ATTEMPTS") or 0)
             first = _ms(attributes.get("SentTimestamp"))
         else:
-            where = "no failure recorded for it" if conn is not None else "pass --database-url to read the reason"
+            if dlq.kind == "queue" and schema is None:
+                where = "its consumer has no database to record failures in"
+            elif conn is not None:
+                where = "no failure recorded for it"
+            else:
+                where = "pass --database-url to read the reason"
             reason = f"unknown: {where}; the consumer's log has it under message_id {message['MessageId']}"
             # This peek counted one receive of its own.
             receives = max(int(attributes.get("ApproximateReceiveCount", "1")) - 1, 0)

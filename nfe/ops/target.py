@@ -49,6 +49,8 @@ class Target:
     endpoint_url: str | None = None  # local mode's emulator; None on AWS
     database_url: str | None = None
     api_url: str | None = None
+    # Local mode's emulated SEFAZ as its state file describes it (URL, CA, test A1); None on AWS.
+    sefaz: dict[str, Any] | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -134,6 +136,7 @@ def from_state(state: dict[str, Any], description: str) -> Target:
             endpoint_url=state["awsEndpoint"],
             database_url=state.get("databaseUrl"),
             api_url=state.get("apiUrl"),
+            sefaz=state.get("sefaz"),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise TargetError(f"{description} is not an nfe local state file (missing {exc})") from None

@@ -7,7 +7,22 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from . import apigateway, cost, deploy, events, hosting, iam, identity, kms, lambda_, network, rds, sqs, storage
+from . import (
+    apigateway,
+    cost,
+    deploy,
+    events,
+    hosting,
+    iam,
+    identity,
+    isolation,
+    kms,
+    lambda_,
+    network,
+    rds,
+    sqs,
+    storage,
+)
 
 PACK_NAME = "nfe-guardrails"
 # Policies are mandatory unless they say otherwise (the advisory ones set their own level).
@@ -27,4 +42,5 @@ POLICIES: list[Policy] = [
     *identity.POLICIES,
     *hosting.POLICIES,
     *storage.POLICIES,
+    *isolation.POLICIES,
 ]

@@ -152,12 +152,28 @@ class NotaPage(ConsolePage):
         return self.page.get_by_role("button", name="Copiar chave")
 
     @property
+    def downloads(self) -> Locator:
+        """Every download button the nota offers."""
+        return self.page.get_by_role("region", name="Documentos fiscais").get_by_role("button")
+
+    @property
     def baixar_xml(self) -> Locator:
-        return self.page.get_by_role("button", name="Baixar XML")
+        """The XML as built, unsigned: before SEFAZ's answer, or after a rejection."""
+        return self.page.get_by_role("button", name="Baixar XML", exact=True)
+
+    @property
+    def baixar_xml_autorizado(self) -> Locator:
+        """The nfeProc: the signed NF-e with SEFAZ's protocol."""
+        return self.page.get_by_role("button", name="Baixar XML autorizado", exact=True)
 
     @property
     def baixar_danfe(self) -> Locator:
-        return self.page.get_by_role("button", name="Baixar DANFE")
+        """The authorized DANFE, with the protocol."""
+        return self.page.get_by_role("button", name="Baixar DANFE", exact=True)
+
+    @property
+    def baixar_danfe_previa(self) -> Locator:
+        return self.page.get_by_role("button", name="Baixar DANFE (prévia)", exact=True)
 
     @property
     def items(self) -> Locator:
@@ -168,14 +184,43 @@ class NotaPage(ConsolePage):
         return self.page.get_by_role("list", name="Linha do tempo da saga")
 
     @property
+    def baixar_evento_cancelamento(self) -> Locator:
+        """The cancelamento's procEventoNFe, once SEFAZ registered it."""
+        return self.page.get_by_role("button", name="Baixar evento de cancelamento", exact=True)
+
+    @property
+    def cancelamento(self) -> Locator:
+        """The cancelamento's section: the request in flight or SEFAZ's refusal, and the button."""
+        return self.page.get_by_role("region", name="Cancelamento", exact=True)
+
+    @property
     def cancelar(self) -> Locator:
         return self.page.get_by_role("button", name="Cancelar nota")
 
-    def cancel(self) -> None:
+    @property
+    def confirmacao(self) -> Locator:
+        return self.page.get_by_role("dialog", name="Cancelar esta nota?")
+
+    @property
+    def justificativa(self) -> Locator:
+        return self.confirmacao.get_by_label("Justificativa do cancelamento")
+
+    @property
+    def confirmar_cancelamento(self) -> Locator:
+        return self.confirmacao.get_by_role("button", name="Sim, cancelar a nota")
+
+    def ask_to_cancel(self) -> Locator:
+        """Clicks "Cancelar nota"; returns the confirmation it opens."""
         self.cancelar.click()
-        dialog = self.page.get_by_role("dialog", name="Cancelar esta nota?")
-        expect(dialog).to_be_visible()
-        dialog.get_by_role("button", name="Sim, cancelar a nota").click()
+        expect(self.confirmacao).to_be_visible()
+        return self.confirmacao
+
+    def cancel_with(self, justificativa: str) -> None:
+        """Asks to cancel, types the justificativa (xJust) and confirms."""
+        self.ask_to_cancel()
+        self.justificativa.fill(justificativa)
+        self.confirmar_cancelamento.click()
+        expect(self.confirmacao).to_be_hidden()
 
 
 class ProdutosPage(ConsolePage):

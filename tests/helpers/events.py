@@ -261,3 +261,61 @@ def reserva_confirmada_de(database_url: str, nota_id: str | UUID) -> Any:
             ],
         }
     )
+
+
+def _numerada(database_url: str, nota_id: str | UUID) -> tuple[str, int, int, int]:
+    """A numbered nota's chave, série, número and ambiente, as Faturamento keeps them."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT chave, serie, numero, ambiente FROM faturamento.notas_fiscais WHERE id = %s", (str(nota_id),)
+        ).fetchone()
+    assert row is not None and row[0] is not None, f"nota {nota_id} has no chave yet"
+    return row[0], row[1], row[2], row[3]
+
+
+def autorizada_de(database_url: str, nota_id: str | UUID) -> Any:
+    """The NotaFiscalAutorizada the SEFAZ participant would send for a nota the database numbered
+    (a made-up protocol; tests of the whole step run the participant against the emulated SEFAZ)."""
+    from functions.fiscal import archive
+    from functions.shared.events import NotaFiscalAutorizada
+
+    chave, serie, numero, ambiente = _numerada(database_url, nota_id)
+    return NotaFiscalAutorizada.model_validate(
+        {
+            "notaFiscalId": str(nota_id),
+            "chave": chave,
+            "protocolo": f"1352600{numero:08d}",
+            "autorizadaEm": datetime.now(UTC).isoformat(),
+            "digestValue": "bWFkZSB1cCBkaWdlc3Q=",
+            "cStat": 100,
+            "motivo": "Autorizado o uso da NF-e",
+            "documento": archive.proc_key(ambiente, serie, numero, chave),
+        }
+    )
+
+
+# A justificativa SEFAZ accepts (15-255 characters).
+JUSTIFICATIVA = {"justificativa": "Pedido cancelado pelo cliente antes da entrega"}
+
+
+def cancelamento_homologado_de(database_url: str, nota_id: str | UUID) -> Any:
+    """The NotaFiscalCancelamentoHomologado the SEFAZ participant would send for a nota whose cancelamento
+    was asked (a made-up event protocol; tests of the whole step run the participant against the
+    emulated SEFAZ)."""
+    from functions.fiscal import archive
+    from functions.shared.events import NotaFiscalCancelamentoHomologado
+
+    chave, serie, numero, ambiente = _numerada(database_url, nota_id)
+    return NotaFiscalCancelamentoHomologado.model_validate(
+        {
+            "notaFiscalId": str(nota_id),
+            "chave": chave,
+            "protocolo": f"1352610{numero:08d}",
+            "registradoEm": datetime.now(UTC).isoformat(),
+            "cStat": 135,
+            "motivo": "Evento registrado e vinculado a NF-e",
+            "documento": archive.proc_evento_key(ambiente, serie, numero, chave),
+        }
+    )

@@ -4,7 +4,9 @@
  * require them; tests/test_console_contract.py fails when the two drift apart.
  */
 
-export type StatusNota = 'PENDING' | 'CONFIRMADA' | 'ERRO_ESTOQUE' | 'CANCELADA';
+/** CONFIRMADA: stock reserved and the NF-e numbered, now with SEFAZ until it answers (AUTORIZADA,
+ * REJEITADA or DENEGADA). */
+export type StatusNota = 'PENDING' | 'CONFIRMADA' | 'ERRO_ESTOQUE' | 'AUTORIZADA' | 'REJEITADA' | 'DENEGADA' | 'CANCELADA';
 
 /** dest/indIEDest: 1 contribuinte do ICMS, 2 contribuinte isento de inscrição, 9 não contribuinte. */
 export type IndicadorIe = 1 | 2 | 9;
@@ -89,6 +91,14 @@ export interface ErroNota {
   timestamp: string;
 }
 
+/** SEFAZ's answer when it refused the NF-e (REJEITADA, DENEGADA), or refused its cancelamento. */
+export interface RespostaSefaz {
+  cStat: number;
+  /** xMotivo, as SEFAZ wrote it. */
+  motivo: string;
+  respondidaEm: string;
+}
+
 export interface NotaOut {
   id: string;
   status: StatusNota;
@@ -110,6 +120,26 @@ export interface NotaOut {
   cancelamentoSolicitadoPor?: UsuarioOut | null;
   canceladaEm?: string | null;
   erro?: ErroNota | null;
+  /** nProt, 15 digits: of the authorization (AUTORIZADA) or of the denial (DENEGADA). */
+  protocolo?: string | null;
+  /** dhRecbto of the authorization. */
+  autorizadaEm?: string | null;
+  sefaz?: RespostaSefaz | null;
+  /** When Estoque gave back the stock of a nota SEFAZ refused or cancelled. */
+  estoqueLiberadoEm?: string | null;
+  /** Until when SEFAZ accepts the cancelamento (24 h after the authorization); only while AUTORIZADA. */
+  cancelavelAte?: string | null;
+  /** xJust of the cancelamento asked, as the API normalized it; kept after a refusal. */
+  cancelamentoJustificativa?: string | null;
+  /** nProt of SEFAZ's cancelamento event (110111), once registered. */
+  cancelamentoProtocolo?: string | null;
+  /** Why SEFAZ refused the last cancelamento asked; the nota stays AUTORIZADA. */
+  cancelamentoRecusado?: RespostaSefaz | null;
+}
+
+/** The cancelamento's request: xJust, 15-255 characters (notas/justificativa.ts checks it as the API does). */
+export interface CancelamentoIn {
+  justificativa: string;
 }
 
 export interface PaginaNotas {

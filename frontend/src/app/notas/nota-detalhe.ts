@@ -1,51 +1,29 @@
 import { CurrencyPipe, DatePipe, DecimalPipe } from '@angular/common';
-import { ChangeDetectionStrategy, Component, DestroyRef, ElementRef, computed, effect, inject, input, signal, viewChild } from '@angular/core';
+import { ChangeDetectionStrategy, Component, DestroyRef, computed, effect, inject, input, signal } from '@angular/core';
 import { RouterLink } from '@angular/router';
 
-import { AuthService } from '../auth/auth.service';
 import { ApiError } from '../core/api-error';
 import { NotaOut } from '../core/api-types';
 import { CepPipe, ChavePipe, DocumentoPipe } from '../core/fiscal-format';
 import { saveFile } from '../core/save-file';
 import { ProdutosApi } from '../produtos/produtos-api';
+import { NotaCancelamento } from './cancelamento';
 import { INDICADOR_IE_ROTULO } from './destinatario';
+import { Documento, documentos } from './documentos';
+import { NotaSefaz } from './nota-sefaz';
 import { NotasApi } from './notas-api';
-import { STATUS_LABELS } from './status';
+import { STATUS_TOM, rotuloStatus } from './status';
+import { emAndamento, timeline } from './timeline';
 
+// Every second while the saga runs its eager path (about a second to AUTORIZADA), then less often:
+// a nota can wait minutes or hours for a SEFAZ that is down, and an open page need not ask each second.
 const POLL_MS = 1000;
-
-interface Passo {
-  titulo: string;
-  em: string;
-  detalhe?: string;
-}
-
-/** The saga's steps so far, oldest first, from the timestamps the nota carries. */
-export function timeline(nota: NotaOut): Passo[] {
-  const passos: Passo[] = [{ titulo: 'Emitida (PENDING): reserva de estoque pedida', em: nota.criadaEm, detalhe: nota.criadaPor?.email }];
-  if (nota.confirmadaEm) {
-    passos.push({ titulo: 'CONFIRMADA: estoque reservado', em: nota.confirmadaEm });
-  }
-  if (nota.erro) {
-    passos.push({ titulo: 'ERRO_ESTOQUE', em: nota.erro.timestamp, detalhe: `${nota.erro.codigo}: ${nota.erro.mensagem}` });
-  }
-  if (nota.cancelamentoSolicitadoEm) {
-    passos.push({ titulo: 'Cancelamento pedido: devolução do estoque', em: nota.cancelamentoSolicitadoEm, detalhe: nota.cancelamentoSolicitadoPor?.email });
-  }
-  if (nota.canceladaEm) {
-    passos.push({ titulo: 'CANCELADA: estoque devolvido', em: nota.canceladaEm });
-  }
-  return passos;
-}
-
-function settled(nota: NotaOut): boolean {
-  const cancelando = !!nota.cancelamentoSolicitadoEm && nota.status !== 'CANCELADA';
-  return nota.status !== 'PENDING' && !cancelando;
-}
+const FAST_POLLS = 30;
+const SLOW_POLL_MS = 10_000;
 
 @Component({
   selector: 'nfe-nota-detalhe',
-  imports: [DatePipe, CurrencyPipe, DecimalPipe, RouterLink, ChavePipe, DocumentoPipe, CepPipe],
+  imports: [DatePipe, CurrencyPipe, DecimalPipe, RouterLink, ChavePipe, DocumentoPipe, CepPipe, NotaSefaz, NotaCancelamento],
   changeDetection: ChangeDetectionStrategy.OnPush,
   template: `
     <p><a routerLink="/notas">Voltar às notas</a></p>
@@ -60,7 +38,29 @@ function settled(nota: NotaOut): boolean {
         <dt>Série</dt>
         <dd>{{ n.serie ?? '' }}</dd>
         <dt>Status</dt>
-        <dd><span class="status" role="status" aria-live="polite">{{ n.status }}</span> ({{ labels[n.status] }})</dd>
+        <dd><span [class]="'selo tom-' + tons[n.status]" role="status" aria-live="polite">{{ n.status }}</span> ({{ rotulo(n) }})</dd>
+        <!-- Beside the status: the protocol is what proves the NF-e valid (or denied). -->
+        @if (n.protocolo) {
+          <dt>{{ n.status === 'DENEGADA' ? 'Protocolo da denegação' : 'Protocolo de autorização' }}</dt>
+          <dd class="protocolo">{{ n.protocolo }}</dd>
+        }
+        @if (n.autorizadaEm) {
+          <dt>Autorizada em</dt>
+          <dd><time [attr.datetime]="n.autorizadaEm">{{ n.autorizadaEm | date: 'medium' }}</time></dd>
+        }
+        <!-- SEFAZ's registration of the cancelamento is what makes the NF-e void: its protocol proves it. -->
+        @if (n.status === 'CANCELADA' && n.cancelamentoProtocolo) {
+          <dt>Protocolo do cancelamento</dt>
+          <dd class="protocolo">{{ n.cancelamentoProtocolo }}</dd>
+          @if (n.canceladaEm) {
+            <dt>Cancelada em</dt>
+            <dd><time [attr.datetime]="n.canceladaEm">{{ n.canceladaEm | date: 'medium' }}</time></dd>
+          }
+          @if (n.cancelamentoJustificativa) {
+            <dt>Justificativa do cancelamento</dt>
+            <dd>{{ n.cancelamentoJustificativa }}</dd>
+          }
+        }
         @if (n.chave; as chave) {
           <dt>Chave de acesso</dt>
           <dd>
@@ -100,16 +100,27 @@ function settled(nota: NotaOut): boolean {
         <dt>Valor total</dt>
         <dd>{{ n.valorTotal | currency: 'BRL' }}</dd>
       </dl>
+      @if (n.sefaz || (n.status === 'CONFIRMADA' && n.chave)) {
+        <nfe-nota-sefaz [nota]="n" />
+      }
+      <nfe-nota-cancelamento [nota]="n" (pedido)="aoPedirCancelamento($event)" />
       <!-- Always in the page, so that screen readers announce what is written into it. -->
       <p class="sucesso" aria-live="polite">{{ aviso() }}</p>
-      @if (n.chave) {
+      @if (docs(); as d) {
         <section aria-labelledby="titulo-documentos">
           <h2 id="titulo-documentos">Documentos fiscais</h2>
-          <p class="dica">A NF-e ainda não foi transmitida à SEFAZ: o DANFE é uma prévia, sem valor fiscal.</p>
+          @if (d.dica) {
+            <p class="dica">{{ d.dica }}</p>
+          }
           <div class="acoes">
             <!-- Not disabled while a download runs: a disabled button would drop the keyboard focus. -->
-            <button type="button" (click)="baixar('xml')" [attr.aria-busy]="baixando() === 'xml'">Baixar XML</button>
-            <button type="button" (click)="baixar('danfe')" [attr.aria-busy]="baixando() === 'danfe'">Baixar DANFE</button>
+            <button type="button" (click)="baixar('xml')" [attr.aria-busy]="baixando() === 'xml'">{{ d.xml.rotulo }}</button>
+            @if (d.danfe; as danfe) {
+              <button type="button" (click)="baixar('danfe')" [attr.aria-busy]="baixando() === 'danfe'">{{ danfe.rotulo }}</button>
+            }
+            @if (d.evento; as evento) {
+              <button type="button" (click)="baixar('evento')" [attr.aria-busy]="baixando() === 'evento'">{{ evento.rotulo }}</button>
+            }
           </div>
         </section>
       }
@@ -141,7 +152,7 @@ function settled(nota: NotaOut): boolean {
       </table>
       <h2 id="titulo-linha">Linha do tempo da saga</h2>
       <ol class="linha-do-tempo" aria-labelledby="titulo-linha">
-        @for (passo of passos(); track passo.titulo) {
+        @for (passo of passos(); track $index) {
           <li>
             <strong>{{ passo.titulo }}</strong> <time [attr.datetime]="passo.em">{{ passo.em | date: 'medium' }}</time>
             @if (passo.detalhe) {
@@ -150,29 +161,20 @@ function settled(nota: NotaOut): boolean {
           </li>
         }
       </ol>
-      @if (podeCancelar()) {
-        <button type="button" class="perigo" (click)="confirmar()">Cancelar nota</button>
-      }
     }
-    <dialog #confirmacao aria-labelledby="titulo-confirmacao">
-      <h2 id="titulo-confirmacao">Cancelar esta nota?</h2>
-      <p>O estoque reservado volta a ficar disponível. Isso não pode ser desfeito.</p>
-      <button type="button" class="perigo" (click)="cancel()">Sim, cancelar a nota</button>
-      <button type="button" class="secundario" (click)="fechar()">Não, manter</button>
-    </dialog>
   `,
 })
 export class NotaDetalhe {
   private readonly api = inject(NotasApi);
   private readonly produtosApi = inject(ProdutosApi);
-  private readonly auth = inject(AuthService);
   /** The route's `:id`, bound by withComponentInputBinding. */
   readonly id = input.required<string>();
-  protected readonly labels = STATUS_LABELS;
+  protected readonly tons = STATUS_TOM;
+  protected readonly rotulo = rotuloStatus;
   protected readonly indicadoresIe = INDICADOR_IE_ROTULO;
   /** A short confirmation (chave copied, file saved), announced politely. */
   protected readonly aviso = signal<string | null>(null);
-  protected readonly baixando = signal<'xml' | 'danfe' | null>(null);
+  protected readonly baixando = signal<Documento | null>(null);
   protected readonly nota = signal<NotaOut | null>(null);
   protected readonly erro = signal<string | null>(null);
   /** Each item's produto as `SKU: nome`, read once per produto. */
@@ -181,26 +183,30 @@ export class NotaDetalhe {
     const nota = this.nota();
     return nota ? timeline(nota) : [];
   });
-  protected readonly podeCancelar = computed(
-    () => this.auth.canEmitNotas() && this.nota()?.status === 'CONFIRMADA' && !this.nota()?.cancelamentoSolicitadoEm,
-  );
-  private readonly dialog = viewChild.required<ElementRef<HTMLDialogElement>>('confirmacao');
+  protected readonly docs = computed(() => {
+    const nota = this.nota();
+    return nota ? documentos(nota) : null;
+  });
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private polls = 0;
 
   constructor() {
-    effect(() => this.refresh(this.id()));
+    effect(() => {
+      this.polls = 0;
+      this.refresh(this.id());
+    });
     inject(DestroyRef).onDestroy(() => clearTimeout(this.timer));
   }
 
-  /** Reads the nota, and again every second until the saga has settled: the timeline updates live. */
+  /** Reads the nota, and again until the saga has settled: the timeline updates live. */
   private refresh(id: string): void {
     clearTimeout(this.timer);
     this.api.get(id).subscribe({
       next: (nota) => {
         this.nota.set(nota);
         this.nameProdutos(nota);
-        if (!settled(nota)) {
-          this.timer = setTimeout(() => this.refresh(id), POLL_MS);
+        if (emAndamento(nota)) {
+          this.timer = setTimeout(() => this.refresh(id), this.polls++ < FAST_POLLS ? POLL_MS : SLOW_POLL_MS);
         }
       },
       error: (error: ApiError) => this.erro.set(error.message),
@@ -221,14 +227,16 @@ export class NotaDetalhe {
     }
   }
 
-  /** Fetches the document with the user's token and saves it as `NFe<chave>.xml` or `NFe<chave>-danfe.pdf`. */
-  baixar(tipo: 'xml' | 'danfe'): void {
+  /** Fetches the document with the user's token and saves it under the name `documentos` gives it. */
+  baixar(tipo: Documento): void {
     const nota = this.nota();
-    if (!nota?.chave || this.baixando()) {
+    const documento = nota ? documentos(nota)?.[tipo] : undefined;
+    if (!nota || !documento || this.baixando()) {
       return;
     }
-    const [pedido, arquivo] =
-      tipo === 'xml' ? [this.api.xml(nota.id), `NFe${nota.chave}.xml`] : [this.api.danfe(nota.id), `NFe${nota.chave}-danfe.pdf`];
+    const pedido =
+      tipo === 'xml' ? this.api.xml(nota.id) : tipo === 'danfe' ? this.api.danfe(nota.id) : this.api.eventoCancelamento(nota.id);
+    const arquivo = documento.arquivo;
     this.baixando.set(tipo);
     this.erro.set(null);
     pedido.subscribe({
@@ -257,22 +265,11 @@ export class NotaDetalhe {
     }
   }
 
-  confirmar(): void {
-    this.dialog().nativeElement.showModal();
-  }
-
-  fechar(): void {
-    this.dialog().nativeElement.close();
-  }
-
-  cancel(): void {
-    this.fechar();
-    this.api.cancel(this.id()).subscribe({
-      next: (nota) => {
-        this.nota.set(nota);
-        this.refresh(nota.id);
-      },
-      error: (error: ApiError) => this.erro.set(error.message),
-    });
+  /** The API took the cancelamento (202): show the nota as it answered, and follow it until SEFAZ answers
+   * (the cancelamento's section announces both). */
+  aoPedirCancelamento(nota: NotaOut): void {
+    this.nota.set(nota);
+    this.polls = 0;
+    this.refresh(nota.id);
   }
 }

@@ -2,7 +2,7 @@ import { HttpClient, HttpParams } from '@angular/common/http';
 import { Injectable, inject } from '@angular/core';
 import { Observable } from 'rxjs';
 
-import { NotaIn, NotaOut, PaginaNotas, StatusNota } from '../core/api-types';
+import { CancelamentoIn, NotaIn, NotaOut, PaginaNotas, StatusNota } from '../core/api-types';
 import { ConfigService } from '../core/config';
 
 /** The list's filters; a null one is not sent. */
@@ -41,8 +41,10 @@ export class NotasApi {
     return this.http.post<NotaOut>(this.base, body, { headers: { 'Idempotency-Key': idempotencyKey } });
   }
 
-  cancel(id: string): Observable<NotaOut> {
-    return this.http.post<NotaOut>(`${this.base}/${encodeURIComponent(id)}/cancelamento`, null);
+  /** 202 with the nota still AUTORIZADA: SEFAZ registers the cancelamento (evento 110111) afterwards.
+   * 422 names `justificativa` when SEFAZ would refuse the text; 409 says why the nota cannot be cancelled. */
+  cancel(id: string, body: CancelamentoIn): Observable<NotaOut> {
+    return this.http.post<NotaOut>(`${this.base}/${encodeURIComponent(id)}/cancelamento`, body);
   }
 
   // The documents come through HttpClient, not a plain link, so that the interceptor adds the token:
@@ -53,6 +55,14 @@ export class NotasApi {
   /** The NF-e (`application/xml`); 404 before it is built. */
   xml(id: string): Observable<Blob> {
     return this.http.get(`${this.base}/${encodeURIComponent(id)}/xml`, {
+      responseType: 'blob',
+      headers: { Accept: 'application/xml, application/json' },
+    });
+  }
+
+  /** The cancelamento's procEventoNFe (`application/xml`); 404 before SEFAZ registered it. */
+  eventoCancelamento(id: string): Observable<Blob> {
+    return this.http.get(`${this.base}/${encodeURIComponent(id)}/cancelamento/xml`, {
       responseType: 'blob',
       headers: { Accept: 'application/xml, application/json' },
     });

@@ -11,7 +11,7 @@ import { NotaOut, StatusNota } from '../core/api-types';
 import { DocumentoPipe } from '../core/fiscal-format';
 import { CursorPages } from '../core/pagination';
 import { FiltroNotas, NotasApi } from './notas-api';
-import { STATUSES, STATUS_LABELS } from './status';
+import { STATUSES, STATUS_LABELS, STATUS_TOM, rotuloStatus } from './status';
 
 const PAGE_SIZE = 20;
 // Typing a número asks the API once the user pauses, not at every digit.
@@ -79,7 +79,7 @@ function inteiro(valor: string | number | null): number | null {
             <td>{{ nota.emitidaEm ?? nota.criadaEm | date: 'short' }}</td>
             <td>{{ nota.destinatario.nome }} ({{ nota.destinatario.documento | documento }})</td>
             <td>{{ nota.valorTotal | currency: 'BRL' }}</td>
-            <td>{{ nota.status }}</td>
+            <td><span [class]="'selo tom-' + tons[nota.status]">{{ rotulo(nota) }}</span></td>
           </tr>
         } @empty {
           <tr><td colspan="6">Nenhuma nota.</td></tr>
@@ -97,6 +97,8 @@ export class NotasPage {
   protected readonly auth = inject(AuthService);
   protected readonly statuses = STATUSES;
   protected readonly labels = STATUS_LABELS;
+  protected readonly tons = STATUS_TOM;
+  protected readonly rotulo = rotuloStatus;
   protected readonly pages = new CursorPages();
   protected readonly filtros = inject(NonNullableFormBuilder).group({
     status: ['' as StatusNota | ''],
