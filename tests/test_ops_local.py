@@ -666,14 +666,15 @@ def test_parked_outbox_rows_are_listed_with_their_reason_and_retried(pg_admin_ur
             "parkedAgain": 0,
             "pending": 0,
         }
-        # Then the reservation is made and its answer waits in estoque's outbox for the publisher
+        # Then the reservation is made and its answer waits in estoque's outbox for the publisher, beside
+        # the produto's own announcement (ProdutoCadastrado), which waits there from the start
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             status = nfe_json("outbox", "status", "--state-file", str(path))
-            if status[1]["unpublished"] == 1:
+            if status[1]["unpublished"] == 2:
                 break
             time.sleep(0.2)
-        assert [(r["unpublished"], r["parked"]) for r in status] == [(0, 0), (1, 0)]
+        assert [(r["unpublished"], r["parked"]) for r in status] == [(0, 0), (2, 0)]
         assert api.stock(produto) == 3
         with psycopg.connect(state["databaseUrl"], row_factory=dict_row) as conn:
             OutboxRelay(from_state_file(path).client("events"), state["busName"]).relay_batch(conn, "estoque")

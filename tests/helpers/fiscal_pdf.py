@@ -11,7 +11,11 @@ from __future__ import annotations
 import re
 import zlib
 
-_STREAM = re.compile(rb"/Filter /FlateDecode[^>]*>>\s*stream\r?\n(.*?)\r?\nendstream", re.S)
+# The stream's bytes are read by its /Length, not up to "endstream": compressed data may end in a
+# byte a pattern would take for the line break before "endstream" (a carriage return), which made the
+# extraction lose a stream once in a few hundred renders.
+_STREAM = re.compile(rb"/Filter /FlateDecode[^>]*?/Length (\d+)[^>]*>>\s*stream\r?\n", re.S)
+_STREAM_LENGTH_FIRST = re.compile(rb"/Length (\d+)[^>]*?/Filter /FlateDecode[^>]*>>\s*stream\r?\n", re.S)
 _STRING = rb"\((?:\\.|[^\\)])*\)"
 _SHOW = re.compile(rb"(" + _STRING + rb")\s*Tj|\[((?:\s*(?:" + _STRING + rb"|-?[0-9.]+))*)\s*\]\s*TJ", re.S)
 _ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f", b"(": b"(", b")": b")", b"\\": b"\\"}
@@ -29,10 +33,18 @@ def _unescape(literal: bytes) -> bytes:
     return re.sub(rb"\\([0-7]{1,3}|.)", replace, body, flags=re.S)
 
 
+def _streams(pdf: bytes) -> list[bytes]:
+    found = []
+    for pattern in (_STREAM, _STREAM_LENGTH_FIRST):
+        for match in pattern.finditer(pdf):
+            found.append((match.start(), pdf[match.end() : match.end() + int(match.group(1))]))
+    return [data for _, data in sorted(found)]
+
+
 def pdf_text_lines(pdf: bytes) -> list[str]:
     """Every shown string, in content order, decoded from cp1252."""
     lines: list[str] = []
-    for stream in _STREAM.findall(pdf):
+    for stream in _streams(pdf):
         try:
             content = zlib.decompress(stream)
         except zlib.error:
